@@ -1,0 +1,59 @@
+"""Engine and session setup for the embedded SQLite default and for PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_SQLITE_PATH = Path("sis-data") / "sis.db"
+
+
+def database_url() -> str:
+    """The configured database URL: SIS_DATABASE_URL, else a SQLite file under the working directory."""
+    url = os.environ.get("SIS_DATABASE_URL", "").strip()
+    if url:
+        return url
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.close()
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """Create an engine for `url` with the settings this project relies on (FKs on, WAL on SQLite)."""
+    url = url or database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (results outlive the transaction)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def is_postgresql(engine_or_session: Engine | Session) -> bool:
+    """True when the bound database is PostgreSQL."""
+    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    return bind.dialect.name == "postgresql"

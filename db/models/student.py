@@ -1,0 +1,94 @@
+"""Students (the subjects of education), households, guardians and guide assignments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, Timestamps, UUIDPrimaryKey
+from db.models._types import str_enum
+
+
+class Sex(enum.StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    UNSPECIFIED = "unspecified"
+
+
+class Student(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "student"
+    __table_args__ = (CheckConstraint("grade_level BETWEEN -1 AND 12", name="grade_range"),)
+
+    student_number: Mapped[int] = mapped_column(Integer, unique=True)
+    # Home campus: the org the student's records belong to (changes on transfer).
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    preferred_name: Mapped[str | None] = mapped_column(String(100))
+    birth_on: Mapped[dt.date]
+    # -1 = pre-K, 0 = kindergarten, 1..12 = grades. The grade for a stint lives on Enrollment.
+    grade_level: Mapped[int]
+    sex: Mapped[Sex] = mapped_column(str_enum(Sex), default=Sex.UNSPECIFIED)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(300))
+    ethnicity: Mapped[str | None] = mapped_column(String(60))
+
+
+class Household(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "household"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+
+
+class HouseholdGuardian(UUIDPrimaryKey, Base):
+    __tablename__ = "household_guardian"
+    __table_args__ = (UniqueConstraint("household_id", "user_id"),)
+
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"), index=True)
+    relationship: Mapped[str] = mapped_column(String(40))
+    is_primary: Mapped[bool] = mapped_column(default=False)
+
+
+class HouseholdStudent(UUIDPrimaryKey, Base):
+    """Membership of a student in a household; shares across a student's households sum to 10000 bp."""
+
+    __tablename__ = "household_student"
+    __table_args__ = (
+        UniqueConstraint("household_id", "student_id"),
+        CheckConstraint("billing_share_bp BETWEEN 0 AND 10000", name="share_range"),
+    )
+
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), index=True)
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"), index=True)
+    # Basis points (1/100 of a percent) so that shares are exact integers.
+    billing_share_bp: Mapped[int]
+
+
+class GuideAssignment(UUIDPrimaryKey, Base):
+    """A guide's 1:1 coaching of a student for a period; guides see only these students."""
+
+    __tablename__ = "guide_assignment"
+
+    guide_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"), index=True)
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"), index=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    start_on: Mapped[dt.date]
+    end_on: Mapped[dt.date | None]
+
+
+class NumberSequence(Base):
+    """Named counters for human-readable numbers (student numbers), portable across engines."""
+
+    __tablename__ = "number_sequence"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_value: Mapped[int]

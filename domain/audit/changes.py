@@ -1,0 +1,84 @@
+"""Field-level change events, written in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from db.base import Base
+from db.models import ChangeEvent
+from policies.scope import Scope
+
+_SKIPPED = frozenset({"created_at", "updated_at", "recorded_at"})
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, dt.datetime | dt.date | uuid.UUID):
+        return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def pending_changes(obj: Base) -> dict[str, tuple[Any, Any]]:
+    """Fields of `obj` changed in this session (all set fields when it is new): name -> (old, new)."""
+    state = inspect(obj)
+    changes: dict[str, tuple[Any, Any]] = {}
+    for attr in state.mapper.column_attrs:
+        name = attr.key
+        if name in _SKIPPED:
+            continue
+        if state.transient or state.pending:
+            value = getattr(obj, name)
+            if value is not None:
+                changes[name] = (None, value)
+            continue
+        hist = state.attrs[name].history
+        if hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if old != new:
+                changes[name] = (old, new)
+    return changes
+
+
+def record_changes(session: Session, scope: Scope, obj: Base, *, reason: str | None = None) -> int:
+    """Record one ChangeEvent per changed field of `obj`; call before flush. Returns the count."""
+    changes = pending_changes(obj)
+    if not changes:
+        return 0
+    state = inspect(obj)
+    if getattr(obj, "id", None) is None and "id" in state.mapper.columns:
+        # Ids are assigned client-side for UUID rows; integer rows need a flush first.
+        session.flush([obj])
+    entity_id = _text(getattr(obj, "id", None)) or ""
+    org_id = getattr(obj, "org_id", None)
+    table = str(state.mapper.local_table.name)  # type: ignore[attr-defined]
+    for name, (old, new) in sorted(changes.items()):
+        if name == "id":
+            continue
+        session.add(
+            ChangeEvent(
+                actor_user_id=scope.actor.user_id,
+                actor_label=scope.actor.label,
+                entity_type=table,
+                entity_id=entity_id,
+                org_id=org_id,
+                field=name,
+                old_value=_text(old),
+                new_value=_text(new),
+                reason=reason,
+                operation_id=scope.actor.operation_id,
+            )
+        )
+    return len(changes)

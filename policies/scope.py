@@ -1,0 +1,126 @@
+"""The caller's scope: decided once per request, applied by domain queries inside SQL.
+
+A Scope says, per data class and action, which org ids the caller may touch, whether the
+caller is a guide limited to assigned students, and which columns are hidden. Domain code
+never asks "who is this?"; it only asks the Scope for SQL predicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import GuideAssignment, Student
+
+
+class DataClass(enum.StrEnum):
+    DIRECTORY = "directory"  # names, grade, enrollment, offerings
+    CONTACT = "contact"  # addresses, phones, emails (PII)
+    DEMOGRAPHICS = "demographics"  # birth date, sex, ethnicity (PII)
+    ATTENDANCE = "attendance"
+    HEALTH = "health"
+    BEHAVIOR = "behavior"
+    ADMISSIONS = "admissions"
+    FINANCIAL = "financial"
+    AUDIT = "audit"
+
+
+class Action(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: recorded on change events and the query log."""
+
+    user_id: uuid.UUID | None
+    label: str
+    operation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Scope:
+    actor: Actor
+    # (data class, action) -> org ids the caller may touch.
+    grants: Mapping[tuple[DataClass, Action], frozenset[uuid.UUID]]
+    # When set, student-level rows are limited to students assigned to this guide.
+    guide_user_id: uuid.UUID | None = None
+    hidden_columns: frozenset[str] = frozenset()
+    roles: tuple[str, ...] = ()
+
+    # -- questions -------------------------------------------------------------------------
+
+    def orgs(self, data_class: DataClass, action: Action = Action.READ) -> frozenset[uuid.UUID]:
+        """Org ids the caller may touch for this data class and action."""
+        return self.grants.get((data_class, action), frozenset())
+
+    def can(self, data_class: DataClass, action: Action = Action.READ) -> bool:
+        """True when the caller holds this data class and action anywhere."""
+        return bool(self.orgs(data_class, action))
+
+    def allows_org(self, org_id: uuid.UUID, data_class: DataClass, action: Action = Action.READ) -> bool:
+        """True when `org_id` is inside the caller's scope for this data class and action."""
+        return org_id in self.orgs(data_class, action)
+
+    # -- SQL predicates ----------------------------------------------------------------------
+
+    def org_filter(
+        self, org_column: ColumnElement[uuid.UUID] | object, data_class: DataClass, action: Action = Action.READ
+    ) -> ColumnElement[bool]:
+        """`org_column IN (allowed orgs)` for rows that carry their own org."""
+        ids = self.orgs(data_class, action)
+        if not ids:
+            return false()
+        return org_column.in_(sorted(ids))  # type: ignore[attr-defined, no-any-return]
+
+    def guide_filter(self, student_id_column: object, *, on: dt.date | None = None) -> ColumnElement[bool]:
+        """For a guide, `student_id IN (assigned students)`; true for everyone else."""
+        if self.guide_user_id is None:
+            return true()
+        assigned = select(GuideAssignment.student_id).where(GuideAssignment.guide_user_id == self.guide_user_id)
+        if on is not None:
+            assigned = assigned.where(
+                GuideAssignment.start_on <= on,
+                or_(GuideAssignment.end_on.is_(None), GuideAssignment.end_on >= on),
+            )
+        return student_id_column.in_(assigned)  # type: ignore[attr-defined, no-any-return]
+
+    def row_filter(
+        self,
+        org_column: object,
+        student_id_column: object,
+        data_class: DataClass,
+        action: Action = Action.READ,
+    ) -> ColumnElement[bool]:
+        """Both predicates for student rows that carry their own org (enrollment, attendance, ...)."""
+        return and_(self.org_filter(org_column, data_class, action), self.guide_filter(student_id_column))
+
+    def student_filter(self, data_class: DataClass, action: Action = Action.READ) -> ColumnElement[bool]:
+        """Predicate on Student: its home org is allowed and, for a guide, it is assigned."""
+        return self.row_filter(Student.org_id, Student.id, data_class, action)
+
+    def visible_students(self, data_class: DataClass, action: Action = Action.READ) -> object:
+        """A subquery of the student ids visible for a data class (for rows keyed by student only)."""
+        return select(Student.id).where(self.student_filter(data_class, action))
+
+
+def scope_for_orgs(
+    actor: Actor,
+    org_ids: Iterable[uuid.UUID],
+    *,
+    classes: Iterable[DataClass] = tuple(DataClass),
+    actions: Iterable[Action] = tuple(Action),
+    guide_user_id: uuid.UUID | None = None,
+    roles: tuple[str, ...] = (),
+) -> Scope:
+    """A scope granting the same org set for every listed data class and action (system jobs, tests)."""
+    ids = frozenset(org_ids)
+    grants = {(dc, act): ids for dc in classes for act in actions}
+    return Scope(actor=actor, grants=grants, guide_user_id=guide_user_id, roles=roles)

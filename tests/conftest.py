@@ -1,0 +1,104 @@
+"""Fixtures: every database test runs on a real SQLite file and a real PostgreSQL server.
+
+The schema always comes from the Alembic migrations. The demo data set is seeded once per
+engine into its own database; each test runs inside a transaction that is rolled back (services flush, never commit).
+Set SIS_TEST_POSTGRES_URL to use an existing server; otherwise a throwaway cluster is started
+(initdb/pg_ctl in a temp dir on a free loopback port). Under CI a missing PostgreSQL is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from db.engine import make_engine
+from db.migrate import upgrade
+from tests import pg_cluster
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server URL: from SIS_TEST_POSTGRES_URL, or a throwaway cluster for this run."""
+    url = os.environ.get("SIS_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    if not pg_cluster.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are required in CI")
+        pytest.skip("PostgreSQL binaries not found; set SIS_TEST_POSTGRES_URL to run the PostgreSQL half")
+    cluster = pg_cluster.start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+def _fresh_postgres_database(server_url: str, name: str) -> str:
+    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def _migrated_engine(kind: str, request: pytest.FixtureRequest, tmp: pytest.TempPathFactory, tag: str) -> Engine:
+    if kind == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp.mktemp(tag) / 'sis-test.db'}")
+    else:
+        server = request.getfixturevalue("postgres_server_url")
+        # One database per test process, so concurrent runs against one server do not collide.
+        eng = make_engine(_fresh_postgres_database(server, f"sis_{tag}_{os.getpid()}"))
+    upgrade(eng)
+    return eng
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated, empty database on each engine; tests build what they need with tests/factories.py."""
+    eng = _migrated_engine(request.param, request, tmp_path_factory, "empty")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def demo_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database holding the deterministic demo data set (personas), on each engine."""
+    from db.demo.seed import DEMO_TODAY, seed_demo
+
+    eng = _migrated_engine(request.param, request, tmp_path_factory, "demo")
+    seed_demo(eng, seed=7, today=DEMO_TODAY)
+    yield eng
+    eng.dispose()
+
+
+def _rolled_back_session(eng: Engine) -> Iterator[Session]:
+    with eng.connect() as conn:
+        trans = conn.begin()
+        sess = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield sess
+        finally:
+            sess.close()
+            if trans.is_active:
+                trans.rollback()
+
+
+@pytest.fixture()
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the empty database whose writes are rolled back after the test."""
+    yield from _rolled_back_session(engine)
+
+
+@pytest.fixture()
+def demo_session(demo_engine: Engine) -> Iterator[Session]:
+    """A session on the demo database whose writes are rolled back after the test."""
+    yield from _rolled_back_session(demo_engine)
