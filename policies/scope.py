@@ -12,8 +12,9 @@ import enum
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import Select, and_, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import GuideAssignment, Student
@@ -71,16 +72,15 @@ class Scope:
 
     # -- SQL predicates ----------------------------------------------------------------------
 
-    def org_filter(
-        self, org_column: ColumnElement[uuid.UUID] | object, data_class: DataClass, action: Action = Action.READ
-    ) -> ColumnElement[bool]:
+    def org_filter(self, org_column: Any, data_class: DataClass, action: Action = Action.READ) -> ColumnElement[bool]:
         """`org_column IN (allowed orgs)` for rows that carry their own org."""
         ids = self.orgs(data_class, action)
         if not ids:
             return false()
-        return org_column.in_(sorted(ids))  # type: ignore[attr-defined, no-any-return]
+        result: ColumnElement[bool] = org_column.in_(sorted(ids))
+        return result
 
-    def guide_filter(self, student_id_column: object, *, on: dt.date | None = None) -> ColumnElement[bool]:
+    def guide_filter(self, student_id_column: Any, *, on: dt.date | None = None) -> ColumnElement[bool]:
         """For a guide, `student_id IN (assigned students)`; true for everyone else."""
         if self.guide_user_id is None:
             return true()
@@ -90,12 +90,13 @@ class Scope:
                 GuideAssignment.start_on <= on,
                 or_(GuideAssignment.end_on.is_(None), GuideAssignment.end_on >= on),
             )
-        return student_id_column.in_(assigned)  # type: ignore[attr-defined, no-any-return]
+        result: ColumnElement[bool] = student_id_column.in_(assigned)
+        return result
 
     def row_filter(
         self,
-        org_column: object,
-        student_id_column: object,
+        org_column: Any,
+        student_id_column: Any,
         data_class: DataClass,
         action: Action = Action.READ,
     ) -> ColumnElement[bool]:
@@ -106,7 +107,7 @@ class Scope:
         """Predicate on Student: its home org is allowed and, for a guide, it is assigned."""
         return self.row_filter(Student.org_id, Student.id, data_class, action)
 
-    def visible_students(self, data_class: DataClass, action: Action = Action.READ) -> object:
+    def visible_students(self, data_class: DataClass, action: Action = Action.READ) -> Select[Any]:
         """A subquery of the student ids visible for a data class (for rows keyed by student only)."""
         return select(Student.id).where(self.student_filter(data_class, action))
 

@@ -1,0 +1,522 @@
+"""Enrollment: stints are created, ended and chained, never reactivated; rosters are scoped in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import (
+    Enrollment,
+    EnrollmentEvent,
+    EnrollmentStatus,
+    Organization,
+    Program,
+    ProgramOffering,
+    Student,
+)
+from db.models.enrollment import OfferingStatus
+from domain.audit.changes import record_changes
+from domain.enrollment import rules
+from domain.enrollment.schemas import (
+    EnrollmentRead,
+    EnrollmentTrend,
+    EnrollmentTrendQuery,
+    EnrollStudentInput,
+    OfferingPage,
+    OfferingQuery,
+    OfferingRead,
+    ReenrollStudentInput,
+    RosterEntry,
+    RosterPage,
+    RosterQuery,
+    TransferResult,
+    TransferStudentInput,
+    TrendPoint,
+    WithdrawEnrollmentInput,
+    page_meta,
+)
+from domain.errors import (
+    EnrollmentNotActive,
+    EnrollmentOverlap,
+    GradeNotOffered,
+    InvalidInput,
+    NotFound,
+    OfferingClosed,
+    OfferingFull,
+    PermissionDenied,
+)
+from domain.org.service import get_org, in_subtree
+from policies.scope import Action, DataClass, Scope
+
+# Stints that hold a seat or block a second stint in the same offering.
+HOLDING = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING)
+
+
+# -- lookups -------------------------------------------------------------------------------
+
+
+def get_student_for(session: Session, scope: Scope, student_id: uuid.UUID, action: Action = Action.READ) -> Student:
+    """The student if visible in the directory; for writes, also writable.
+
+    Raises:
+        NotFound: no such student or outside the caller's scope.
+        PermissionDenied: visible but the caller may not write.
+    """
+    student = session.execute(
+        select(Student).where(Student.id == student_id, scope.student_filter(DataClass.DIRECTORY))
+    ).scalar_one_or_none()
+    if student is None:
+        raise NotFound(f"student {student_id} not found", field="student_id")
+    if action is Action.WRITE and not scope.allows_org(student.org_id, DataClass.DIRECTORY, Action.WRITE):
+        raise PermissionDenied("your role may not change enrollments at this student's campus", field="student_id")
+    return student
+
+
+def get_offering_for(
+    session: Session, scope: Scope, offering_id: uuid.UUID, action: Action = Action.READ, *, lock: bool = False
+) -> ProgramOffering:
+    """The offering if its org is visible; for writes, also writable. `lock` serialises seat counting.
+
+    Raises:
+        NotFound: no such offering or outside the caller's scope.
+        PermissionDenied: visible but the caller may not enroll there.
+    """
+    stmt = select(ProgramOffering).where(
+        ProgramOffering.id == offering_id, scope.org_filter(ProgramOffering.org_id, DataClass.DIRECTORY)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    offering = session.execute(stmt).scalar_one_or_none()
+    if offering is None:
+        raise NotFound(f"offering {offering_id} not found", field="offering_id")
+    if action is Action.WRITE and not scope.allows_org(offering.org_id, DataClass.DIRECTORY, Action.WRITE):
+        raise PermissionDenied("your role may not enroll students in this offering", field="offering_id")
+    return offering
+
+
+def get_enrollment_for(
+    session: Session, scope: Scope, enrollment_id: uuid.UUID, action: Action = Action.READ
+) -> Enrollment:
+    """The stint if visible; for writes, also writable.
+
+    Raises:
+        NotFound: no such stint or outside the caller's scope.
+        PermissionDenied: visible but the caller may not change it.
+    """
+    enrollment = session.execute(
+        select(Enrollment).where(
+            Enrollment.id == enrollment_id,
+            scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
+        )
+    ).scalar_one_or_none()
+    if enrollment is None:
+        raise NotFound(f"enrollment {enrollment_id} not found", field="enrollment_id")
+    if action is Action.WRITE and not scope.allows_org(enrollment.org_id, DataClass.DIRECTORY, Action.WRITE):
+        raise PermissionDenied("your role may not change this enrollment", field="enrollment_id")
+    return enrollment
+
+
+# -- writes --------------------------------------------------------------------------------
+
+
+def _add_event(
+    session: Session,
+    scope: Scope,
+    enrollment: Enrollment,
+    event_type: str,
+    from_status: str | None,
+    on: dt.date,
+    reason: str | None,
+) -> None:
+    session.add(
+        EnrollmentEvent(
+            enrollment_id=enrollment.id,
+            event_type=event_type,
+            from_status=from_status,
+            to_status=enrollment.status.value,
+            effective_on=on,
+            reason=reason,
+            actor_user_id=scope.actor.user_id,
+        )
+    )
+
+
+def _check_can_start(
+    session: Session, offering: ProgramOffering, student: Student, start_on: dt.date, grade: int
+) -> None:
+    if offering.status is not OfferingStatus.OPEN:
+        raise OfferingClosed(f"offering '{offering.name}' is {offering.status.value}, not open", field="offering_id")
+    if not offering.start_on <= start_on <= offering.end_on:
+        raise OfferingClosed(
+            f"start_on {start_on} is outside the offering's dates {offering.start_on}..{offering.end_on}",
+            field="start_on",
+        )
+    if not offering.grade_min <= grade <= offering.grade_max:
+        raise GradeNotOffered(
+            f"grade {grade} is not offered by '{offering.name}' (grades {offering.grade_min}..{offering.grade_max})",
+            field="grade_level",
+        )
+    existing = session.execute(
+        select(Enrollment.start_on, Enrollment.end_on, Enrollment.status).where(
+            Enrollment.offering_id == offering.id, Enrollment.student_id == student.id
+        )
+    ).all()
+    new = rules.Stint(start_on, None)
+    for start, end, status in existing:
+        # A stint that ended as transferred/withdrawn has a real end date; an open one blocks everything after.
+        if rules.overlaps(new, rules.Stint(start, end)) or status in HOLDING:
+            raise EnrollmentOverlap(
+                f"student {student.student_number} already has a {status.value} stint in '{offering.name}' "
+                f"from {start}" + (f" to {end}" if end else ""),
+                field="offering_id",
+            )
+    if offering.capacity is not None:
+        taken = session.execute(
+            select(func.count()).where(
+                Enrollment.offering_id == offering.id,
+                Enrollment.status.in_(HOLDING),
+                or_(Enrollment.end_on.is_(None), Enrollment.end_on >= start_on),
+            )
+        ).scalar_one()
+        if taken >= offering.capacity:
+            raise OfferingFull(f"offering '{offering.name}' is full ({taken}/{offering.capacity})", field="offering_id")
+
+
+def create_stint(
+    session: Session,
+    scope: Scope,
+    student: Student,
+    offering: ProgramOffering,
+    *,
+    start_on: dt.date,
+    grade: int,
+    previous: Enrollment | None = None,
+    event_type: str = "created",
+    reason: str | None = None,
+) -> Enrollment:
+    """Check the offering's rules and add a new active stint (callers have checked permissions).
+
+    Raises:
+        OfferingClosed, GradeNotOffered, EnrollmentOverlap, OfferingFull: the named rule failed.
+    """
+    _check_can_start(session, offering, student, start_on, grade)
+    enrollment = Enrollment(
+        id=uuid.uuid4(),
+        student_id=student.id,
+        offering_id=offering.id,
+        org_id=offering.org_id,
+        grade_level=grade,
+        start_on=start_on,
+        end_on=None,
+        status=EnrollmentStatus.ACTIVE,
+        previous_enrollment_id=previous.id if previous else None,
+    )
+    session.add(enrollment)
+    record_changes(session, scope, enrollment, reason=reason)
+    _add_event(session, scope, enrollment, event_type, None, start_on, reason)
+    session.flush()
+    return enrollment
+
+
+def enroll_student(session: Session, scope: Scope, data: EnrollStudentInput, *, today: dt.date) -> EnrollmentRead:
+    """Enroll a student in an open offering with capacity; concurrent stints in other offerings are fine.
+
+    Raises:
+        NotFound, PermissionDenied, OfferingClosed, GradeNotOffered, EnrollmentOverlap, OfferingFull.
+    """
+    student = get_student_for(session, scope, data.student_id)
+    offering = get_offering_for(session, scope, data.offering_id, Action.WRITE, lock=True)
+    start_on = data.start_on or max(today, offering.start_on)
+    grade = data.grade_level if data.grade_level is not None else student.grade_level
+    enrollment = create_stint(session, scope, student, offering, start_on=start_on, grade=grade, reason=data.reason)
+    return EnrollmentRead.model_validate(enrollment)
+
+
+def withdraw_enrollment(session: Session, scope: Scope, data: WithdrawEnrollmentInput) -> EnrollmentRead:
+    """End an active stint on `end_on` with a reason; the row keeps its history.
+
+    Raises:
+        NotFound, PermissionDenied, EnrollmentNotActive, InvalidInput.
+    """
+    enrollment = get_enrollment_for(session, scope, data.enrollment_id, Action.WRITE)
+    _end_stint(session, scope, enrollment, data.end_on, EnrollmentStatus.WITHDRAWN, data.reason, "withdrawn")
+    return EnrollmentRead.model_validate(enrollment)
+
+
+def _end_stint(
+    session: Session,
+    scope: Scope,
+    enrollment: Enrollment,
+    end_on: dt.date,
+    status: EnrollmentStatus,
+    reason: str,
+    event_type: str,
+) -> None:
+    if enrollment.status not in HOLDING:
+        raise EnrollmentNotActive(
+            f"enrollment {enrollment.id} is already {enrollment.status.value}", field="enrollment_id"
+        )
+    if end_on < enrollment.start_on - dt.timedelta(days=1):
+        raise InvalidInput(f"end_on {end_on} is before the stint's start {enrollment.start_on}", field="end_on")
+    previous = enrollment.status.value
+    # A stint withdrawn before its first day ends the day before it started (no membership days).
+    enrollment.end_on = max(end_on, enrollment.start_on - dt.timedelta(days=1))
+    if enrollment.end_on < enrollment.start_on:
+        enrollment.start_on = enrollment.end_on
+    enrollment.status = status
+    enrollment.exit_reason = reason
+    record_changes(session, scope, enrollment, reason=reason)
+    _add_event(session, scope, enrollment, event_type, previous, end_on, reason)
+    session.flush()
+
+
+def transfer_student(session: Session, scope: Scope, data: TransferStudentInput) -> TransferResult:
+    """Move a student to another campus: end the old stint, start a new one linked to it.
+
+    Raises:
+        NotFound, PermissionDenied, EnrollmentNotActive, InvalidInput, and the enrollment rules.
+    """
+    old = get_enrollment_for(session, scope, data.enrollment_id, Action.WRITE)
+    offering = get_offering_for(session, scope, data.to_offering_id, Action.WRITE, lock=True)
+    if offering.id == old.offering_id:
+        raise InvalidInput("a transfer needs a different offering", field="to_offering_id")
+    if data.effective_on <= old.start_on:
+        raise InvalidInput(f"effective_on must be after the stint's start {old.start_on}", field="effective_on")
+    student = session.get_one(Student, old.student_id)
+    _end_stint(
+        session,
+        scope,
+        old,
+        data.effective_on - dt.timedelta(days=1),
+        EnrollmentStatus.TRANSFERRED,
+        data.reason,
+        "transferred",
+    )
+    new = create_stint(
+        session,
+        scope,
+        student,
+        offering,
+        start_on=data.effective_on,
+        grade=old.grade_level,
+        previous=old,
+        event_type="transferred_in",
+        reason=data.reason,
+    )
+    if student.org_id != offering.org_id:
+        student.org_id = offering.org_id  # the student's records now belong to the receiving campus
+        record_changes(session, scope, student, reason=data.reason)
+        session.flush()
+    return TransferResult(ended=EnrollmentRead.model_validate(old), started=EnrollmentRead.model_validate(new))
+
+
+def reenroll_student(session: Session, scope: Scope, data: ReenrollStudentInput) -> EnrollmentRead:
+    """Start a new stint for a returning student, linked to their latest ended stint (never reactivated).
+
+    Raises:
+        NotFound, PermissionDenied, InvalidInput (no earlier stint), and the enrollment rules.
+    """
+    student = get_student_for(session, scope, data.student_id)
+    offering = get_offering_for(session, scope, data.offering_id, Action.WRITE, lock=True)
+    previous = session.execute(
+        select(Enrollment)
+        .where(Enrollment.student_id == student.id, Enrollment.status.not_in(HOLDING))
+        .order_by(Enrollment.end_on.desc(), Enrollment.start_on.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if previous is None:
+        raise InvalidInput(
+            f"student {student.student_number} has no ended stint to return from; use enroll_student",
+            field="student_id",
+        )
+    grade = data.grade_level if data.grade_level is not None else student.grade_level
+    enrollment = create_stint(
+        session,
+        scope,
+        student,
+        offering,
+        start_on=data.start_on,
+        grade=grade,
+        previous=previous,
+        event_type="reenrolled",
+        reason=data.reason,
+    )
+    return EnrollmentRead.model_validate(enrollment)
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+def _status_filter(data: RosterQuery) -> ColumnElement[bool]:
+    if data.status is None:
+        # Membership on the day, including stints that have ended since (historic rosters stay true).
+        return Enrollment.active_on(data.as_of)
+    if data.status is EnrollmentStatus.ACTIVE:
+        return and_(Enrollment.active_on(data.as_of), Enrollment.status.in_(HOLDING))
+    if data.status is EnrollmentStatus.PENDING:
+        return and_(Enrollment.status.in_(HOLDING), Enrollment.start_on > data.as_of)
+    return and_(Enrollment.status == data.status, Enrollment.end_on <= data.as_of)
+
+
+def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPage:
+    """Stints matching the filters as of a date, in the caller's scope, sorted by name; paginated."""
+    if data.org_id is not None:
+        get_org(session, scope, data.org_id)
+    conditions = [
+        scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
+        in_subtree(session, Enrollment.org_id, data.org_id),
+        _status_filter(data),
+    ]
+    if data.offering_id is not None:
+        conditions.append(Enrollment.offering_id == data.offering_id)
+    if data.program_id is not None:
+        conditions.append(ProgramOffering.program_id == data.program_id)
+    if data.grade is not None:
+        conditions.append(Enrollment.grade_level == data.grade)
+    base = (
+        select(Enrollment, Student, ProgramOffering, Program, Organization)
+        .join(Student, Student.id == Enrollment.student_id)
+        .join(ProgramOffering, ProgramOffering.id == Enrollment.offering_id)
+        .join(Program, Program.id == ProgramOffering.program_id)
+        .join(Organization, Organization.id == Enrollment.org_id)
+        .where(*conditions)
+    )
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = session.execute(
+        base.order_by(Student.last_name, Student.first_name, Student.student_number, Enrollment.start_on)
+        .limit(data.limit)
+        .offset(data.offset)
+    ).all()
+    items = [
+        RosterEntry(
+            enrollment_id=e.id,
+            student_id=s.id,
+            student_number=s.student_number,
+            first_name=s.first_name,
+            last_name=s.last_name,
+            grade_level=e.grade_level,
+            org_id=o.id,
+            campus=o.name,
+            offering_id=off.id,
+            offering=off.name,
+            program=p.name,
+            status=e.status,
+            start_on=e.start_on,
+            end_on=e.end_on,
+        )
+        for e, s, off, p, o in rows
+    ]
+    return RosterPage(as_of=data.as_of, items=items, **page_meta(total, data.limit, data.offset))
+
+
+def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery, *, today: dt.date) -> EnrollmentTrend:
+    """Distinct students enrolled on the last day of each month (or today for the current month)."""
+    if data.org_id is not None:
+        get_org(session, scope, data.org_id)
+    days = [min(rules.month_end(m), today) for m in rules.months_between(data.start_month, data.end_month)]
+    days = [d for d in days if d >= data.start_month.replace(day=1)]
+    columns = [
+        func.count(
+            func.distinct(
+                case(
+                    (
+                        and_(Enrollment.start_on <= d, or_(Enrollment.end_on.is_(None), Enrollment.end_on >= d)),
+                        Enrollment.student_id,
+                    ),
+                )
+            )
+        ).label(f"m{i}")
+        for i, d in enumerate(days)
+    ]
+    where = [
+        scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
+        in_subtree(session, Enrollment.org_id, data.org_id),
+        Enrollment.status != EnrollmentStatus.PENDING,
+    ]
+    if not days:
+        return EnrollmentTrend(points=[])
+    if data.by_program:
+        stmt = (
+            select(Program.name, *columns)
+            .select_from(Enrollment)
+            .join(ProgramOffering, ProgramOffering.id == Enrollment.offering_id)
+            .join(Program, Program.id == ProgramOffering.program_id)
+            .where(*where)
+            .group_by(Program.name)
+            .order_by(Program.name)
+        )
+        points = [
+            TrendPoint(month=d.strftime("%Y-%m"), measured_on=d, active_students=row[i + 1], program=row[0])
+            for row in session.execute(stmt).all()
+            for i, d in enumerate(days)
+        ]
+        points.sort(key=lambda p: (p.month, p.program or ""))
+        return EnrollmentTrend(points=points)
+    row = session.execute(select(*columns).select_from(Enrollment).where(*where)).one()
+    return EnrollmentTrend(
+        points=[
+            TrendPoint(month=d.strftime("%Y-%m"), measured_on=d, active_students=row[i]) for i, d in enumerate(days)
+        ]
+    )
+
+
+def list_offerings(session: Session, scope: Scope, data: OfferingQuery) -> OfferingPage:
+    """Offerings in the caller's scope with seats taken on as_of; sorted by campus, start date, name."""
+    if data.org_id is not None:
+        get_org(session, scope, data.org_id)
+    taken = (
+        select(Enrollment.offering_id, func.count().label("n"))
+        .where(Enrollment.active_on(data.as_of), Enrollment.status.in_(HOLDING))
+        .group_by(Enrollment.offering_id)
+        .subquery()
+    )
+    conditions = [
+        scope.org_filter(ProgramOffering.org_id, DataClass.DIRECTORY),
+        in_subtree(session, ProgramOffering.org_id, data.org_id),
+    ]
+    if data.session_label:
+        conditions.append(ProgramOffering.session_label == data.session_label)
+    if data.status:
+        conditions.append(ProgramOffering.status == data.status)
+    if data.program_kind:
+        conditions.append(Program.kind == data.program_kind)
+    base = (
+        select(ProgramOffering, Program, Organization, func.coalesce(taken.c.n, 0))
+        .join(Program, Program.id == ProgramOffering.program_id)
+        .join(Organization, Organization.id == ProgramOffering.org_id)
+        .outerjoin(taken, taken.c.offering_id == ProgramOffering.id)
+        .where(*conditions)
+    )
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = session.execute(
+        base.order_by(Organization.name, ProgramOffering.start_on, ProgramOffering.name)
+        .limit(data.limit)
+        .offset(data.offset)
+    ).all()
+    items = [
+        OfferingRead(
+            id=off.id,
+            program_id=p.id,
+            program=p.name,
+            program_kind=p.kind,
+            org_id=o.id,
+            campus=o.name,
+            name=off.name,
+            session_label=off.session_label,
+            start_on=off.start_on,
+            end_on=off.end_on,
+            status=off.status,
+            capacity=off.capacity,
+            seats_taken=n,
+            seats_left=None if off.capacity is None else max(off.capacity - n, 0),
+            grade_min=off.grade_min,
+            grade_max=off.grade_max,
+            tuition_cents=off.tuition_cents,
+        )
+        for off, p, o, n in rows
+    ]
+    return OfferingPage(items=items, **page_meta(total, data.limit, data.offset))
