@@ -1,0 +1,211 @@
+"""The `sis` command line: database, seed data, users, and the server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.models import Organization, RoleGrant, User
+from mcp_server.settings import Settings
+
+app = typer.Typer(help="MCP-first Student Information System server.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+seed_app = typer.Typer(help="Demo and scale data.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and their role grants.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+app.add_typer(users_app, name="users")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+def _engine() -> Engine:
+    return make_engine(Settings().resolved_database_url())
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=max(total, 1))
+            progress.update(tasks[stage], completed=done, total=max(total, 1))
+
+        yield report
+
+
+def _is_empty(engine: Engine) -> bool:
+    with Session(engine) as session:
+        return session.execute(select(func.count()).select_from(Organization)).scalar_one() == 0
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to the configured database."""
+    engine = _engine()
+    upgrade(engine)
+    console.print(f"database at {engine.url.render_as_string()} is up to date")
+
+
+@seed_app.command("demo")
+def seed_demo_command(
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed and date give the same data.")] = 7,
+    today: Annotated[str | None, typer.Option(help="Anchor date YYYY-MM-DD (default: today).")] = None,
+) -> None:
+    """Write the deterministic demo data set (network, campuses, ~600 students, personas)."""
+    from db.demo.seed import seed_demo
+
+    engine = _engine()
+    upgrade(engine)
+    anchor = _parse_date(today) if today else dt.date.today()
+    with _progress() as report:
+        summary = seed_demo(engine, seed=seed, today=anchor, progress=report)
+    console.print(f"demo data written: {summary}")
+
+
+@seed_app.command("scale")
+def seed_scale_command(
+    campuses: Annotated[int, typer.Option(min=1, help="FULL_SIS campuses to generate.")] = 200,
+    students: Annotated[int, typer.Option(min=1, help="Students to generate.")] = 100_000,
+    attendance_days: Annotated[int, typer.Option(min=0, help="School days of attendance to generate.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 11,
+) -> None:
+    """Generate network-scale data (bulk inserts; COPY on PostgreSQL)."""
+    from db.demo.scale import seed_scale
+
+    engine = _engine()
+    upgrade(engine)
+    with _progress() as report:
+        summary = seed_scale(
+            engine, campuses=campuses, students=students, attendance_days=attendance_days, seed=seed, progress=report
+        )
+    console.print(f"scale data written: {summary}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Staff users with their roles and the org subtree each role covers."""
+    engine = _engine()
+    with Session(engine) as session:
+        rows = session.execute(
+            select(User.email, User.display_name, RoleGrant.role, Organization.path, Organization.name)
+            .join(RoleGrant, RoleGrant.user_id == User.id)
+            .join(Organization, Organization.id == RoleGrant.org_id)
+            .order_by(User.email, RoleGrant.role)
+        ).all()
+    if not rows:
+        raise CliError("no users with role grants; run `sis seed demo` first")
+    table = Table("email", "name", "role", "scope (subtree)", "org")
+    for email, name, role, path, org_name in rows:
+        table.add_row(email, name, role, path, org_name)
+    console.print(table)
+
+
+def _parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as err:
+        raise CliError(f"not a date (YYYY-MM-DD): {text!r}") from err
+
+
+def _serve(engine: Engine, host: str, port: int, *, demo_mode: bool) -> None:
+    import uvicorn
+
+    from mcp_server.app import create_app
+
+    console.print(f"serving on http://{host}:{port}  (docs at /docs, health at /healthz)")
+    uvicorn.run(create_app(engine, demo_mode=demo_mode), host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the configured database over HTTP (run `sis db upgrade` first)."""
+    _serve(_engine(), host, port, demo_mode=False)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    seed: Annotated[int, typer.Option(help="Random seed for the demo data.")] = 7,
+) -> None:
+    """Migrate, seed the demo data when the database is empty, then serve."""
+    engine = _engine()
+    upgrade(engine)
+    if _is_empty(engine):
+        from db.demo.seed import seed_demo
+
+        with _progress() as report:
+            seed_demo(engine, seed=seed, today=dt.date.today(), progress=report)
+    users_list()
+    _serve(engine, host, port, demo_mode=True)
+
+
+def _mount_optional_apps() -> None:
+    try:
+        from mcp_server.cli_security import apikey_app, audit_app
+    except ImportError:  # the security CLI lands with the policies package
+        return
+    app.add_typer(apikey_app, name="apikey")
+    app.add_typer(audit_app, name="audit")
+
+
+_mount_optional_apps()
+
+
+def main() -> None:
+    """Entry point: run the CLI and turn any failure into one clear line and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except CliError as err:
+        err_console.print(f"error: {err}")
+        sys.exit(1)
+    except OperationalError as err:
+        err_console.print(f"error: cannot use the database: {str(err.orig).strip().splitlines()[0]}")
+        sys.exit(1)
+    except SQLAlchemyError as err:
+        err_console.print(f"error: database error: {str(err).strip().splitlines()[0]}")
+        sys.exit(1)
+    except Exception as err:
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        err_console.print(f"error: {type(err).__name__}: {err}")
+        sys.exit(1)
