@@ -1,0 +1,47 @@
+"""Student directory reads: search results and the profile, with fields masked by data class."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, Field
+
+from domain.enrollment.schemas import MAX_PAGE, EnrollmentRead, Page
+
+
+class StudentSearchQuery(BaseModel):
+    text: str | None = Field(
+        default=None, max_length=100, description="Part of a first, last or preferred name, or a student number."
+    )
+    org_id: uuid.UUID | None = Field(default=None, description="Only students whose home campus is in this subtree.")
+    grade: int | None = Field(default=None, ge=-1, le=12, description="Current grade (K=0, pre-K=-1).")
+    limit: int = Field(default=25, ge=1, le=MAX_PAGE, description="Page size.")
+    offset: int = Field(default=0, ge=0, description="Rows to skip.")
+
+
+class StudentSummary(BaseModel):
+    id: uuid.UUID
+    student_number: int
+    first_name: str
+    last_name: str
+    preferred_name: str | None
+    grade_level: int
+    org_id: uuid.UUID
+    campus: str
+
+
+class StudentPage(Page):
+    items: list[StudentSummary]
+
+
+class StudentProfile(StudentSummary):
+    birth_on: dt.date | None = Field(description="Demographics; null when hidden from the caller.")
+    sex: str | None = Field(description="Demographics; null when hidden.")
+    ethnicity: str | None = Field(description="Demographics; null when hidden.")
+    email: str | None = Field(description="Contact; null when hidden.")
+    phone: str | None = Field(description="Contact; null when hidden.")
+    address: str | None = Field(description="Contact; null when hidden.")
+    enrollments: list[EnrollmentRead] = Field(description="Every stint visible to the caller, newest first.")
+    household_ids: list[uuid.UUID]
+    hidden: list[str] = Field(description="Data classes withheld from this answer for the caller's role.")
