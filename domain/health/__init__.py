@@ -1,0 +1,1 @@
+"""Health records: immunization compliance against requirements kept as data."""

@@ -1,0 +1,578 @@
+"""Pure immunization compliance rules: dose records -> antigen-doses -> per-group status.
+
+Nothing here touches the database. The service loads rows, converts them into the input
+dataclasses below and calls `evaluate_student`. Requirement `conditions` follow the JSON
+format documented in db/demo/requirements.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from domain.health.cdsi import CdsiMap, add_age, load_map, normalise_cvx, parse_age, subtract_age
+
+if TYPE_CHECKING:
+    from db.models import ImmunizationRequirement
+
+DTAP_GROUP = "DTaP/Tdap/Td"
+# Group-only DTaP/Tdap/Td records: which antigens each product carries. A record without a
+# product is credited Diphtheria and Tetanus only, since pertussis cannot be assumed.
+_DTAP_PRODUCTS: dict[str, tuple[str, ...]] = {
+    "dtap": ("Diphtheria", "Tetanus", "Pertussis"),
+    "dtp": ("Diphtheria", "Tetanus", "Pertussis"),
+    "tdap": ("Tetanus", "Diphtheria", "Pertussis"),
+    "dt": ("Diphtheria", "Tetanus"),
+    "td": ("Tetanus", "Diphtheria"),
+    "tt": ("Tetanus",),
+}
+_DTAP_DEFAULT = ("Diphtheria", "Tetanus")
+DTAP_PRODUCT_NAMES = ("DTaP", "DTP", "Tdap", "DT", "Td", "TT")
+
+
+class ComplianceState(enum.StrEnum):
+    COMPLIANT = "compliant"
+    EVIDENCE = "evidence"
+    EXEMPT = "exempt"
+    PROVISIONAL = "provisional"
+    MISSING = "missing"
+
+
+# Worst first: a student's overall state is the worst of their groups.
+_SEVERITY = [
+    ComplianceState.MISSING,
+    ComplianceState.PROVISIONAL,
+    ComplianceState.EXEMPT,
+    ComplianceState.EVIDENCE,
+    ComplianceState.COMPLIANT,
+]
+
+
+@dataclass(frozen=True)
+class DoseInput:
+    administered_on: dt.date
+    vaccine_group: str
+    cvx_code: str | None = None
+    product: str | None = None
+
+
+@dataclass(frozen=True)
+class ExemptionInput:
+    kind: str
+    signed_on: dt.date
+    expires_on: dt.date | None
+    vaccine_group: str | None = None
+
+    def covers(self, group: str) -> bool:
+        """True when the exemption names this group or every group."""
+        return self.vaccine_group is None or self.vaccine_group == group
+
+    def valid_on(self, day: dt.date) -> bool:
+        """Signed by `day` and not yet expired on it (a null expiry is lifelong)."""
+        return self.signed_on <= day and (self.expires_on is None or day <= self.expires_on)
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    antigen: str
+    kind: str
+    recorded_on: dt.date
+
+
+@dataclass(frozen=True)
+class ProvisionalInput:
+    granted_on: dt.date
+    due_on: dt.date
+    vaccine_group: str | None = None
+
+    def covers(self, group: str) -> bool:
+        """True when the provisional enrollment names this group or every group."""
+        return self.vaccine_group is None or self.vaccine_group == group
+
+
+@dataclass(frozen=True)
+class RequirementRule:
+    vaccine_group: str
+    antigen: str
+    min_doses: int
+    conditions: Mapping[str, Any] = field(default_factory=dict)
+    grade_min: int = 0
+    grade_max: int = 12
+    effective_school_year: str = ""
+
+    @classmethod
+    def of(cls, row: ImmunizationRequirement) -> RequirementRule:
+        """The rule held by a requirement row; ValueError when its conditions are malformed."""
+        problems = condition_problems(row.conditions)
+        if problems:
+            raise ValueError(f"requirement {row.id} ({row.vaccine_group}/{row.antigen}): {'; '.join(problems)}")
+        return cls(
+            vaccine_group=row.vaccine_group,
+            antigen=row.antigen,
+            min_doses=row.min_doses,
+            conditions=row.conditions,
+            grade_min=row.grade_min,
+            grade_max=row.grade_max,
+            effective_school_year=row.effective_school_year,
+        )
+
+
+@dataclass(frozen=True)
+class AntigenDose:
+    """One dose of one antigen on one day, merged across every record that carried it."""
+
+    antigen: str
+    given_on: dt.date
+    cvx_codes: frozenset[str] = frozenset()
+    products: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """A record that could not be counted as given (or was counted despite a mismatch), and why."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class RowResult:
+    antigen: str
+    met: bool
+    doses_counted: int
+    doses_required: int
+    # Additional doses needed under the most favourable option (0 when met).
+    doses_needed: int
+    reason: str
+    # The kind of evidence of immunity that met the row in place of doses.
+    evidence_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupStatus:
+    vaccine_group: str
+    state: ComplianceState
+    doses_counted: int
+    doses_required: int
+    reason: str
+    rows: tuple[RowResult, ...] = ()
+    exemption_kind: str | None = None
+    exemption_expires_on: dt.date | None = None
+    provisional_due_on: dt.date | None = None
+    evidence_kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StudentCompliance:
+    groups: tuple[GroupStatus, ...]
+    data_issues: tuple[DataIssue, ...] = ()
+
+    @property
+    def state(self) -> ComplianceState:
+        """The worst state among the groups (compliant when there are none)."""
+        states = {g.state for g in self.groups}
+        return next((s for s in _SEVERITY if s in states), ComplianceState.COMPLIANT)
+
+    def group(self, name: str) -> GroupStatus:
+        """The status of one vaccine group; KeyError when no requirement names it."""
+        found = next((g for g in self.groups if g.vaccine_group == name), None)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+
+# -- the conditions format (documented in db/demo/requirements.py) ---------------------------------
+
+_CONDITION_KEYS = {"min_age", "age_constraints", "alternatives", "booster", "evidence"}
+_ALTERNATIVE_KEYS = {"min_doses", "from_student_age", "age_constraints"}
+_BOOSTER_KEYS = {"antigen", "within", "cvx_in", "product_in"}
+
+
+def _age_problems(where: str, value: Any) -> list[str]:
+    try:
+        parse_age(str(value))
+    except ValueError:
+        return [f"{where}: {value!r} is not an age such as '4 years'"]
+    return []
+
+
+def _constraint_problems(where: str, constraints: Any) -> list[str]:
+    problems: list[str] = []
+    for i, c in enumerate(constraints if isinstance(constraints, list) else [None]):
+        at = f"{where}[{i}]"
+        if not isinstance(c, dict) or set(c) not in (
+            {"count_at_least", "on_or_after_age"},
+            {"dose", "on_or_after_age"},
+        ):
+            problems.append(f"{at}: expected {{count_at_least|dose, on_or_after_age}}")
+            continue
+        problems += _age_problems(at, c["on_or_after_age"])
+    return problems
+
+
+def condition_problems(conditions: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a requirement's conditions JSON (empty when it is well formed)."""
+    problems = [f"unknown key {k!r}" for k in sorted(set(conditions) - _CONDITION_KEYS)]
+    if "min_age" in conditions:
+        problems += _age_problems("min_age", conditions["min_age"])
+    problems += _constraint_problems("age_constraints", conditions.get("age_constraints", []))
+    for i, alt in enumerate(conditions.get("alternatives", [])):
+        at = f"alternatives[{i}]"
+        if not isinstance(alt, dict) or "min_doses" not in alt or set(alt) - _ALTERNATIVE_KEYS:
+            problems.append(f"{at}: expected min_doses with optional from_student_age, age_constraints")
+            continue
+        if "from_student_age" in alt:
+            problems += _age_problems(f"{at}.from_student_age", alt["from_student_age"])
+        problems += _constraint_problems(f"{at}.age_constraints", alt.get("age_constraints", []))
+    booster = conditions.get("booster")
+    if booster is not None:
+        if not isinstance(booster, dict) or {"antigen", "within"} - set(booster) or set(booster) - _BOOSTER_KEYS:
+            problems.append("booster: expected antigen, within, and optional cvx_in, product_in")
+        else:
+            problems += _age_problems("booster.within", booster["within"])
+    return problems
+
+
+# -- expanding records into antigen-doses --------------------------------------------------------
+
+
+def _record_antigens(record: DoseInput, birth_on: dt.date, cdsi: CdsiMap, issues: list[DataIssue]) -> tuple[str, ...]:
+    label = f"{record.administered_on} {record.vaccine_group} dose"
+    if record.cvx_code:
+        code = normalise_cvx(record.cvx_code)
+        antigens = cdsi.cvx_antigens(code, birth_on, record.administered_on)
+        if antigens is None:
+            issues.append(DataIssue(f"{label}: unknown CVX code {record.cvx_code!r}; not counted"))
+            return ()
+        group = cdsi.canonical_group(record.vaccine_group)
+        if group is not None and not set(cdsi.all_cvx_antigens(code) or ()) & set(cdsi.groups[group]):
+            issues.append(
+                DataIssue(
+                    f"{label}: CVX {code} ({cdsi.descriptions[code]}) does not belong to vaccine group "
+                    f"{record.vaccine_group}; counted by its CVX code",
+                )
+            )
+        return antigens
+    group = cdsi.canonical_group(record.vaccine_group)
+    if group is None:
+        issues.append(DataIssue(f"{label}: unknown vaccine group; not counted"))
+        return ()
+    if group != DTAP_GROUP:
+        return cdsi.groups[group]
+    if record.product is None:
+        return _DTAP_DEFAULT
+    carried = _DTAP_PRODUCTS.get(record.product.strip().lower())
+    if carried is None:
+        issues.append(DataIssue(f"{label}: unrecognised product {record.product!r}; counted without pertussis"))
+        return _DTAP_DEFAULT
+    return carried
+
+
+def expand_doses(
+    records: Iterable[DoseInput], birth_on: dt.date, as_of: dt.date, cdsi: CdsiMap | None = None
+) -> tuple[list[AntigenDose], list[DataIssue]]:
+    """Antigen-doses given by `as_of`, one per antigen and day (a combination entered twice counts once)."""
+    cdsi = cdsi or load_map()
+    issues: list[DataIssue] = []
+    merged: dict[tuple[str, dt.date], tuple[set[str], set[str]]] = {}
+    for record in records:
+        if record.administered_on > as_of:
+            continue
+        if record.administered_on < birth_on:
+            issues.append(
+                DataIssue(
+                    f"{record.administered_on} {record.vaccine_group} dose: dated before birth; not counted",
+                )
+            )
+            continue
+        for antigen in _record_antigens(record, birth_on, cdsi, issues):
+            cvx_codes, products = merged.setdefault((antigen, record.administered_on), (set(), set()))
+            if record.cvx_code:
+                cvx_codes.add(normalise_cvx(record.cvx_code))
+            if record.product:
+                products.add(record.product.strip().lower())
+    doses = [
+        AntigenDose(antigen, day, frozenset(cvx), frozenset(products))
+        for (antigen, day), (cvx, products) in sorted(merged.items())
+    ]
+    return doses, issues
+
+
+# -- one requirement row ----------------------------------------------------------------------------
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass(frozen=True)
+class _OptionCheck:
+    min_doses: int
+    needed: int
+    satisfiable: bool
+    failures: tuple[str, ...]
+    label: str
+
+
+def _booster_failure(
+    booster: Mapping[str, Any], doses_by_antigen: Mapping[str, Sequence[AntigenDose]], as_of: dt.date
+) -> str | None:
+    """Why the booster condition fails on `as_of`, or None when a qualifying dose is recent enough."""
+    since = subtract_age(as_of, str(booster["within"]))
+    cvx_in = {normalise_cvx(c) for c in booster.get("cvx_in", [])}
+    product_in = {p.lower() for p in booster.get("product_in", [])}
+    for dose in doses_by_antigen.get(str(booster["antigen"]), ()):
+        if dose.given_on >= since and (dose.cvx_codes & cvx_in or (not dose.cvx_codes and dose.products & product_in)):
+            return None
+    products = "/".join(booster.get("product_in", [])) or "booster"
+    return f"no {products} booster in the last {booster['within']} (since {since.isoformat()})"
+
+
+def _check_option(
+    option: Mapping[str, Any],
+    counted: Sequence[AntigenDose],
+    birth_on: dt.date,
+    as_of: dt.date,
+    booster_failure: str | None,
+    label: str,
+) -> _OptionCheck:
+    """How far one way of meeting a row (the main rule or an alternative) is from being met."""
+    min_doses = int(option["min_doses"])
+    failures: list[str] = []
+    needed = max(0, min_doses - len(counted))
+    if needed:
+        failures.append(f"{len(counted)} of {_plural(min_doses, 'dose')}")
+    satisfiable = True
+    for constraint in option.get("age_constraints", []):
+        age = str(constraint["on_or_after_age"])
+        threshold = add_age(birth_on, age)
+        if "count_at_least" in constraint:
+            want = int(constraint["count_at_least"])
+            have = sum(1 for d in counted if d.given_on >= threshold)
+            if have < want:
+                # Once past that age, any further dose counts for both: the dose count says it all.
+                if want - have > needed or as_of < threshold:
+                    failures.append(
+                        f"no dose on or after age {age}"
+                        if have == 0
+                        else f"{have} of {want} doses on or after age {age}"
+                    )
+                needed = max(needed, want - have)
+        else:
+            nth = int(constraint["dose"])
+            # A dose already given cannot move: if the nth is early, only another option can help.
+            if len(counted) >= nth and counted[nth - 1].given_on < threshold:
+                satisfiable = False
+                failures.append(f"the {_ordinal(nth)} dose was given before age {age}")
+    if booster_failure:
+        needed = max(needed, 1)
+        failures.append(booster_failure)
+    return _OptionCheck(min_doses, needed, satisfiable, tuple(failures), label)
+
+
+def evaluate_requirement(
+    rule: RequirementRule,
+    doses_by_antigen: Mapping[str, Sequence[AntigenDose]],
+    birth_on: dt.date,
+    as_of: dt.date,
+    evidence: Iterable[EvidenceInput] = (),
+) -> RowResult:
+    """Whether one requirement row is met on `as_of`, with the doses counted against it and why."""
+    conditions = rule.conditions
+    doses = sorted(doses_by_antigen.get(rule.antigen, ()), key=lambda d: d.given_on)
+    min_age = conditions.get("min_age")
+    counted = doses if min_age is None else [d for d in doses if d.given_on >= add_age(birth_on, str(min_age))]
+    booster = conditions.get("booster")
+    booster_failure = _booster_failure(booster, doses_by_antigen, as_of) if booster else None
+
+    options = [
+        _check_option(
+            {"min_doses": rule.min_doses, "age_constraints": conditions.get("age_constraints", [])},
+            counted,
+            birth_on,
+            as_of,
+            booster_failure,
+            "requirement met",
+        )
+    ]
+    for alt in conditions.get("alternatives", []):
+        from_age = alt.get("from_student_age")
+        if from_age is not None and as_of < add_age(birth_on, str(from_age)):
+            continue
+        label = f"met by the {_plural(int(alt['min_doses']), 'dose')} alternative"
+        options.append(_check_option(alt, counted, birth_on, as_of, booster_failure, label))
+
+    met = next((o for o in options if o.satisfiable and o.needed == 0), None)
+    if met is not None:
+        return RowResult(rule.antigen, True, len(counted), met.min_doses, 0, f"{met.label} ({len(counted)} counted)")
+
+    accepted = set(conditions.get("evidence", []))
+    proof = next(
+        (e for e in evidence if e.antigen == rule.antigen and e.kind in accepted and e.recorded_on <= as_of), None
+    )
+    if proof is not None:
+        return RowResult(
+            rule.antigen,
+            True,
+            len(counted),
+            rule.min_doses,
+            0,
+            f"evidence of immunity ({proof.kind}, {proof.recorded_on.isoformat()})",
+            evidence_kind=proof.kind,
+        )
+
+    best = min(options, key=lambda o: (not o.satisfiable, o.needed, o.min_doses))
+    failures = list(best.failures)
+    # Say why an alternative whose dose count is already met does not apply (a dose given too early).
+    for option in options:
+        if option is not best and not option.satisfiable and option.needed == 0:
+            failures += [f for f in option.failures if f not in failures]
+    if min_age is not None and len(doses) > len(counted):
+        failures.append(f"{_plural(len(doses) - len(counted), 'dose')} before age {min_age} not counted")
+    return RowResult(rule.antigen, False, len(counted), best.min_doses, max(best.needed, 1), "; ".join(failures))
+
+
+# -- a vaccine group and a student ----------------------------------------------------------------
+
+
+def _best_exemption(exemptions: Iterable[ExemptionInput]) -> ExemptionInput | None:
+    # A lifelong exemption outranks any dated one; then the one that lasts longest.
+    return max(exemptions, key=lambda e: (e.expires_on is None, e.expires_on or dt.date.min), default=None)
+
+
+def _join_reasons(rows: Sequence[RowResult], *, named: bool) -> str:
+    if not named:
+        return "; ".join(r.reason for r in rows)
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        by_reason[row.reason].append(row.antigen)
+    return "; ".join(f"{', '.join(antigens)}: {reason}" for reason, antigens in by_reason.items())
+
+
+def evaluate_group(
+    group: str,
+    rules: Sequence[RequirementRule],
+    doses_by_antigen: Mapping[str, Sequence[AntigenDose]],
+    birth_on: dt.date,
+    as_of: dt.date,
+    *,
+    exemptions: Iterable[ExemptionInput] = (),
+    evidence: Iterable[EvidenceInput] = (),
+    provisionals: Iterable[ProvisionalInput] = (),
+) -> GroupStatus:
+    """One vaccine group's state: met only when every row of the group is met (MMR as a whole)."""
+    evidence = list(evidence)
+    rows = tuple(evaluate_requirement(r, doses_by_antigen, birth_on, as_of, evidence) for r in rules)
+    shown = min(rows, key=lambda r: (r.met, -r.doses_needed, r.doses_counted))
+    unmet = [r for r in rows if not r.met]
+    if not unmet:
+        kinds = tuple(sorted({r.evidence_kind for r in rows if r.evidence_kind}))
+        if kinds:
+            return GroupStatus(
+                group,
+                ComplianceState.EVIDENCE,
+                shown.doses_counted,
+                shown.doses_required,
+                _join_reasons(rows, named=len(rows) > 1),
+                rows,
+                evidence_kinds=kinds,
+            )
+        return GroupStatus(
+            group,
+            ComplianceState.COMPLIANT,
+            shown.doses_counted,
+            shown.doses_required,
+            _join_reasons(rows, named=len(rows) > 1),
+            rows,
+        )
+
+    reason = _join_reasons(unmet, named=len(rows) > 1)
+    covering = [e for e in exemptions if e.covers(group) and e.signed_on <= as_of]
+    exemption = _best_exemption(e for e in covering if e.valid_on(as_of))
+    if exemption is not None:
+        return GroupStatus(
+            group,
+            ComplianceState.EXEMPT,
+            shown.doses_counted,
+            shown.doses_required,
+            f"{exemption.kind} exemption; {reason}",
+            rows,
+            exemption_kind=exemption.kind,
+            exemption_expires_on=exemption.expires_on,
+        )
+    notes = [reason]
+    expired = _best_exemption(covering)
+    if expired is not None:
+        notes.append(f"{expired.kind} exemption expired on {expired.expires_on}")
+
+    covering_prov = [p for p in provisionals if p.covers(group) and p.granted_on <= as_of]
+    active = max((p for p in covering_prov if p.due_on >= as_of), key=lambda p: p.due_on, default=None)
+    if active is not None:
+        return GroupStatus(
+            group,
+            ComplianceState.PROVISIONAL,
+            shown.doses_counted,
+            shown.doses_required,
+            f"provisional until {active.due_on}; {reason}",
+            rows,
+            provisional_due_on=active.due_on,
+        )
+    lapsed = max(covering_prov, key=lambda p: p.due_on, default=None)
+    if lapsed is not None:
+        notes.append(f"provisional enrollment was due on {lapsed.due_on}")
+    return GroupStatus(
+        group, ComplianceState.MISSING, shown.doses_counted, shown.doses_required, "; ".join(notes), rows
+    )
+
+
+def current_rules(rules: Iterable[RequirementRule], grade: int) -> list[RequirementRule]:
+    """One jurisdiction's rows for a grade, from its newest effective school year (a chart replaces the last)."""
+    rules = list(rules)
+    if not rules:
+        return []
+    newest = max(r.effective_school_year for r in rules)
+    return [r for r in rules if r.effective_school_year == newest and r.grade_min <= grade <= r.grade_max]
+
+
+def evaluate_student(
+    *,
+    birth_on: dt.date,
+    as_of: dt.date,
+    rules: Iterable[RequirementRule],
+    records: Iterable[DoseInput] = (),
+    exemptions: Iterable[ExemptionInput] = (),
+    evidence: Iterable[EvidenceInput] = (),
+    provisionals: Iterable[ProvisionalInput] = (),
+    cdsi: CdsiMap | None = None,
+) -> StudentCompliance:
+    """Every vaccine group of the given (already grade-selected) rules, evaluated as of a date."""
+    doses, issues = expand_doses(records, birth_on, as_of, cdsi)
+    doses_by_antigen: dict[str, list[AntigenDose]] = defaultdict(list)
+    for dose in doses:
+        doses_by_antigen[dose.antigen].append(dose)
+    by_group: dict[str, list[RequirementRule]] = defaultdict(list)
+    for rule in rules:
+        by_group[rule.vaccine_group].append(rule)
+    exemptions, evidence, provisionals = list(exemptions), list(evidence), list(provisionals)
+    groups = tuple(
+        evaluate_group(
+            group,
+            by_group[group],
+            doses_by_antigen,
+            birth_on,
+            as_of,
+            exemptions=exemptions,
+            evidence=evidence,
+            provisionals=provisionals,
+        )
+        for group in sorted(by_group)
+    )
+    return StudentCompliance(groups, tuple(issues))

@@ -1,0 +1,569 @@
+"""Immunization compliance: who is missing doses, a student's history, recording doses and exemptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import (
+    Enrollment,
+    ExemptionKind,
+    ImmunityEvidence,
+    ImmunizationExemption,
+    ImmunizationRecord,
+    ImmunizationRequirement,
+    Organization,
+    OrgLevel,
+    ProvisionalEnrollment,
+    Student,
+)
+from domain.audit.changes import record_changes
+from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
+from domain.health import rules
+from domain.health.cdsi import add_age, load_map, normalise_cvx
+from domain.health.rules import ComplianceState, RequirementRule, StudentCompliance
+from domain.health.schemas import (
+    ComplianceSummaryRead,
+    ExemptionRead,
+    GroupComplianceRead,
+    ImmunityEvidenceRead,
+    ImmunizationHistoryRead,
+    ImmunizationRead,
+    MissingImmunizationsPage,
+    MissingImmunizationsQuery,
+    ProvisionalEnrollmentRead,
+    RecordExemptionInput,
+    RecordImmunizationInput,
+    StudentComplianceRead,
+)
+from domain.org.service import get_org, in_subtree
+from policies.scope import Action, DataClass, Scope
+
+# How long an exemption may last when signed: a medical certificate is renewed yearly, the
+# DSHS affidavit (religious or conscientious) is valid for two years.
+EXEMPTION_VALIDITY = {
+    ExemptionKind.MEDICAL: "1 year",
+    ExemptionKind.RELIGIOUS: "2 years",
+    ExemptionKind.CONSCIENTIOUS: "2 years",
+}
+T = TypeVar("T", ImmunizationExemption, ImmunityEvidence, ProvisionalEnrollment)
+_LISTED_GROUP_STATES = {ComplianceState.MISSING, ComplianceState.EXEMPT, ComplianceState.PROVISIONAL}
+
+
+@dataclass(frozen=True)
+class _OrgContext:
+    campus_name: str
+    jurisdiction: str | None
+    name: str
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def _org_contexts(session: Session, org_ids: Select[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
+    """Campus name and inherited jurisdiction of each org in the `org_ids` subquery, in one query."""
+    own = aliased(Organization)
+    rows = session.execute(
+        select(own.id, own.path, Organization)
+        .join(Organization, own.path.startswith(Organization.path))
+        .where(own.id.in_(org_ids))
+    ).all()
+    ancestors: dict[uuid.UUID, list[Organization]] = defaultdict(list)
+    for own_id, own_path, org in rows:
+        # LIKE treats "_" in slugs as a wildcard; keep only true path prefixes.
+        if own_path.startswith(org.path):
+            ancestors[own_id].append(org)
+    contexts = {}
+    for own_id, chain in ancestors.items():
+        chain.sort(key=lambda o: len(o.path), reverse=True)
+        own_org = chain[0]
+        campus = next((o for o in chain if o.level == OrgLevel.CAMPUS), own_org)
+        jurisdiction = next((o.jurisdiction for o in chain if o.jurisdiction), None)
+        contexts[own_id] = _OrgContext(campus.name, jurisdiction, own_org.name)
+    return contexts
+
+
+def _requirements(session: Session, jurisdictions: Iterable[str]) -> dict[str, list[RequirementRule]]:
+    """Every requirement row of the given jurisdictions, as rules grouped by jurisdiction."""
+    by_jurisdiction: dict[str, list[RequirementRule]] = defaultdict(list)
+    wanted = sorted(set(jurisdictions))
+    if not wanted:
+        return by_jurisdiction
+    rows = session.execute(
+        select(ImmunizationRequirement).where(ImmunizationRequirement.jurisdiction.in_(wanted))
+    ).scalars()
+    for row in rows:
+        by_jurisdiction[row.jurisdiction].append(RequirementRule.of(row))
+    return by_jurisdiction
+
+
+@dataclass
+class _HealthRows:
+    records: dict[uuid.UUID, list[rules.DoseInput]]
+    exemptions: dict[uuid.UUID, list[ImmunizationExemption]]
+    evidence: dict[uuid.UUID, list[ImmunityEvidence]]
+    provisionals: dict[uuid.UUID, list[ProvisionalEnrollment]]
+
+
+def _by_student(session: Session, stmt: Select[T]) -> dict[uuid.UUID, list[T]]:
+    grouped: dict[uuid.UUID, list[T]] = defaultdict(list)
+    for row in session.execute(stmt).scalars():
+        grouped[row.student_id].append(row)
+    return grouped
+
+
+def _health_rows(session: Session, student_ids: Select[uuid.UUID]) -> _HealthRows:
+    """Doses, exemptions, evidence and provisional enrollments of a student set: one query per table."""
+    records: dict[uuid.UUID, list[rules.DoseInput]] = defaultdict(list)
+    # Plain columns, not entities: this is the largest table and only these fields are evaluated.
+    for student_id, on, group, cvx, product in session.execute(
+        select(
+            ImmunizationRecord.student_id,
+            ImmunizationRecord.administered_on,
+            ImmunizationRecord.vaccine_group,
+            ImmunizationRecord.cvx_code,
+            ImmunizationRecord.product,
+        ).where(ImmunizationRecord.student_id.in_(student_ids))
+    ):
+        records[student_id].append(rules.DoseInput(on, group, cvx, product))
+    return _HealthRows(
+        records=records,
+        exemptions=_by_student(
+            session,
+            select(ImmunizationExemption)
+            .where(ImmunizationExemption.student_id.in_(student_ids))
+            .order_by(ImmunizationExemption.signed_on, ImmunizationExemption.id),
+        ),
+        evidence=_by_student(
+            session,
+            select(ImmunityEvidence)
+            .where(ImmunityEvidence.student_id.in_(student_ids))
+            .order_by(ImmunityEvidence.recorded_on, ImmunityEvidence.id),
+        ),
+        provisionals=_by_student(
+            session,
+            select(ProvisionalEnrollment)
+            .where(ProvisionalEnrollment.student_id.in_(student_ids))
+            .order_by(ProvisionalEnrollment.granted_on, ProvisionalEnrollment.id),
+        ),
+    )
+
+
+def _dose_input(rec: ImmunizationRecord) -> rules.DoseInput:
+    return rules.DoseInput(rec.administered_on, rec.vaccine_group, rec.cvx_code, rec.product)
+
+
+def _group_read(group: rules.GroupStatus) -> GroupComplianceRead:
+    return GroupComplianceRead(
+        vaccine_group=group.vaccine_group,
+        status=group.state,
+        doses_counted=group.doses_counted,
+        doses_required=group.doses_required,
+        reason=group.reason,
+        exemption_kind=group.exemption_kind,
+        exemption_expires_on=group.exemption_expires_on,
+        provisional_due_on=group.provisional_due_on,
+        evidence_kinds=list(group.evidence_kinds),
+    )
+
+
+def _grade_label(grade: int) -> str:
+    return {-1: "pre-K", 0: "K"}.get(grade, str(grade))
+
+
+def _evaluate(
+    student: Student, applicable: Sequence[RequirementRule], health: _HealthRows, as_of: dt.date
+) -> StudentCompliance:
+    """One student's compliance with the rows that apply to their grade."""
+    return rules.evaluate_student(
+        birth_on=student.birth_on,
+        as_of=as_of,
+        rules=applicable,
+        records=health.records.get(student.id, ()),
+        exemptions=[
+            rules.ExemptionInput(e.kind.value, e.signed_on, e.expires_on, e.vaccine_group)
+            for e in health.exemptions.get(student.id, ())
+        ],
+        evidence=[rules.EvidenceInput(e.antigen, e.kind, e.recorded_on) for e in health.evidence.get(student.id, ())],
+        provisionals=[
+            rules.ProvisionalInput(p.granted_on, p.due_on, p.vaccine_group)
+            for p in health.provisionals.get(student.id, ())
+        ],
+    )
+
+
+# -- the compliance report -------------------------------------------------------------------------
+
+
+def _enrollment_filters(session: Session, scope: Scope, data: MissingImmunizationsQuery) -> list[ColumnElement[bool]]:
+    filters = [
+        Enrollment.active_on(data.as_of),
+        scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.HEALTH),
+        in_subtree(session, Enrollment.org_id, data.org_id),
+    ]
+    if data.grade is not None:
+        filters.append(Enrollment.grade_level == data.grade)
+    return filters
+
+
+def find_missing_immunizations(
+    session: Session, scope: Scope, data: MissingImmunizationsQuery
+) -> MissingImmunizationsPage:
+    """Students enrolled on data.as_of whose doses fall short of their grade's requirements.
+
+    Exempt and provisional students are listed with their own status, never as missing.
+
+    Raises:
+        NotFound: data.org_id does not exist or is outside the caller's health scope.
+    """
+    if data.org_id is not None:
+        get_org(session, scope, data.org_id, DataClass.HEALTH)
+    filters = _enrollment_filters(session, scope, data)
+    candidate_ids = select(Enrollment.student_id).where(*filters)
+
+    # A student may hold concurrent stints (main year + camp, or both sides of a transfer day):
+    # evaluate under the most recently started one.
+    chosen: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
+    for student_id, org_id, grade in session.execute(
+        select(Enrollment.student_id, Enrollment.org_id, Enrollment.grade_level)
+        .where(*filters)
+        .order_by(Enrollment.student_id, Enrollment.start_on.desc(), Enrollment.id)
+    ).all():
+        chosen.setdefault(student_id, (org_id, grade))
+
+    contexts = _org_contexts(session, select(Enrollment.org_id).where(*filters))
+    requirements = _requirements(session, (c.jurisdiction for c in contexts.values() if c.jurisdiction))
+    students = {s.id: s for s in session.execute(select(Student).where(Student.id.in_(candidate_ids))).scalars()}
+    health = _health_rows(session, candidate_ids)
+
+    applicable: dict[tuple[str, int], list[RequirementRule]] = {}
+    unevaluated: dict[str, int] = defaultdict(int)
+    counts: dict[ComplianceState, int] = defaultdict(int)
+    listed: list[_Listed] = []
+    for student_id, (org_id, grade) in chosen.items():
+        student, context = students[student_id], contexts[org_id]
+        if context.jurisdiction is None:
+            unevaluated[f"no immunization jurisdiction set for {context.name} or any org above it"] += 1
+            continue
+        jurisdiction_rules = requirements.get(context.jurisdiction, [])
+        if not jurisdiction_rules:
+            unevaluated[f"no immunization requirements configured for jurisdiction {context.jurisdiction}"] += 1
+            continue
+        key = (context.jurisdiction, grade)
+        if key not in applicable:
+            applicable[key] = rules.current_rules(jurisdiction_rules, grade)
+        if not applicable[key]:
+            unevaluated[
+                f"no {context.jurisdiction} immunization requirements configured for grade {_grade_label(grade)}"
+            ] += 1
+            continue
+        # A grade without rows for the asked group simply has nothing to meet in it.
+        wanted = [r for r in applicable[key] if data.vaccine_group in (None, r.vaccine_group)]
+        result = _evaluate(student, wanted, health, data.as_of)
+        state = ComplianceState.COMPLIANT if result.state == ComplianceState.EVIDENCE else result.state
+        counts[state] += 1
+        if (
+            state == ComplianceState.MISSING
+            or (state == ComplianceState.EXEMPT and data.include_exempt)
+            or (state == ComplianceState.PROVISIONAL and data.include_provisional)
+        ):
+            listed.append(_Listed(student, grade, org_id, context.campus_name, context.jurisdiction, state, result))
+
+    listed.sort(
+        key=lambda x: (x.student.last_name.casefold(), x.student.first_name.casefold(), x.student.student_number)
+    )
+    total = len(listed)
+    next_offset = data.offset + data.limit
+    return MissingImmunizationsPage(
+        as_of=data.as_of,
+        items=[x.read(health, data.as_of) for x in listed[data.offset : next_offset]],
+        total=total,
+        limit=data.limit,
+        offset=data.offset,
+        next_offset=next_offset if next_offset < total else None,
+        summary=ComplianceSummaryRead(
+            students_evaluated=sum(counts.values()),
+            compliant=counts[ComplianceState.COMPLIANT],
+            missing=counts[ComplianceState.MISSING],
+            provisional=counts[ComplianceState.PROVISIONAL],
+            exempt=counts[ComplianceState.EXEMPT],
+            not_evaluated=sum(unevaluated.values()),
+        ),
+        warnings=[
+            f"{message} ({n} {'student' if n == 1 else 'students'} not evaluated)"
+            for message, n in sorted(unevaluated.items())
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A student kept for the report; turned into a read model only if on the requested page."""
+
+    student: Student
+    grade: int
+    org_id: uuid.UUID
+    campus_name: str
+    jurisdiction: str
+    state: ComplianceState
+    result: StudentCompliance
+
+    def read(self, health: _HealthRows, as_of: dt.date) -> StudentComplianceRead:
+        """The report row."""
+        return StudentComplianceRead(
+            student_id=self.student.id,
+            student_number=self.student.student_number,
+            first_name=self.student.first_name,
+            last_name=self.student.last_name,
+            grade=self.grade,
+            org_id=self.org_id,
+            campus_name=self.campus_name,
+            jurisdiction=self.jurisdiction,
+            status=self.state,
+            groups=[_group_read(g) for g in self.result.groups if g.state in _LISTED_GROUP_STATES],
+            exemptions=[
+                ExemptionRead.model_validate(e)
+                for e in health.exemptions.get(self.student.id, ())
+                if e.signed_on <= as_of
+            ],
+            data_issues=[i.message for i in self.result.data_issues],
+        )
+
+
+# -- one student -------------------------------------------------------------------------------------
+
+
+def _visible_student(session: Session, scope: Scope, student_id: uuid.UUID, action: Action) -> Student:
+    """The student if its health records are visible, checking `action` on top of reading.
+
+    Raises:
+        NotFound: no such student, or outside the caller's health scope.
+        PermissionDenied: visible, but the caller may not perform `action` on health records.
+    """
+    student = session.execute(
+        select(Student).where(Student.id == student_id, scope.student_filter(DataClass.HEALTH))
+    ).scalar_one_or_none()
+    if student is None:
+        raise NotFound(f"student {student_id} not found", field="student_id")
+    if action != Action.READ:
+        allowed = session.execute(
+            select(Student.id).where(Student.id == student_id, scope.student_filter(DataClass.HEALTH, action))
+        ).first()
+        if allowed is None:
+            raise PermissionDenied(f"you may not {action.value} health records of this student", field="student_id")
+    return student
+
+
+def _immunization_read(rec: ImmunizationRecord, birth_on: dt.date) -> ImmunizationRead:
+    doses, _ = rules.expand_doses([_dose_input(rec)], birth_on, rec.administered_on)
+    cvx = normalise_cvx(rec.cvx_code) if rec.cvx_code else None
+    return ImmunizationRead(
+        id=rec.id,
+        student_id=rec.student_id,
+        vaccine_group=rec.vaccine_group,
+        cvx_code=rec.cvx_code,
+        cvx_description=load_map().descriptions.get(cvx) if cvx else None,
+        product=rec.product,
+        administered_on=rec.administered_on,
+        source=rec.source,
+        antigens=[d.antigen for d in doses],
+    )
+
+
+def _latest_enrollment(session: Session, student_id: uuid.UUID, as_of: dt.date) -> Enrollment | None:
+    return (
+        session.execute(
+            select(Enrollment)
+            .where(Enrollment.student_id == student_id, Enrollment.active_on(as_of))
+            .order_by(Enrollment.start_on.desc(), Enrollment.id)
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def get_immunization_history(
+    session: Session, scope: Scope, student_id: uuid.UUID, *, as_of: dt.date | None = None
+) -> ImmunizationHistoryRead:
+    """A student's doses, exemptions, evidence and provisional enrollments; with as_of, their compliance.
+
+    Raises:
+        NotFound: no such student, or outside the caller's health scope.
+    """
+    student = _visible_student(session, scope, student_id, Action.READ)
+    health = _health_rows(session, select(Student.id).where(Student.id == student.id))
+    records = session.execute(
+        select(ImmunizationRecord)
+        .where(ImmunizationRecord.student_id == student.id)
+        .order_by(ImmunizationRecord.administered_on, ImmunizationRecord.id)
+    ).scalars()
+    history = ImmunizationHistoryRead(
+        student_id=student.id,
+        student_number=student.student_number,
+        first_name=student.first_name,
+        last_name=student.last_name,
+        records=[_immunization_read(r, student.birth_on) for r in records],
+        exemptions=[ExemptionRead.model_validate(e) for e in health.exemptions.get(student.id, ())],
+        evidence=[ImmunityEvidenceRead.model_validate(e) for e in health.evidence.get(student.id, ())],
+        provisionals=[ProvisionalEnrollmentRead.model_validate(p) for p in health.provisionals.get(student.id, ())],
+        as_of=as_of,
+    )
+    if as_of is None:
+        return history
+    enrollment = _latest_enrollment(session, student.id, as_of)
+    if enrollment is None:
+        history.warnings.append(f"no enrollment active on {as_of}; compliance not evaluated")
+        return history
+    context = _org_contexts(session, select(Organization.id).where(Organization.id == enrollment.org_id))[
+        enrollment.org_id
+    ]
+    jurisdiction_rules = _requirements(session, [context.jurisdiction] if context.jurisdiction else []).get(
+        context.jurisdiction or "", []
+    )
+    applicable = rules.current_rules(jurisdiction_rules, enrollment.grade_level)
+    if not applicable:
+        history.warnings.append(
+            f"no immunization requirements configured for jurisdiction {context.jurisdiction or '(none)'} "
+            f"and grade {_grade_label(enrollment.grade_level)}"
+        )
+        return history
+    result = _evaluate(student, applicable, health, as_of)
+    history.compliance = [_group_read(g) for g in result.groups]
+    history.data_issues = [i.message for i in result.data_issues]
+    return history
+
+
+# -- writes ------------------------------------------------------------------------------------------
+
+
+def _dose_group(data: RecordImmunizationInput) -> tuple[str | None, str]:
+    """The normalised CVX code and the vaccine group to store for a new dose."""
+    cdsi = load_map()
+    if data.cvx_code is None or not data.cvx_code.strip():
+        if data.vaccine_group is None:
+            raise InvalidInput("give a CVX code or a vaccine group", field="cvx_code")
+        return None, data.vaccine_group
+    cvx = normalise_cvx(data.cvx_code)
+    antigens = cdsi.all_cvx_antigens(cvx)
+    if antigens is None:
+        raise InvalidInput(f"unknown CVX code {data.cvx_code!r} (CDSi {cdsi.version})", field="cvx_code")
+    if data.vaccine_group is None:
+        group = cdsi.primary_group_of_cvx(cvx)
+        if group is None:
+            raise InvalidInput(f"CVX {cvx} maps to no vaccine group; give vaccine_group", field="vaccine_group")
+        return cvx, group
+    if not set(antigens) & set(cdsi.groups[data.vaccine_group]):
+        raise InvalidInput(
+            f"CVX {cvx} ({cdsi.descriptions[cvx]}) is not a {data.vaccine_group} vaccine", field="vaccine_group"
+        )
+    return cvx, data.vaccine_group
+
+
+def _dose_product(product: str | None, group: str) -> str | None:
+    if product is None or not product.strip():
+        return None
+    if group != rules.DTAP_GROUP:
+        return product.strip()
+    canonical = {p.lower(): p for p in rules.DTAP_PRODUCT_NAMES}.get(product.strip().lower())
+    if canonical is None:
+        raise InvalidInput(
+            f"unknown {group} product {product!r}; use one of {', '.join(rules.DTAP_PRODUCT_NAMES)}", field="product"
+        )
+    return canonical
+
+
+def record_immunization(
+    session: Session, scope: Scope, data: RecordImmunizationInput, *, today: dt.date
+) -> ImmunizationRead:
+    """Record one dose given to a student (a combination vaccine is one record).
+
+    Raises:
+        NotFound: no such student, or outside the caller's health scope.
+        PermissionDenied: the caller may read but not write the student's health records.
+        InvalidInput: a future or pre-birth date, an unknown CVX code or group, or a CVX outside the group.
+        DuplicateRecord: the same dose is already recorded.
+    """
+    student = _visible_student(session, scope, data.student_id, Action.WRITE)
+    if data.administered_on > today:
+        raise InvalidInput(f"administered_on {data.administered_on} is in the future", field="administered_on")
+    if data.administered_on < student.birth_on:
+        raise InvalidInput(
+            f"administered_on {data.administered_on} is before the student's birth", field="administered_on"
+        )
+    cvx, group = _dose_group(data)
+    product = _dose_product(data.product, group)
+    same = select(ImmunizationRecord.id).where(
+        ImmunizationRecord.student_id == student.id,
+        ImmunizationRecord.administered_on == data.administered_on,
+        ImmunizationRecord.vaccine_group == group,
+    )
+    same = same.where(ImmunizationRecord.cvx_code == cvx if cvx else ImmunizationRecord.cvx_code.is_(None))
+    if session.execute(same.limit(1)).first() is not None:
+        raise DuplicateRecord(f"this {group} dose on {data.administered_on} is already recorded")
+    record = ImmunizationRecord(
+        id=uuid.uuid4(),
+        student_id=student.id,
+        org_id=student.org_id,
+        vaccine_group=group,
+        cvx_code=cvx,
+        product=product,
+        administered_on=data.administered_on,
+        source=data.source,
+    )
+    session.add(record)
+    record_changes(session, scope, record, reason=data.reason or "immunization recorded")
+    session.flush()
+    return _immunization_read(record, student.birth_on)
+
+
+def record_exemption(session: Session, scope: Scope, data: RecordExemptionInput, *, today: dt.date) -> ExemptionRead:
+    """Record a medical exemption or a religious/conscientious affidavit, with its expiry.
+
+    Raises:
+        NotFound: no such student, or outside the caller's health scope.
+        PermissionDenied: the caller may read but not write the student's health records.
+        InvalidInput: signed in the future, expiring before signing or beyond the kind's validity,
+            or lifelong for a non-medical exemption.
+    """
+    student = _visible_student(session, scope, data.student_id, Action.WRITE)
+    if data.signed_on > today:
+        raise InvalidInput(f"signed_on {data.signed_on} is in the future", field="signed_on")
+    longest = add_age(data.signed_on, EXEMPTION_VALIDITY[data.kind])
+    if data.lifelong:
+        if data.kind != ExemptionKind.MEDICAL:
+            raise InvalidInput("only a medical exemption can be lifelong", field="lifelong")
+        if data.expires_on is not None:
+            raise InvalidInput("a lifelong exemption has no expiry", field="expires_on")
+        expires_on = None
+    else:
+        expires_on = data.expires_on or longest
+        if expires_on < data.signed_on:
+            raise InvalidInput("expires_on is before signed_on", field="expires_on")
+        if expires_on > longest:
+            raise InvalidInput(
+                f"a {data.kind.value} exemption is valid for at most {EXEMPTION_VALIDITY[data.kind]} (until {longest})",
+                field="expires_on",
+            )
+    exemption = ImmunizationExemption(
+        id=uuid.uuid4(),
+        student_id=student.id,
+        org_id=student.org_id,
+        kind=data.kind,
+        vaccine_group=data.vaccine_group,
+        signed_on=data.signed_on,
+        expires_on=expires_on,
+        note=data.note,
+    )
+    session.add(exemption)
+    record_changes(session, scope, exemption, reason=data.reason or "exemption recorded")
+    session.flush()
+    return ExemptionRead.model_validate(exemption)
