@@ -79,3 +79,9 @@ class BillingSharesInvalid(DomainError):
 class DuplicateRecord(DomainError):
     code = "duplicate_record"
     status = 409
+
+
+class NotASchoolDay(DomainError):
+    """The date is not an instructional day of the campus (no SchoolDay row)."""
+
+    code = "not_a_school_day"

@@ -1,0 +1,1 @@
+"""Daily attendance: membership days, rates, chronic absence and recording a day's status."""

@@ -1,0 +1,1 @@
+"""Behavior incidents: listing by org, period and severity, and recording new incidents."""

@@ -1,0 +1,1 @@
+"""Households: guardians, students and the billing shares of students in split custody."""
