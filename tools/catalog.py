@@ -1,0 +1,133 @@
+"""The tool catalog: one definition per capability, shared by MCP, REST and chat.
+
+A tool is a plain function `(session, scope, data, ctx) -> OutputModel` decorated with
+`@tool(...)`. The decorator reads the input model from the `data` annotation, the output
+model from the return annotation and the description from the docstring (written for a
+model: what it does, when to use it, where its ids come from, what makes it fail), and
+records the permission the tool needs. Nothing here checks permissions or audits: the
+runner (tools/runner.py) is the one path every call takes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from policies.scope import Action, DataClass, Scope
+
+if TYPE_CHECKING:
+    from policies.principal import Principal
+
+
+class ToolInput(BaseModel):
+    """Base of every tool input: unknown arguments are errors; `purpose` is recorded (FERPA 99.32)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Why you need this information (recorded in the disclosure log with your identity).",
+    )
+
+    def domain_fields(self) -> dict[str, Any]:
+        """The input without runner-level fields, ready for a domain schema."""
+        return self.model_dump(exclude={"purpose"})
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may know about the call besides its input: the day and who asked."""
+
+    today: dt.date
+    principal: Principal
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+Handler = Callable[[Session, Scope, Any, ToolContext], BaseModel]
+F = TypeVar("F", bound=Callable[..., BaseModel])
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    description: str
+    input_model: type[ToolInput]
+    output_model: type[BaseModel]
+    # None: open to every authenticated caller (whoami); the handler then reads only the caller's own data.
+    data_class: DataClass | None
+    action: Action
+    handler: Handler
+    idempotent: bool = False
+    destructive: bool = False
+    # Names of output fields (searched recursively) that carry student ids, for the disclosure log.
+    student_id_fields: tuple[str, ...] = ("student_id",)
+
+    @property
+    def read_only(self) -> bool:
+        return self.action is Action.READ
+
+
+CATALOG: dict[str, ToolSpec] = {}
+
+
+def tool(
+    *,
+    data_class: DataClass | None,
+    action: Action = Action.READ,
+    title: str | None = None,
+    idempotent: bool | None = None,
+    destructive: bool = False,
+    student_id_fields: Iterable[str] = ("student_id",),
+) -> Callable[[F], F]:
+    """Register a tool in the catalog under its function name."""
+
+    def register(fn: F) -> F:
+        hints = get_type_hints(fn)
+        input_model, output_model = hints.get("data"), hints.get("return")
+        if not (isinstance(input_model, type) and issubclass(input_model, ToolInput)):
+            raise TypeError(f"tool {fn.__name__}: `data` must be annotated with a ToolInput subclass")
+        if not (isinstance(output_model, type) and issubclass(output_model, BaseModel)):
+            raise TypeError(f"tool {fn.__name__}: must return a pydantic model")
+        description = inspect.getdoc(fn)
+        if not description:
+            raise TypeError(f"tool {fn.__name__}: the docstring is the description the model reads")
+        if fn.__name__ in CATALOG:
+            raise ValueError(f"tool {fn.__name__} is registered twice")
+        CATALOG[fn.__name__] = ToolSpec(
+            name=fn.__name__,
+            title=title or fn.__name__.replace("_", " ").capitalize(),
+            description=description,
+            input_model=input_model,
+            output_model=output_model,
+            data_class=data_class,
+            action=action,
+            handler=fn,
+            idempotent=action is Action.READ if idempotent is None else idempotent,
+            destructive=destructive,
+            student_id_fields=tuple(student_id_fields),
+        )
+        return fn
+
+    return register
+
+
+def load_catalog() -> dict[str, ToolSpec]:
+    """Import every tool module (registration happens on import) and return the catalog."""
+    import importlib
+    import pkgutil
+
+    import tools
+
+    for module in pkgutil.iter_modules(tools.__path__):
+        if module.name not in {"catalog", "runner"}:
+            importlib.import_module(f"tools.{module.name}")
+    return CATALOG

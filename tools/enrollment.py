@@ -1,0 +1,141 @@
+"""Enrollment tools: rosters, trends, offerings, and the enrollment writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from domain.enrollment import service
+from domain.enrollment.schemas import (
+    EnrollmentRead,
+    EnrollmentTrend,
+    EnrollmentTrendQuery,
+    EnrollStudentInput,
+    OfferingPage,
+    OfferingQuery,
+    ReenrollStudentInput,
+    RosterPage,
+    RosterQuery,
+    TransferResult,
+    TransferStudentInput,
+    WithdrawEnrollmentInput,
+)
+from policies.scope import Action, DataClass, Scope
+from tools.catalog import ToolContext, ToolInput, tool
+
+
+class QueryRosterInput(ToolInput, RosterQuery):
+    as_of: dt.date | None = Field(default=None, description="The date the roster describes (default: today).")  # type: ignore[assignment]
+
+
+@tool(data_class=DataClass.DIRECTORY, title="Roster")
+def query_roster(session: Session, scope: Scope, data: QueryRosterInput, ctx: ToolContext) -> RosterPage:
+    """List the students enrolled on a date, optionally for one campus (org_id), offering, program or grade.
+
+    Use for "who is in 5th grade at Austin?" or "who withdrew this term?" (status='withdrawn').
+    org_id comes from whoami (your campuses) or list_offerings; offering_id from list_offerings.
+    Paginated: pass next_offset as offset for the next page. An org outside your scope is not found.
+    """
+    return service.query_roster(
+        session, scope, RosterQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
+    )
+
+
+class EnrollmentTrendInput(ToolInput, EnrollmentTrendQuery):
+    pass
+
+
+@tool(data_class=DataClass.DIRECTORY, title="Enrollment trend")
+def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendInput, ctx: ToolContext) -> EnrollmentTrend:
+    """Count distinct enrolled students at the end of each month for an org subtree (default: all you can see).
+
+    Use for "what's our enrollment trend by month for the past year?": start_month 12 months ago, end_month
+    this month. by_program=true splits each month by program. At most 60 months per call.
+    """
+    return service.enrollment_trend(session, scope, EnrollmentTrendQuery(**data.domain_fields()), today=ctx.today)
+
+
+class ListOfferingsInput(ToolInput, OfferingQuery):
+    as_of: dt.date | None = Field(default=None, description="Day on which seats are counted (default: today).")  # type: ignore[assignment]
+
+
+@tool(data_class=DataClass.DIRECTORY, title="Program offerings")
+def list_offerings(session: Session, scope: Scope, data: ListOfferingsInput, ctx: ToolContext) -> OfferingPage:
+    """List program offerings (a program's priced instance for one school year or camp session) with seats left.
+
+    Use it to find an offering_id before enroll_student, or to answer capacity questions. Filter by org_id,
+    session_label (e.g. '2026-27'), status or program_kind.
+    """
+    return service.list_offerings(
+        session, scope, OfferingQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
+    )
+
+
+class EnrollStudentToolInput(ToolInput, EnrollStudentInput):
+    pass
+
+
+@tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Enroll a student", idempotent=False)
+def enroll_student(session: Session, scope: Scope, data: EnrollStudentToolInput, ctx: ToolContext) -> EnrollmentRead:
+    """Enroll a student in a program offering, starting on start_on (default: today or the offering start).
+
+    student_id comes from search_students; offering_id from list_offerings. Fails when the offering is not
+    open, is full, does not offer the grade, or the student already has a stint in it. A student may hold
+    stints in different offerings at once (main year plus a camp).
+    """
+    return service.enroll_student(session, scope, EnrollStudentInput(**data.domain_fields()), today=ctx.today)
+
+
+class WithdrawEnrollmentToolInput(ToolInput, WithdrawEnrollmentInput):
+    pass
+
+
+@tool(
+    data_class=DataClass.DIRECTORY,
+    action=Action.WRITE,
+    title="Withdraw an enrollment",
+    destructive=True,
+    idempotent=False,
+)
+def withdraw_enrollment(
+    session: Session, scope: Scope, data: WithdrawEnrollmentToolInput, ctx: ToolContext
+) -> EnrollmentRead:
+    """End an active enrollment stint on end_on with an exit reason; its history is kept.
+
+    enrollment_id comes from query_roster or get_student. Fails when the stint has already ended.
+    To move a student to another campus use transfer_student instead.
+    """
+    return service.withdraw_enrollment(session, scope, WithdrawEnrollmentInput(**data.domain_fields()))
+
+
+class TransferStudentToolInput(ToolInput, TransferStudentInput):
+    pass
+
+
+@tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Transfer a student", idempotent=False)
+def transfer_student(
+    session: Session, scope: Scope, data: TransferStudentToolInput, ctx: ToolContext
+) -> TransferResult:
+    """Move a student to an offering at another campus: the old stint ends the day before effective_on.
+
+    enrollment_id from query_roster or get_student; to_offering_id from list_offerings. You need write
+    access at both campuses.
+    """
+    return service.transfer_student(session, scope, TransferStudentInput(**data.domain_fields()))
+
+
+class ReenrollStudentToolInput(ToolInput, ReenrollStudentInput):
+    pass
+
+
+@tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Re-enroll a student", idempotent=False)
+def reenroll_student(
+    session: Session, scope: Scope, data: ReenrollStudentToolInput, ctx: ToolContext
+) -> EnrollmentRead:
+    """Start a new stint for a student whose earlier stint ended; old stints are never reactivated.
+
+    Fails when the student has never left (use enroll_student) or the new stint would overlap an old one.
+    """
+    return service.reenroll_student(session, scope, ReenrollStudentInput(**data.domain_fields()))

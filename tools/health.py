@@ -1,0 +1,84 @@
+"""Health tools: immunization compliance, history, and recording doses and exemptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from domain.health import service
+from domain.health.schemas import (
+    ExemptionRead,
+    ImmunizationHistoryRead,
+    ImmunizationRead,
+    MissingImmunizationsPage,
+    MissingImmunizationsQuery,
+    RecordExemptionInput,
+    RecordImmunizationInput,
+)
+from policies.scope import Action, DataClass, Scope
+from tools.catalog import ToolContext, ToolInput, tool
+
+
+class FindMissingImmunizationsInput(ToolInput, MissingImmunizationsQuery):
+    as_of: dt.date | None = Field(default=None, description="Evaluate as of this date (default: today).")  # type: ignore[assignment]
+
+
+@tool(data_class=DataClass.HEALTH, title="Missing immunizations")
+def find_missing_immunizations(
+    session: Session, scope: Scope, data: FindMissingImmunizationsInput, ctx: ToolContext
+) -> MissingImmunizationsPage:
+    """List enrolled students whose immunization records fall short of their grade's state requirements.
+
+    Use for "5th graders with incomplete immunization records at Austin": grade=5, org_id of Austin (from
+    whoami). Per student: each vaccine group's doses counted vs required; exempt and provisional students
+    are listed with their own status, never as missing. Filter by vaccine_group ("MMR", "Varicella",
+    "DTaP/Tdap/Td", "Polio", "HepB", "HepA", "Meningococcal"). `warnings` names campuses with no rules.
+    """
+    query = MissingImmunizationsQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
+    return service.find_missing_immunizations(session, scope, query)
+
+
+class GetImmunizationHistoryInput(ToolInput):
+    student_id: uuid.UUID = Field(description="The student (from search_students or find_missing_immunizations).")
+    as_of: dt.date | None = Field(default=None, description="Also evaluate compliance as of this date.")
+
+
+@tool(data_class=DataClass.HEALTH, title="Immunization history")
+def get_immunization_history(
+    session: Session, scope: Scope, data: GetImmunizationHistoryInput, ctx: ToolContext
+) -> ImmunizationHistoryRead:
+    """Show a student's recorded doses (with the antigens each counts for), exemptions, evidence of immunity
+    and provisional enrollment, plus compliance per vaccine group when as_of is given.
+    """
+    return service.get_immunization_history(session, scope, data.student_id, as_of=data.as_of)
+
+
+class RecordImmunizationToolInput(ToolInput, RecordImmunizationInput):
+    pass
+
+
+@tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an immunization", idempotent=False)
+def record_immunization(
+    session: Session, scope: Scope, data: RecordImmunizationToolInput, ctx: ToolContext
+) -> ImmunizationRead:
+    """Record one vaccine dose for a student: a CVX code (preferred; combination vaccines count for every
+    antigen they cover) or a vaccine group, and the date given (not in the future).
+
+    Fails for an unknown CVX code, a future date, or the same dose already recorded.
+    """
+    return service.record_immunization(session, scope, RecordImmunizationInput(**data.domain_fields()), today=ctx.today)
+
+
+class RecordExemptionToolInput(ToolInput, RecordExemptionInput):
+    pass
+
+
+@tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an exemption", idempotent=False)
+def record_exemption(session: Session, scope: Scope, data: RecordExemptionToolInput, ctx: ToolContext) -> ExemptionRead:
+    """Record an immunization exemption: medical (yearly unless lifelong) or religious/conscientious (valid
+    two years from notarization). An exemption counts only while valid.
+    """
+    return service.record_exemption(session, scope, RecordExemptionInput(**data.domain_fields()), today=ctx.today)

@@ -1,0 +1,243 @@
+"""The one path every capability call takes: validate -> authorize -> scope -> service -> audit.
+
+MCP, REST and chat call `run_tool` and nothing else; none of them checks permissions or
+writes audit entries itself. A successful call commits its writes together with its
+query-log entry; a failed call rolls back and is logged in a transaction of its own, so
+denials and invalid input are on the record too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import QueryOutcome
+from domain.audit.querylog import record_query
+from domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from policies.authorize import build_scope
+from policies.enforcer import PolicyEnforcer, default_enforcer
+from policies.principal import Principal
+from policies.scope import Action, DataClass, Scope
+from tools.catalog import ToolContext, ToolSpec, load_catalog
+
+log = logging.getLogger("sis.tools")
+
+# What a refusal says, per data class: specific enough to act on, never revealing data.
+_CLASS_WORDS = {
+    DataClass.DIRECTORY: "student directory records",
+    DataClass.CONTACT: "contact details",
+    DataClass.DEMOGRAPHICS: "demographic records",
+    DataClass.ATTENDANCE: "attendance records",
+    DataClass.HEALTH: "health records",
+    DataClass.BEHAVIOR: "behavior records",
+    DataClass.ADMISSIONS: "admissions records",
+    DataClass.FINANCIAL: "financial records",
+    DataClass.AUDIT: "the audit log",
+}
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the runner needs from the composition root."""
+
+    session_factory: sessionmaker[Session]
+    enforcer: PolicyEnforcer = field(default_factory=default_enforcer)
+    clock: Callable[[], dt.date] = dt.date.today
+
+
+class ToolCallError(Exception):
+    """A call that did not produce a result: what went wrong, in words a model or person can act on."""
+
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, audit_seq: int | None = None, status: int = 400
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field, self.audit_seq, self.status = code, message, field, audit_seq, status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "field": self.field, "audit_seq": self.audit_seq}
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    name: str
+    output: BaseModel
+    audit_seq: int
+    student_ids: tuple[str, ...]
+
+
+def refusal_message(data_class: DataClass, action: Action) -> str:
+    """'health records are not visible to your role' and the like."""
+    words = _CLASS_WORDS[data_class]
+    if action is Action.READ:
+        return (
+            f"{words} are not visible to your role"
+            if not words.startswith("the ")
+            else f"{words} is not visible to your role"
+        )
+    return f"your role may not change {words}"
+
+
+def permitted(scope: Scope, principal: Principal, spec: ToolSpec) -> bool:
+    """True when the caller's scope and credential allow the tool's data class and action anywhere."""
+    if spec.data_class is None:
+        return True
+    return scope.can(spec.data_class, spec.action) and principal.token_allows(spec.data_class, spec.action)
+
+
+def visible_tools(deps: Deps, principal: Principal) -> list[ToolSpec]:
+    """The catalog entries this principal may call (what tools/list shows), sorted by name."""
+    catalog = load_catalog()
+    with deps.session_factory() as session:
+        scope = build_scope(session, deps.enforcer, principal)
+    return [spec for name, spec in sorted(catalog.items()) if permitted(scope, principal, spec)]
+
+
+def describe_scope(deps: Deps, principal: Principal) -> Scope:
+    """The caller's scope as decided now (for whoami and the scope resource)."""
+    with deps.session_factory() as session:
+        return build_scope(session, deps.enforcer, principal)
+
+
+def _student_ids(value: Any, fields: Iterable[str]) -> set[str]:
+    names = set(fields)
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if key in names and isinstance(item, str | uuid.UUID):
+                    found.add(str(item))
+                else:
+                    walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(value)
+    return found
+
+
+def _row_count(output: BaseModel) -> int:
+    items = getattr(output, "items", None)
+    if isinstance(items, list):
+        return len(items)
+    points = getattr(output, "points", None)
+    return len(points) if isinstance(points, list) else 1
+
+
+def _validation_message(err: ValidationError) -> tuple[str, str | None]:
+    parts, first_field = [], None
+    for problem in err.errors()[:5]:
+        where = ".".join(str(p) for p in problem["loc"]) or "input"
+        first_field = first_field or where
+        parts.append(f"{where}: {problem['msg']}")
+    return "invalid arguments: " + "; ".join(parts), first_field
+
+
+_OUTCOME = {
+    NotFound: QueryOutcome.NOT_FOUND,
+    PermissionDenied: QueryOutcome.DENIED,
+}
+
+
+def run_tool(
+    deps: Deps, principal: Principal, name: str, arguments: dict[str, Any] | None, *, channel: str = "mcp"
+) -> ToolResult:
+    """Run one capability as `principal`.
+
+    Raises:
+        ToolCallError: unknown tool, invalid input, not found, permission denied, a broken business
+            rule, or an internal failure (logged, never shown as a stack trace).
+    """
+    started = time.perf_counter()
+    call_id = uuid.uuid4().hex
+    raw = dict(arguments or {})
+    catalog = load_catalog()
+    spec = catalog.get(name)
+    actor = principal.actor(call_id)
+
+    def fail(
+        code: str,
+        message: str,
+        outcome: QueryOutcome,
+        *,
+        field: str | None = None,
+        status: int = 400,
+        scope: Scope | None = None,
+        purpose: str | None = None,
+    ) -> ToolCallError:
+        with deps.session_factory.begin() as session:
+            entry = record_query(
+                session,
+                actor,
+                capability=name,
+                scope=scope,
+                arguments={"channel": channel, **raw},
+                purpose=purpose,
+                outcome=outcome,
+                error_code=code,
+                error_message=message,
+                duration_us=int((time.perf_counter() - started) * 1_000_000),
+            )
+        return ToolCallError(code, message, field=field, audit_seq=entry.seq, status=status)
+
+    if spec is None:
+        raise fail("unknown_tool", f"no tool named {name!r}", QueryOutcome.INVALID, status=404)
+    try:
+        data = spec.input_model.model_validate(raw)
+    except ValidationError as err:
+        message, where = _validation_message(err)
+        raise fail("invalid_input", message, QueryOutcome.INVALID, field=where, status=422) from None
+
+    scope: Scope | None = None
+    try:
+        with deps.session_factory.begin() as session:
+            scope = build_scope(session, deps.enforcer, principal, operation_id=call_id)
+            if not permitted(scope, principal, spec):
+                assert spec.data_class is not None
+                raise PermissionDenied(refusal_message(spec.data_class, spec.action))
+            ctx = ToolContext(today=deps.clock(), principal=principal, call_id=call_id)
+            output = spec.handler(session, scope, data, ctx)
+            dumped = output.model_dump(mode="json")
+            students = tuple(sorted(_student_ids(dumped, spec.student_id_fields)))
+            entry = record_query(
+                session,
+                actor,
+                capability=name,
+                scope=scope,
+                arguments={"channel": channel, **data.model_dump(mode="json", exclude={"purpose"})},
+                purpose=data.purpose,
+                student_ids=students,
+                row_count=_row_count(output),
+                outcome=QueryOutcome.OK,
+                duration_us=int((time.perf_counter() - started) * 1_000_000),
+            )
+        return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students)
+    except DomainError as err:
+        outcome = next((o for cls, o in _OUTCOME.items() if isinstance(err, cls)), QueryOutcome.INVALID)
+        raise fail(
+            err.code, err.message, outcome, field=err.field, status=err.status, scope=scope, purpose=data.purpose
+        ) from None
+    except ValueError as err:  # a rule expressed as a plain ValueError by a pure helper
+        raise fail(
+            InvalidInput.code, str(err), QueryOutcome.INVALID, status=422, scope=scope, purpose=data.purpose
+        ) from None
+    except Exception:
+        log.exception("tool %s failed (call %s)", name, call_id)
+        raise fail(
+            "internal_error",
+            f"the server could not answer (call {call_id}); the failure was logged",
+            QueryOutcome.ERROR,
+            status=500,
+            scope=scope,
+            purpose=data.purpose,
+        ) from None
