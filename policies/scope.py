@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Select, and_, false, or_, select, true
@@ -44,6 +44,10 @@ class Actor:
     user_id: uuid.UUID | None
     label: str
     operation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # How the actor was identified; None for system jobs and tests.
+    kind: str | None = None
+    auth_method: str | None = None
+    api_key_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,12 @@ class Scope:
     guide_user_id: uuid.UUID | None = None
     hidden_columns: frozenset[str] = frozenset()
     roles: tuple[str, ...] = ()
+    # (data class, action) -> the subset of `grants` reached only through a guide relationship:
+    # student rows there need an assignment. None: with guide_user_id set, every org is so limited.
+    guide_orgs: Mapping[tuple[DataClass, Action], frozenset[uuid.UUID]] | None = None
+    # "data_class:action" -> org paths, for the query log (what the decision was, in words).
+    summary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    policy_version: str = ""
 
     # -- questions -------------------------------------------------------------------------
 
@@ -69,6 +79,14 @@ class Scope:
     def allows_org(self, org_id: uuid.UUID, data_class: DataClass, action: Action = Action.READ) -> bool:
         """True when `org_id` is inside the caller's scope for this data class and action."""
         return org_id in self.orgs(data_class, action)
+
+    def hides(self, table: str, column: str) -> bool:
+        """True when `table.column` must not be shown to the caller (its data class is not readable)."""
+        return f"{table}.{column}" in self.hidden_columns
+
+    def with_operation(self, operation_id: str | None = None) -> Scope:
+        """The same decision for a new call (a fresh operation id groups that call's change events)."""
+        return replace(self, actor=replace(self.actor, operation_id=operation_id or uuid.uuid4().hex))
 
     # -- SQL predicates ----------------------------------------------------------------------
 
@@ -100,8 +118,18 @@ class Scope:
         data_class: DataClass,
         action: Action = Action.READ,
     ) -> ColumnElement[bool]:
-        """Both predicates for student rows that carry their own org (enrollment, attendance, ...)."""
-        return and_(self.org_filter(org_column, data_class, action), self.guide_filter(student_id_column))
+        """Student rows that carry their own org (enrollment, attendance, ...): org allowed and, where
+        only a guide relationship reaches it, the student assigned to the guide."""
+        if self.guide_user_id is None or self.guide_orgs is None:
+            return and_(self.org_filter(org_column, data_class, action), self.guide_filter(student_id_column))
+        limited = self.guide_orgs.get((data_class, action), frozenset())
+        full = self.orgs(data_class, action) - limited
+        parts: list[ColumnElement[bool]] = []
+        if full:
+            parts.append(org_column.in_(sorted(full)))
+        if limited:
+            parts.append(and_(org_column.in_(sorted(limited)), self.guide_filter(student_id_column)))
+        return or_(*parts) if parts else false()
 
     def student_filter(self, data_class: DataClass, action: Action = Action.READ) -> ColumnElement[bool]:
         """Predicate on Student: its home org is allowed and, for a guide, it is assigned."""

@@ -9,7 +9,7 @@ from db.models.activity import (
     Severity,
 )
 from db.models.admissions import Application, ApplicationStatus
-from db.models.audit import ChangeEvent
+from db.models.audit import AuditChainHead, ChangeEvent, QueryLog, QueryOutcome
 from db.models.enrollment import (
     Enrollment,
     EnrollmentEvent,
@@ -31,6 +31,7 @@ from db.models.health import (
 )
 from db.models.identity import RoleGrant, User, UserKind
 from db.models.org import Organization, OrgKind, OrgLevel
+from db.models.security import ApiKey, OrgTreeVersion
 from db.models.student import (
     GuideAssignment,
     Household,
@@ -44,10 +45,12 @@ from db.models.student import (
 __all__ = [
     "ABSENT_STATUSES",
     "Allergy",
+    "ApiKey",
     "Application",
     "ApplicationStatus",
     "AttendanceRecord",
     "AttendanceStatus",
+    "AuditChainHead",
     "BehaviorIncident",
     "ChangeEvent",
     "Enrollment",
@@ -67,11 +70,14 @@ __all__ = [
     "OfferingStatus",
     "OrgKind",
     "OrgLevel",
+    "OrgTreeVersion",
     "Organization",
     "Program",
     "ProgramKind",
     "ProgramOffering",
     "ProvisionalEnrollment",
+    "QueryLog",
+    "QueryOutcome",
     "RoleGrant",
     "SchoolDay",
     "Severity",

@@ -1,4 +1,4 @@
-"""Field-level change events, written in the same transaction as the change they describe."""
+"""Field-level change events, hash-chained and written in the same transaction as the change."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from db.base import Base
-from db.models import ChangeEvent
+from db.base import Base, utcnow
+from domain.audit.chain import Chain, append
 from policies.scope import Scope
 
 _SKIPPED = frozenset({"created_at", "updated_at", "recorded_at"})
@@ -53,32 +53,34 @@ def pending_changes(obj: Base) -> dict[str, tuple[Any, Any]]:
 
 
 def record_changes(session: Session, scope: Scope, obj: Base, *, reason: str | None = None) -> int:
-    """Record one ChangeEvent per changed field of `obj`; call before flush. Returns the count."""
+    """Record one chained ChangeEvent per changed field of `obj`; call before flush. Returns the count."""
     changes = pending_changes(obj)
+    changes.pop("id", None)
     if not changes:
         return 0
     state = inspect(obj)
     if getattr(obj, "id", None) is None and "id" in state.mapper.columns:
         # Ids are assigned client-side for UUID rows; integer rows need a flush first.
-        session.flush([obj])
+        session.flush()
     entity_id = _text(getattr(obj, "id", None)) or ""
     org_id = getattr(obj, "org_id", None)
     table = str(state.mapper.local_table.name)  # type: ignore[attr-defined]
-    for name, (old, new) in sorted(changes.items()):
-        if name == "id":
-            continue
-        session.add(
-            ChangeEvent(
-                actor_user_id=scope.actor.user_id,
-                actor_label=scope.actor.label,
-                entity_type=table,
-                entity_id=entity_id,
-                org_id=org_id,
-                field=name,
-                old_value=_text(old),
-                new_value=_text(new),
-                reason=reason,
-                operation_id=scope.actor.operation_id,
-            )
-        )
-    return len(changes)
+    occurred_at = utcnow()
+    events = [
+        {
+            "occurred_at": occurred_at,
+            "actor_user_id": scope.actor.user_id,
+            "actor_label": scope.actor.label,
+            "entity_type": table,
+            "entity_id": entity_id,
+            "org_id": org_id,
+            "field": name,
+            "old_value": _text(old),
+            "new_value": _text(new),
+            "reason": reason,
+            "operation_id": scope.actor.operation_id,
+        }
+        for name, (old, new) in sorted(changes.items())
+    ]
+    append(session, Chain.CHANGE_EVENT, events)
+    return len(events)

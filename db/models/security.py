@@ -1,0 +1,46 @@
+"""API keys: random secrets shown once, stored only as a SHA-256 hash next to a public prefix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, UUIDPrimaryKey, utcnow
+
+
+class ApiKey(UUIDPrimaryKey, Base):
+    """A credential acting for its owner, optionally narrowed to an org subtree and OAuth-style scopes."""
+
+    __tablename__ = "api_key"
+
+    # "sis_live_ab12cd34": shown in lists and logs, and used to find the row.
+    prefix: Mapped[str] = mapped_column(String(40), unique=True)
+    # Hex SHA-256 of the whole presented key; the key itself is never stored.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"), index=True)
+    # Narrows the owner's grants to this org's subtree; null keeps them whole.
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organization.id"))
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class OrgTreeVersion(Base):
+    """One row whose token changes (by trigger) whenever any organization row changes.
+
+    Authorization caches its org tree index under this token, so checking for a changed tree
+    costs one primary-key read per request; a random token (not a counter) keeps a rolled-back
+    change from ever sharing a version with a committed one.
+    """
+
+    __tablename__ = "org_tree_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,173 @@
+"""`sis apikey ...` and `sis audit ...`: credentials and the audit trail's integrity, from the shell."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from db.base import utcnow
+from db.engine import database_url, make_engine
+from db.models import Organization, User
+from domain.audit.chain import Chain, verify_chain
+from domain.errors import DomainError
+from mcp_server.auth import create_api_key, list_api_keys, revoke_api_key
+
+apikey_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: verify its hash chains.", no_args_is_help=True)
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+EXIT_ERROR = 2
+EXIT_BROKEN = 1
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"error: {message}", markup=False)
+    # SystemExit, not typer.Exit: click returns (rather than raises) Exit codes when the main
+    # CLI runs with standalone_mode=False, and the code must reach the shell either way.
+    raise SystemExit(EXIT_ERROR)
+
+
+@contextmanager
+def _session(*, write: bool) -> Iterator[Session]:
+    """A session on the configured database; errors become one line and a non-zero exit."""
+    engine = make_engine(database_url())
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+            if write:
+                session.commit()
+    except DomainError as err:
+        _fail(err.message)
+    except SQLAlchemyError as err:
+        detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        _fail(f"database error: {detail}")
+    finally:
+        engine.dispose()
+
+
+@apikey_app.callback()
+def _apikey() -> None:
+    """API keys: create (shown once), list, revoke."""
+
+
+@audit_app.callback()
+def _audit() -> None:
+    """The audit trail: verify its hash chains."""
+
+
+@apikey_app.command("create")
+def apikey_create(
+    user: Annotated[str, typer.Option("--user", help="Email of the user the key acts for.")],
+    name: Annotated[str, typer.Option("--name", help="What the key is for, shown in lists.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="OAuth-style scope (repeat): roster.readonly, sis.read, sis.write, audit.read."),
+    ] = None,
+    org: Annotated[
+        str | None, typer.Option("--org", help="Org path narrowing the user's grants, e.g. /alpha/austin/.")
+    ] = None,
+    expires_days: Annotated[
+        int | None, typer.Option("--expires-days", min=1, help="Days until the key expires.")
+    ] = None,
+) -> None:
+    """Create a key; the key is printed once, on the last line, and cannot be shown again."""
+    with _session(write=True) as session:
+        owner = session.execute(select(User).where(func.lower(User.email) == user.strip().lower())).scalar_one_or_none()
+        if owner is None or not owner.is_active:
+            _fail(f"no active user with email {user!r}")
+        org_id = None
+        if org is not None:
+            path = "/" + org.strip().strip("/") + "/"
+            org_id = session.execute(select(Organization.id).where(Organization.path == path)).scalar_one_or_none()
+            if org_id is None:
+                _fail(f"no organization with path {path!r}")
+        expires_at = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
+        key, plaintext = create_api_key(
+            session, owner, name, scope or ["sis.read"], org_id=org_id, expires_at=expires_at
+        )
+        console.print(f"created API key {key.prefix} ({key.name}) for {owner.email}, scopes: {', '.join(key.scopes)}")
+        if expires_at:
+            console.print(f"expires {expires_at:%Y-%m-%d %H:%M} UTC")
+        console.print("store it now: it cannot be shown again")
+        console.print(plaintext, markup=False)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """List keys: prefix, name, owner, scopes, org, expiry, last use and revocation (never the secret)."""
+    with _session(write=False) as session:
+        keys = list_api_keys(session)
+        paths = {org_id: path for org_id, path in session.execute(select(Organization.id, Organization.path))}
+    if not keys:
+        console.print("no API keys")
+        return
+    header = ("prefix", "name", "owner", "scopes", "org", "expires", "last used", "revoked")
+
+    def when(value: dt.datetime | None) -> str:
+        return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+    rows = [
+        (
+            key.prefix,
+            key.name,
+            email,
+            " ".join(key.scopes),
+            paths.get(key.org_id, "-") if key.org_id else "(all grants)",
+            when(key.expires_at),
+            when(key.last_used_at),
+            when(key.revoked_at),
+        )
+        for key, email in keys
+    ]
+    if not console.is_terminal:
+        # Piped or captured: one tab-separated line per key, never wrapped.
+        for row in (header, *rows):
+            console.print("\t".join(row), markup=False)
+        return
+    table = Table(*header)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's public prefix, e.g. sis_live_ab12cd34.")],
+) -> None:
+    """Revoke a key at once; requests presenting it are refused from now on."""
+    with _session(write=True) as session:
+        key = revoke_api_key(session, prefix)
+        console.print(f"revoked {key.prefix} ({key.name}) at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk both hash chains; exit 0 when intact, else name the first broken link and exit 1."""
+    with _session(write=False) as session:
+        results = [verify_chain(session, chain) for chain in Chain]
+    broken = False
+    for result in results:
+        if result.ok:
+            console.print(
+                f"{result.chain.value}: intact, {result.checked} entries, head seq {result.head_seq} "
+                f"hash {result.head_hash}"
+            )
+        else:
+            broken = True
+            err_console.print(
+                f"{result.chain.value}: BROKEN at seq {result.first_broken_seq}: {result.reason} "
+                f"({result.checked} entries verified before it)",
+                markup=False,
+            )
+    if broken:
+        raise SystemExit(EXIT_BROKEN)
