@@ -102,3 +102,39 @@ def session(engine: Engine) -> Iterator[Session]:
 def demo_session(demo_engine: Engine) -> Iterator[Session]:
     """A session on the demo database whose writes are rolled back after the test."""
     yield from _rolled_back_session(demo_engine)
+
+
+@pytest.fixture()
+def demo_deps(demo_engine: Engine) -> Iterator[object]:
+    """Runner dependencies on the demo database; everything the calls commit is rolled back afterwards."""
+    from sqlalchemy.orm import sessionmaker
+
+    from db.demo.seed import DEMO_TODAY
+    from tools.runner import Deps
+
+    with demo_engine.connect() as conn:
+        trans = conn.begin()
+        factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield Deps(session_factory=factory, clock=lambda: DEMO_TODAY)
+        finally:
+            if trans.is_active:
+                trans.rollback()
+
+
+@pytest.fixture()
+def persona(demo_deps: object) -> object:
+    """persona("registrar.austin") -> that demo user's Principal (see tests/personas.py)."""
+    from policies.principal import load_principal
+    from tests.personas import email_of
+
+    def load(name: str) -> object:
+        with demo_deps.session_factory() as session:  # type: ignore[attr-defined]
+            return load_principal(session, email=email_of(name))
+
+    return load
+
+
+@pytest.fixture()
+def anyio_backend() -> str:
+    return "asyncio"

@@ -6,6 +6,7 @@ initdb refuses to run as root, so when we are root the cluster is owned and run 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -54,10 +55,8 @@ class Cluster:
         return subprocess.run(cmd, check=True, capture_output=True, text=True)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run(_find_binary("pg_ctl") or "pg_ctl", "-D", str(self.datadir), "-m", "immediate", "stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 

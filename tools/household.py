@@ -17,7 +17,7 @@ class GetHouseholdInput(ToolInput):
     household_id: uuid.UUID = Field(description="The household (from get_student's household_ids).")
 
 
-@tool(data_class=DataClass.DIRECTORY, title="Household")
+@tool(data_class=DataClass.CONTACT, title="Household")
 def get_household(session: Session, scope: Scope, data: GetHouseholdInput, ctx: ToolContext) -> HouseholdRead:
     """Show a household: its guardians (contact details only if your role may see them) and the students in it
     with their billing shares (only with financial access).

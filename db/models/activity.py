@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import BigIntPK, Base, UUIDPrimaryKey, utcnow
+from db.base import Base, BigIntPK, UUIDPrimaryKey, utcnow
 from db.models._types import str_enum
 
 

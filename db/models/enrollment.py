@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.base import BigIntPK, Base, Timestamps, UUIDPrimaryKey, utcnow
+from db.base import Base, BigIntPK, Timestamps, UUIDPrimaryKey, utcnow
 from db.models._types import str_enum
 
 

@@ -40,8 +40,8 @@ class SubmitApplicationInput(BaseModel):
 class ApplicationQuery(BaseModel):
     org_id: uuid.UUID | None = Field(default=None, description="Campus or org node (subtree).")
     status: ApplicationStatus | None = Field(default=None, description="Only applications in this stage.")
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="Page size (at most 500).")
+    offset: int = Field(default=0, ge=0, description="Rows to skip (from next_offset of the previous page).")
 
 
 class ApplicationRead(BaseModel):

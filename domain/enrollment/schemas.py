@@ -145,8 +145,8 @@ class OfferingQuery(BaseModel):
     status: OfferingStatus | None = Field(default=None, description="planned, open, closed or archived.")
     program_kind: ProgramKind | None = Field(default=None, description="regular_year, camp, online, partner, other.")
     as_of: dt.date = Field(description="Day on which seats taken are counted.")
-    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
-    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE, description="Page size (at most 500).")
+    offset: int = Field(default=0, ge=0, description="Rows to skip (from next_offset of the previous page).")
 
 
 class OfferingRead(BaseModel):
