@@ -1,25 +1,61 @@
-"""The FastAPI application: the composition root for every HTTP face."""
+"""The FastAPI application: the composition root for every HTTP face (MCP at /mcp today)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from db.engine import make_session_factory
 from db.migrate import current_revision
 from db.models import Organization, Student
+from mcp_server.mcp_face import http_server
+from tools.runner import Deps
 
 
-def create_app(engine: Engine, *, demo_mode: bool = False) -> FastAPI:
-    """Build the app over one engine; later faces (MCP, REST, chat) mount here."""
+def _allowed_hosts(base_url: str) -> list[str]:
+    """Host headers the MCP endpoint accepts (DNS-rebinding protection), plus SIS_ALLOWED_HOSTS."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    hosts = {f"{parts.hostname}:{port}", f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    hosts |= {h.strip() for h in os.environ.get("SIS_ALLOWED_HOSTS", "").split(",") if h.strip()}
+    return sorted(hosts)
+
+
+def create_app(engine: Engine, *, demo_mode: bool = False, base_url: str = "http://127.0.0.1:8000") -> FastAPI:
+    """Build the app over one engine: MCP (streamable HTTP, bearer API keys) and a health probe."""
+    deps = Deps(session_factory=make_session_factory(engine))
+    mcp = http_server(deps, base_url=base_url)
+    hosts = _allowed_hosts(base_url)
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path="/",
+        transport_security=TransportSecuritySettings(
+            allowed_hosts=hosts, allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # A mounted sub-app's lifespan never runs: the host app must run the MCP session manager.
+        async with mcp.session_manager.run():
+            yield
+
     app = FastAPI(
         title="SIS server",
         version="0.1.0",
         description="MCP-first Student Information System: one permission-aware tool catalog, many faces.",
+        lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.deps = deps
+    app.state.mcp = mcp
     app.state.demo_mode = demo_mode
 
     @app.get("/healthz", tags=["system"])
@@ -37,4 +73,5 @@ def create_app(engine: Engine, *, demo_mode: bool = False) -> FastAPI:
             "demo_mode": demo_mode,
         }
 
+    app.mount("/mcp", mcp_app)
     return app

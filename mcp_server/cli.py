@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Organization, RoleGrant, User
+from domain.errors import DomainError
 from mcp_server.settings import Settings
 
 app = typer.Typer(help="MCP-first Student Information System server.", no_args_is_help=True, add_completion=False)
@@ -140,8 +142,9 @@ def _serve(engine: Engine, host: str, port: int, *, demo_mode: bool) -> None:
 
     from mcp_server.app import create_app
 
-    console.print(f"serving on http://{host}:{port}  (docs at /docs, health at /healthz)")
-    uvicorn.run(create_app(engine, demo_mode=demo_mode), host=host, port=port, log_level="info")
+    base_url = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    console.print(f"serving on {base_url}  (MCP at /mcp, docs at /docs, health at /healthz)")
+    uvicorn.run(create_app(engine, demo_mode=demo_mode, base_url=base_url), host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -171,6 +174,26 @@ def demo(
     _serve(engine, host, port, demo_mode=True)
 
 
+@app.command("mcp")
+def mcp_stdio() -> None:
+    """Serve MCP over stdio for desktop clients, acting as the owner of SIS_API_KEY."""
+    import logging
+
+    from db.engine import make_session_factory
+    from mcp_server.auth import authenticate_stdio
+    from mcp_server.mcp_face import fixed_principal_server
+    from tools.runner import Deps
+
+    # stdout is the protocol channel: every log line goes to stderr.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    engine = _engine()
+    upgrade(engine)
+    deps = Deps(session_factory=make_session_factory(engine))
+    with deps.session_factory.begin() as session:
+        principal = authenticate_stdio(session, os.environ)
+    fixed_principal_server(deps, principal).run()
+
+
 def _mount_optional_apps() -> None:
     try:
         from mcp_server.cli_security import apikey_app, audit_app
@@ -195,6 +218,9 @@ def main() -> None:
         sys.exit(130)
     except CliError as err:
         err_console.print(f"error: {err}")
+        sys.exit(1)
+    except DomainError as err:
+        err_console.print(f"error: {err.message}")
         sys.exit(1)
     except OperationalError as err:
         err_console.print(f"error: cannot use the database: {str(err.orig).strip().splitlines()[0]}")
