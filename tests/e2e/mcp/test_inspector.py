@@ -1,0 +1,93 @@
+"""A third-party client: the MCP Inspector CLI lists and calls tools over stdio and over HTTP.
+
+Runs whenever Node and npm are present (CI machines have them); the Inspector is installed
+once into a cache directory from the npm registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from mcp_server.app import create_app
+
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+CACHE = Path(os.environ.get("SIS_TEST_CACHE", Path.home() / ".cache" / "sis-tests")) / "inspector-2.12.0"
+
+
+@pytest.fixture(scope="session")
+def inspector() -> Path:
+    if not (shutil.which("node") and shutil.which("npm")):
+        if os.environ.get("CI"):
+            pytest.fail("Node and npm are expected on CI machines for the Inspector check")
+        pytest.skip("Node/npm not installed: the MCP Inspector check needs them")
+    binary = CACHE / "node_modules" / ".bin" / "mcp-inspector"
+    if not binary.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), INSPECTOR],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    return binary
+
+
+def run_inspector(binary: Path, *args: str) -> dict:
+    done = subprocess.run(
+        [str(binary), "--cli", *args, "--format", "json"], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)["result"]
+
+
+def sis_binary() -> str:
+    return str(Path(sys.executable).parent / "sis")
+
+
+def test_inspector_lists_and_calls_tools_over_stdio(inspector, served_db):
+    env = ["-e", f"SIS_API_KEY={served_db.keys['nurse.austin']}", "-e", f"SIS_DATABASE_URL={served_db.url}"]
+    listed = run_inspector(inspector, sis_binary(), "mcp", *env, "--method", "tools/list")
+    names = {t["name"] for t in listed["tools"]}
+    assert "find_missing_immunizations" in names and "enroll_student" not in names
+    called = run_inspector(inspector, sis_binary(), "mcp", *env, "--method", "tools/call", "--tool-name", "whoami")
+    assert called["structuredContent"]["email"] == "nurse.austin@sis.example"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_inspector_lists_and_calls_tools_over_http(inspector, served_db):
+    port = _free_port()
+    app = create_app(served_db.engine, base_url=f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/mcp/"
+        auth = ["--transport", "http", "--header", f"Authorization: Bearer {served_db.keys['registrar.austin']}"]
+        listed = run_inspector(inspector, url, *auth, "--method", "tools/list")
+        assert "query_roster" in {t["name"] for t in listed["tools"]}
+        called = run_inspector(
+            inspector, url, *auth, "--method", "tools/call", "--tool-name", "query_roster", "--tool-arg", "grade=5"
+        )
+        assert called["structuredContent"]["total"] > 0
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
