@@ -31,7 +31,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(users_app, name="users")
 
-console = Console()
+# Wide enough for the users table when the output is not a terminal (CI logs, pipes).
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
@@ -171,6 +172,11 @@ def demo(
         with _progress() as report:
             seed_demo(engine, seed=seed, today=dt.date.today(), progress=report)
     users_list()
+    console.print(
+        "To connect an MCP client as one of these users: "
+        "[bold]sis apikey create --user nurse.austin@sis.example --name demo[/bold], then send "
+        "'Authorization: Bearer <key>' to /mcp/ (or set SIS_API_KEY for `sis mcp`)."
+    )
     _serve(engine, host, port, demo_mode=True)
 
 
