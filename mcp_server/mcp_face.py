@@ -179,20 +179,32 @@ class CatalogMCPServer(MCPServer[Any]):
 
 
 class ApiKeyVerifier:
-    """Checks `Authorization: Bearer <api key>` for the HTTP transport; remembers the principal per token."""
+    """Checks `Authorization: Bearer <api key>` for the HTTP transport on every request.
 
-    def __init__(self, deps: Deps) -> None:
+    The principal it authenticated is kept for the rest of that request (the tool resolver
+    reads it instead of authenticating a second time); since every request is verified
+    again, a revoked key stops working at its next request.
+    """
+
+    def __init__(self, deps: Deps, *, remember: int = 1024) -> None:
         self.deps = deps
+        self._remember = remember
+        self._principals: dict[str, Principal] = {}
+
+    def _authenticate(self, token: str) -> Principal | None:
+        with self.deps.session_factory.begin() as session:
+            try:
+                principal = authenticate_api_key(session, token)
+            except DomainError:
+                self._principals.pop(token, None)
+                return None
+        if len(self._principals) >= self._remember:
+            self._principals.pop(next(iter(self._principals)))
+        self._principals[token] = principal
+        return principal
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        def check() -> Principal | None:
-            with self.deps.session_factory.begin() as session:
-                try:
-                    return authenticate_api_key(session, token)
-                except DomainError:
-                    return None
-
-        principal = await anyio.to_thread.run_sync(check)
+        principal = await anyio.to_thread.run_sync(self._authenticate, token)
         if principal is None:
             return None
         return AccessToken(
@@ -203,26 +215,28 @@ class ApiKeyVerifier:
             claims={"email": principal.email},
         )
 
+    def principal_for(self, token: str) -> Principal | None:
+        """The principal verified for this token (authenticating again if it was forgotten)."""
+        return self._principals.get(token) or self._authenticate(token)
 
-def principal_from_access_token(deps: Deps) -> PrincipalResolver:
-    """A resolver that re-reads the principal of the current HTTP request's verified token."""
+
+def principal_from_access_token(verifier: ApiKeyVerifier) -> PrincipalResolver:
+    """A resolver for the principal of the current HTTP request's verified bearer token."""
 
     def resolve() -> Principal | None:
         token = get_access_token()
-        if token is None:
-            return None
-        with deps.session_factory.begin() as session:
-            return authenticate_api_key(session, token.token)
+        return None if token is None else verifier.principal_for(token.token)
 
     return resolve
 
 
 def http_server(deps: Deps, *, base_url: str) -> CatalogMCPServer:
     """The MCP server for streamable HTTP: API keys as bearer tokens, 401 with WWW-Authenticate otherwise."""
+    verifier = ApiKeyVerifier(deps)
     return CatalogMCPServer(
         deps,
-        principal_from_access_token(deps),
-        token_verifier=ApiKeyVerifier(deps),
+        principal_from_access_token(verifier),
+        token_verifier=verifier,
         auth=AuthSettings(
             issuer_url=base_url,
             resource_server_url=f"{base_url}/mcp",
