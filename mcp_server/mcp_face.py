@@ -8,6 +8,7 @@ fixed principal in tests), never from tool arguments.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable
@@ -65,8 +66,9 @@ def annotations_for(spec: ToolSpec) -> ToolAnnotations:
     )
 
 
+@functools.cache
 def mcp_tool(spec: ToolSpec) -> MCPTool:
-    """The MCP description of one catalog entry: input and output schema from its models."""
+    """The MCP description of one catalog entry: input and output schema from its models (built once)."""
     return MCPTool(
         name=spec.name,
         title=spec.title,
@@ -110,7 +112,8 @@ class CatalogMCPServer(MCPServer[Any]):
     """An MCPServer whose tools are the catalog entries the resolved principal may use."""
 
     def __init__(self, deps: Deps, resolve_principal: PrincipalResolver, **kwargs: Any) -> None:
-        super().__init__("sis", instructions=INSTRUCTIONS, version="0.1.0", **kwargs)
+        # WARNING: the SDK would otherwise install an INFO-level Rich log handler on the root logger.
+        super().__init__("sis", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING", **kwargs)
         self.deps = deps
         self._resolve_principal = resolve_principal
         self._register_resources_and_prompts()

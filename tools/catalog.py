@@ -120,14 +120,20 @@ def tool(
     return register
 
 
+_loaded = False
+
+
 def load_catalog() -> dict[str, ToolSpec]:
-    """Import every tool module (registration happens on import) and return the catalog."""
-    import importlib
-    import pkgutil
+    """Import every tool module once (registration happens on import) and return the catalog."""
+    global _loaded
+    if not _loaded:
+        import importlib
+        import pkgutil
 
-    import tools
+        import tools
 
-    for module in pkgutil.iter_modules(tools.__path__):
-        if module.name not in {"catalog", "runner"}:
-            importlib.import_module(f"tools.{module.name}")
+        for module in pkgutil.iter_modules(tools.__path__):
+            if module.name not in {"catalog", "runner"}:
+                importlib.import_module(f"tools.{module.name}")
+        _loaded = True
     return CATALOG

@@ -49,6 +49,7 @@ from domain.errors import (
     OfferingFull,
     PermissionDenied,
 )
+from domain.events import emit_event, enrollment_payload
 from domain.org.service import get_org, in_subtree
 from policies.scope import Action, DataClass, Scope
 
@@ -218,6 +219,12 @@ def create_stint(
     session.add(enrollment)
     record_changes(session, scope, enrollment, reason=reason)
     _add_event(session, scope, enrollment, event_type, None, start_on, reason)
+    emit_event(
+        session,
+        event_type="enrollment.created",
+        org_id=enrollment.org_id,
+        payload=enrollment_payload(enrollment, cause=event_type),
+    )
     session.flush()
     return enrollment
 
@@ -244,6 +251,12 @@ def withdraw_enrollment(session: Session, scope: Scope, data: WithdrawEnrollment
     """
     enrollment = get_enrollment_for(session, scope, data.enrollment_id, Action.WRITE)
     _end_stint(session, scope, enrollment, data.end_on, EnrollmentStatus.WITHDRAWN, data.reason, "withdrawn")
+    emit_event(
+        session,
+        event_type="enrollment.withdrawn",
+        org_id=enrollment.org_id,
+        payload=enrollment_payload(enrollment, cause="withdrawn"),
+    )
     return EnrollmentRead.model_validate(enrollment)
 
 
@@ -311,6 +324,13 @@ def transfer_student(session: Session, scope: Scope, data: TransferStudentInput)
         student.org_id = offering.org_id  # the student's records now belong to the receiving campus
         record_changes(session, scope, student, reason=data.reason)
         session.flush()
+    emit_event(
+        session,
+        event_type="enrollment.transferred",
+        org_id=old.org_id,
+        payload=enrollment_payload(old, cause="transferred")
+        | {"new_enrollment_id": new.id, "to_offering_id": new.offering_id, "to_org_id": new.org_id},
+    )
     return TransferResult(ended=EnrollmentRead.model_validate(old), started=EnrollmentRead.model_validate(new))
 
 
@@ -374,42 +394,43 @@ def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPag
     if data.offering_id is not None:
         conditions.append(Enrollment.offering_id == data.offering_id)
     if data.program_id is not None:
-        conditions.append(ProgramOffering.program_id == data.program_id)
+        conditions.append(
+            Enrollment.offering_id.in_(select(ProgramOffering.id).where(ProgramOffering.program_id == data.program_id))
+        )
     if data.grade is not None:
         conditions.append(Enrollment.grade_level == data.grade)
-    base = (
-        select(Enrollment, Student, ProgramOffering, Program, Organization)
+    # The count needs no joins: every filter is on the enrollment row itself.
+    total = session.execute(select(func.count()).select_from(Enrollment).where(*conditions)).scalar_one()
+    # Plain columns, not ORM entities: a roster page is read-only and this path is hot.
+    rows = session.execute(
+        select(
+            Enrollment.id,
+            Student.id,
+            Student.student_number,
+            Student.first_name,
+            Student.last_name,
+            Enrollment.grade_level,
+            Organization.id,
+            Organization.name,
+            ProgramOffering.id,
+            ProgramOffering.name,
+            Program.name,
+            Enrollment.status,
+            Enrollment.start_on,
+            Enrollment.end_on,
+        )
+        .select_from(Enrollment)
         .join(Student, Student.id == Enrollment.student_id)
         .join(ProgramOffering, ProgramOffering.id == Enrollment.offering_id)
         .join(Program, Program.id == ProgramOffering.program_id)
         .join(Organization, Organization.id == Enrollment.org_id)
         .where(*conditions)
-    )
-    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = session.execute(
-        base.order_by(Student.last_name, Student.first_name, Student.student_number, Enrollment.start_on)
+        .order_by(Student.last_name, Student.first_name, Student.student_number, Enrollment.start_on)
         .limit(data.limit)
         .offset(data.offset)
     ).all()
-    items = [
-        RosterEntry(
-            enrollment_id=e.id,
-            student_id=s.id,
-            student_number=s.student_number,
-            first_name=s.first_name,
-            last_name=s.last_name,
-            grade_level=e.grade_level,
-            org_id=o.id,
-            campus=o.name,
-            offering_id=off.id,
-            offering=off.name,
-            program=p.name,
-            status=e.status,
-            start_on=e.start_on,
-            end_on=e.end_on,
-        )
-        for e, s, off, p, o in rows
-    ]
+    fields = list(RosterEntry.model_fields)
+    items = [RosterEntry(**dict(zip(fields, row, strict=True))) for row in rows]
     return RosterPage(as_of=data.as_of, items=items, **page_meta(total, data.limit, data.offset))
 
 

@@ -1,0 +1,226 @@
+"""Tool latency over streamable HTTP at network scale, next to the bare SQL of the same question.
+
+For query_roster, find_missing_immunizations and enrollment_trend this measures the whole
+path a remote agent pays (HTTP, bearer authentication, scope decision, domain service,
+audit entry, JSON) with the real MCP client against a real uvicorn on loopback, and in the
+same run the time of the bare SQL statements that fetch the same rows (psycopg/SQLite
+directly, no scope, no audit, no HTTP). Goal: median tool time <= 1.5 x bare SQL + 5 ms.
+
+The database must hold `sis seed scale` data; it is generated when the scale root is absent.
+
+Run:  python bench/mcp_bench.py --database-url postgresql+psycopg://user@127.0.0.1:5432/sis_scale [--calls 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import socket
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from sqlalchemy import Engine, insert, select, text
+from sqlalchemy.orm import Session
+
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.models import Organization, OrgLevel, RoleGrant, User, UserKind
+from mcp_server.app import create_app
+from mcp_server.auth import create_api_key
+
+BENCH_EMAIL = "bench.admin@sis.example"
+
+
+def ensure_scale(engine: Engine) -> None:
+    """Generate network-scale data unless the scale root exists already."""
+    with Session(engine) as session:
+        if session.execute(select(Organization.id).where(Organization.path == "/scale/")).first():
+            return
+    from db.demo.scale import seed_scale
+
+    print("generating scale data (200 campuses, 100,000 students)...")
+    seed_scale(engine, campuses=200, students=100_000)
+
+
+def bench_key(engine: Engine) -> str:
+    """A network admin at the scale root and a fresh API key for it."""
+    with Session(engine) as session, session.begin():
+        root = session.execute(select(Organization).where(Organization.path == "/scale/")).scalar_one()
+        user = session.execute(select(User).where(User.email == BENCH_EMAIL)).scalar_one_or_none()
+        if user is None:
+            user = User(id=uuid.uuid4(), email=BENCH_EMAIL, display_name="Bench Admin", kind=UserKind.STAFF)
+            session.add(user)
+            session.flush()
+            session.execute(
+                insert(RoleGrant).values(id=uuid.uuid4(), user_id=user.id, role="network_admin", org_id=root.id)
+            )
+        _, key = create_api_key(session, user, "bench", ["sis.read"])
+    return key
+
+
+def pick_campus(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
+    """The scale root and its first FULL_SIS campus."""
+    with Session(engine) as session:
+        root = session.execute(select(Organization.id).where(Organization.path == "/scale/")).scalar_one()
+        campus = (
+            session.execute(
+                select(Organization.id)
+                .where(
+                    Organization.path.startswith("/scale/"),
+                    Organization.level == OrgLevel.CAMPUS,
+                    Organization.kind == "FULL_SIS",
+                )
+                .order_by(Organization.path)
+            )
+            .scalars()
+            .first()
+        )
+    assert campus is not None
+    return root, campus
+
+
+def bare_sql(engine: Engine, campus: uuid.UUID, today: dt.date) -> dict[str, Callable[[], Any]]:
+    """The same questions as plain SQL: the rows each tool fetches, without scope, audit or HTTP."""
+    # UUIDs are native on PostgreSQL and 32-hex CHAR columns on SQLite.
+    c = str(campus) if engine.dialect.name == "postgresql" else campus.hex
+    roster = text(
+        "SELECT e.id, s.id, s.student_number, s.first_name, s.last_name, e.grade_level, o.name, po.name, p.name,"
+        " e.status, e.start_on, e.end_on FROM enrollment e JOIN student s ON s.id = e.student_id"
+        " JOIN program_offering po ON po.id = e.offering_id JOIN program p ON p.id = po.program_id"
+        " JOIN organization o ON o.id = e.org_id WHERE e.org_id = :c AND e.grade_level = 5 AND e.start_on <= :d"
+        " AND (e.end_on IS NULL OR e.end_on >= :d) AND e.status <> 'pending'"
+        " ORDER BY s.last_name, s.first_name, s.student_number LIMIT 50"
+    )
+    roster_count = text(
+        "SELECT count(*) FROM enrollment e WHERE e.org_id = :c AND e.grade_level = 5 AND e.start_on <= :d"
+        " AND (e.end_on IS NULL OR e.end_on >= :d) AND e.status <> 'pending'"
+    )
+    enrolled = (
+        "SELECT e.student_id FROM enrollment e WHERE e.org_id = :c AND e.grade_level = 5 AND e.start_on <= :d"
+        " AND (e.end_on IS NULL OR e.end_on >= :d) AND e.status <> 'pending'"
+    )
+    students = text(f"SELECT s.id, s.birth_on, s.first_name, s.last_name FROM student s WHERE s.id IN ({enrolled})")
+    doses = text(f"SELECT * FROM immunization_record i WHERE i.student_id IN ({enrolled})")
+    exemptions = text(f"SELECT * FROM immunization_exemption x WHERE x.student_id IN ({enrolled})")
+    months = [
+        dt.date(today.year - 1 + (today.month + k - 1) // 12, (today.month + k - 1) % 12 + 1, 1) for k in range(13)
+    ]
+    ends = [
+        min((m.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1), today) for m in months
+    ]
+    cols = ", ".join(
+        f"count(DISTINCT CASE WHEN e.start_on <= :m{i} AND (e.end_on IS NULL OR e.end_on >= :m{i})"
+        f" THEN e.student_id END)"
+        for i in range(len(ends))
+    )
+    trend = text(
+        f"SELECT {cols} FROM enrollment e WHERE e.status <> 'pending' AND e.org_id IN"
+        " (SELECT id FROM organization WHERE path LIKE '/scale/%')"
+    )
+    trend_params = {f"m{i}": d for i, d in enumerate(ends)}
+
+    def run(*statements: tuple[Any, dict[str, Any]]) -> Callable[[], Any]:
+        def go() -> None:
+            with engine.connect() as conn:
+                for stmt, params in statements:
+                    conn.execute(stmt, params).fetchall()
+
+        return go
+
+    p = {"c": c, "d": today}
+    return {
+        "query_roster": run((roster_count, p), (roster, p)),
+        "find_missing_immunizations": run((students, p), (doses, p), (exemptions, p)),
+        "enrollment_trend": run((trend, trend_params)),
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def time_calls(fn: Callable[[], Any], calls: int) -> list[float]:
+    fn()
+    out = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def time_tools(url: str, key: str, requests: dict[str, dict[str, Any]], calls: int) -> dict[str, list[float]]:
+    """Median-ready latencies (ms) of each tool call over streamable HTTP."""
+    results: dict[str, list[float]] = {}
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=120) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        for name, args in requests.items():
+            first = await client.call_tool(name, args)
+            assert not first.is_error, first.content
+            samples = []
+            for _ in range(calls):
+                started = time.perf_counter()
+                result = await client.call_tool(name, args)
+                samples.append((time.perf_counter() - started) * 1000)
+                assert not result.is_error
+            results[name] = samples
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--calls", type=int, default=30)
+    args = parser.parse_args()
+    engine = make_engine(args.database_url)
+    upgrade(engine)
+    ensure_scale(engine)
+    key = bench_key(engine)
+    root, campus = pick_campus(engine)
+    today = dt.date.today()
+    start = dt.date(today.year - 1, today.month, 1)
+    requests = {
+        "query_roster": {"org_id": str(campus), "grade": 5, "limit": 50},
+        "find_missing_immunizations": {"org_id": str(campus), "grade": 5, "limit": 50},
+        "enrollment_trend": {"org_id": str(root), "start_month": start.isoformat(), "end_month": today.isoformat()},
+    }
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    app = create_app(engine, base_url=f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        tool_ms = asyncio.run(time_tools(f"http://127.0.0.1:{port}/mcp/", key, requests, args.calls))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    bare = bare_sql(engine, campus, today)
+    print(f"\n{engine.dialect.name}, {args.calls} calls each (ms)")
+    print(f"{'tool':<28}{'median':>9}{'p99':>9}{'bare SQL':>10}{'ratio':>8}{'goal':>9}  ok")
+    for name, samples in tool_ms.items():
+        sql = time_calls(bare[name], args.calls)
+        med, p99, sql_med = statistics.median(samples), percentile(samples, 0.99), statistics.median(sql)
+        goal = 1.5 * sql_med + 5
+        print(
+            f"{name:<28}{med:>9.1f}{p99:>9.1f}{sql_med:>10.1f}{med / sql_med:>8.2f}{goal:>9.1f}  {'yes' if med <= goal else 'NO'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
