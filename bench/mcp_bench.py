@@ -191,7 +191,7 @@ def main() -> None:
     root, campus = pick_campus(engine)
     today = dt.date.today()
     start = dt.date(today.year - 1, today.month, 1)
-    requests = {
+    requests: dict[str, dict[str, Any]] = {
         "query_roster": {"org_id": str(campus), "grade": 5, "limit": 50},
         "find_missing_immunizations": {"org_id": str(campus), "grade": 5, "limit": 50},
         "enrollment_trend": {"org_id": str(root), "start_month": start.isoformat(), "end_month": today.isoformat()},
