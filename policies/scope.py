@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import GuideAssignment, Student
+from policies.idset import ids_in
 
 
 class DataClass(enum.StrEnum):
@@ -95,8 +96,7 @@ class Scope:
         ids = self.orgs(data_class, action)
         if not ids:
             return false()
-        result: ColumnElement[bool] = org_column.in_(sorted(ids))
-        return result
+        return ids_in(org_column, ids)
 
     def guide_filter(self, student_id_column: Any, *, on: dt.date | None = None) -> ColumnElement[bool]:
         """For a guide, `student_id IN (assigned students)`; true for everyone else."""
@@ -126,9 +126,9 @@ class Scope:
         full = self.orgs(data_class, action) - limited
         parts: list[ColumnElement[bool]] = []
         if full:
-            parts.append(org_column.in_(sorted(full)))
+            parts.append(ids_in(org_column, full))
         if limited:
-            parts.append(and_(org_column.in_(sorted(limited)), self.guide_filter(student_id_column)))
+            parts.append(and_(ids_in(org_column, limited), self.guide_filter(student_id_column)))
         return or_(*parts) if parts else false()
 
     def student_filter(self, data_class: DataClass, action: Action = Action.READ) -> ColumnElement[bool]:

@@ -1,0 +1,52 @@
+"""`column IN (ids)` for large id sets: one array parameter on PostgreSQL, an expanding IN elsewhere.
+
+A network-wide scope holds hundreds of org ids. Rendered as an expanding IN, every statement
+carries hundreds of bind parameters that SQLAlchemy and psycopg process on each execution;
+PostgreSQL takes the whole set as one `uuid[]` parameter (`= ANY(:ids)`) instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Boolean, Uuid, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
+
+
+class IdsIn(ColumnElement[bool]):
+    """True when `column` is one of `ids` (compiled per dialect, cacheable)."""
+
+    type = Boolean()
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        ("column", InternalTraversal.dp_clauseelement),
+        ("as_array", InternalTraversal.dp_clauseelement),
+        ("as_list", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: Any, ids: Iterable[uuid.UUID]) -> None:
+        values = sorted(ids)
+        self.column = column
+        self.as_array: BindParameter[Any] = bindparam(None, value=values, type_=ARRAY(Uuid()))
+        self.as_list: BindParameter[Any] = bindparam(None, value=values, type_=column.type, expanding=True)
+
+
+@compiles(IdsIn)
+def _ids_in_default(element: IdsIn, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} IN {compiler.process(element.as_list, **kw)}"
+
+
+@compiles(IdsIn, "postgresql")
+def _ids_in_postgresql(element: IdsIn, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(element.as_array, **kw)})"
+
+
+def ids_in(column: Any, ids: Iterable[uuid.UUID]) -> ColumnElement[bool]:
+    """`column IN ids`, efficient for hundreds of ids on every engine."""
+    return IdsIn(column, ids)
