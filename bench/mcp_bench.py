@@ -111,6 +111,9 @@ def bare_sql(engine: Engine, campus: uuid.UUID, today: dt.date) -> dict[str, Cal
     students = text(f"SELECT s.id, s.birth_on, s.first_name, s.last_name FROM student s WHERE s.id IN ({enrolled})")
     doses = text(f"SELECT * FROM immunization_record i WHERE i.student_id IN ({enrolled})")
     exemptions = text(f"SELECT * FROM immunization_exemption x WHERE x.student_id IN ({enrolled})")
+    evidence = text(f"SELECT * FROM immunity_evidence v WHERE v.student_id IN ({enrolled})")
+    provisional = text(f"SELECT * FROM provisional_enrollment pe WHERE pe.student_id IN ({enrolled})")
+    requirements = text("SELECT * FROM immunization_requirement")
     months = [
         dt.date(today.year - 1 + (today.month + k - 1) // 12, (today.month + k - 1) % 12 + 1, 1) for k in range(13)
     ]
@@ -139,7 +142,9 @@ def bare_sql(engine: Engine, campus: uuid.UUID, today: dt.date) -> dict[str, Cal
     p = {"c": c, "d": today}
     return {
         "query_roster": run((roster_count, p), (roster, p)),
-        "find_missing_immunizations": run((students, p), (doses, p), (exemptions, p)),
+        "find_missing_immunizations": run(
+            (requirements, {}), (students, p), (doses, p), (exemptions, p), (evidence, p), (provisional, p)
+        ),
         "enrollment_trend": run((trend, trend_params)),
     }
 
