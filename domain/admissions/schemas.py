@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from db.models import ApplicationStatus
 from domain.admissions.rules import AdmissionsAction
-from domain.enrollment.schemas import MAX_PAGE, Page
+from domain.paging import MAX_PAGE, Page
 
 
 class AdvanceApplicationInput(BaseModel):

@@ -18,10 +18,10 @@ from domain.admissions.schemas import (
     SubmitApplicationInput,
 )
 from domain.audit.changes import record_changes
-from domain.enrollment.schemas import page_meta
 from domain.enrollment.service import create_stint, get_offering_for
 from domain.errors import InvalidInput, InvalidTransition, NotApplicable, NotFound, PermissionDenied
 from domain.org.service import get_org, in_subtree
+from domain.paging import page_meta
 from policies.scope import Action, DataClass, Scope
 
 DEFAULT_OFFER_DAYS = 14

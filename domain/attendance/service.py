@@ -67,11 +67,11 @@ from domain.attendance.schemas import (
     Period,
     RecordAttendanceInput,
     StudentAttendance,
-    page_meta,
 )
 from domain.audit.changes import record_changes
 from domain.errors import EnrollmentNotActive, NotASchoolDay, NotFound, PermissionDenied
 from domain.org.service import subtree_ids
+from domain.paging import page_meta
 from policies.scope import Action, DataClass, Scope
 
 # Every status but pending grants membership on the days the stint covers (Enrollment.active_on).

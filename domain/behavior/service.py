@@ -22,10 +22,10 @@ from domain.behavior.schemas import (
     BehaviorIncidentQuery,
     BehaviorIncidentRead,
     RecordBehaviorIncidentInput,
-    page_meta,
 )
 from domain.errors import InvalidInput, NotFound, PermissionDenied
 from domain.org.service import subtree_ids
+from domain.paging import page_meta
 from policies.scope import Action, DataClass, Scope
 
 

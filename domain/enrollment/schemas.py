@@ -8,15 +8,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from db.models import EnrollmentStatus, OfferingStatus, ProgramKind
-
-MAX_PAGE = 500
-
-
-class Page(BaseModel):
-    total: int = Field(description="Rows matching the query, across all pages.")
-    limit: int
-    offset: int
-    next_offset: int | None = Field(description="Offset of the next page, or null on the last page.")
+from domain.paging import MAX_PAGE, Page
 
 
 class EnrollStudentInput(BaseModel):
@@ -171,9 +163,3 @@ class OfferingRead(BaseModel):
 
 class OfferingPage(Page):
     items: list[OfferingRead]
-
-
-def page_meta(total: int, limit: int, offset: int) -> dict[str, int | None]:
-    """Paging fields shared by every list answer."""
-    nxt = offset + limit
-    return {"total": total, "limit": limit, "offset": offset, "next_offset": nxt if nxt < total else None}

@@ -37,7 +37,6 @@ from domain.enrollment.schemas import (
     TransferStudentInput,
     TrendPoint,
     WithdrawEnrollmentInput,
-    page_meta,
 )
 from domain.errors import (
     EnrollmentNotActive,
@@ -51,6 +50,7 @@ from domain.errors import (
 )
 from domain.events import emit_event, enrollment_payload
 from domain.org.service import get_org, in_subtree
+from domain.paging import page_meta
 from policies.scope import Action, DataClass, Scope
 
 # Stints that hold a seat or block a second stint in the same offering.

@@ -7,7 +7,8 @@ import uuid
 
 from pydantic import BaseModel, Field
 
-from domain.enrollment.schemas import MAX_PAGE, EnrollmentRead, Page
+from domain.enrollment.schemas import EnrollmentRead
+from domain.paging import MAX_PAGE, Page
 
 
 class StudentSearchQuery(BaseModel):

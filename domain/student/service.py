@@ -8,9 +8,10 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import Enrollment, HouseholdStudent, Organization, Student
-from domain.enrollment.schemas import EnrollmentRead, page_meta
+from domain.enrollment.schemas import EnrollmentRead
 from domain.errors import NotFound
 from domain.org.service import get_org, in_subtree
+from domain.paging import page_meta
 from domain.student.schemas import StudentPage, StudentProfile, StudentSearchQuery, StudentSummary
 from policies.scope import DataClass, Scope
 
