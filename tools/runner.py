@@ -127,6 +127,9 @@ def _student_ids(value: Any, fields: Iterable[str]) -> set[str]:
 
 
 def _row_count(output: BaseModel) -> int:
+    count = getattr(output, "row_count", None)
+    if isinstance(count, int):
+        return count
     items = getattr(output, "items", None)
     if isinstance(items, list):
         return len(items)
@@ -141,6 +144,12 @@ def _validation_message(err: ValidationError) -> tuple[str, str | None]:
         first_field = first_field or where
         parts.append(f"{where}: {problem['msg']}")
     return "invalid arguments: " + "; ".join(parts), first_field
+
+
+def _query_log_fields(source: object) -> dict[str, Any]:
+    """Extra query-log fields a result or error offers (run_sql: its SQL, the students disclosed, the decision)."""
+    fields = getattr(source, "query_log_fields", None)
+    return dict(fields()) if callable(fields) else {}
 
 
 _OUTCOME = {
@@ -174,19 +183,26 @@ def run_tool(
         status: int = 400,
         scope: Scope | None = None,
         purpose: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> ToolCallError:
+        extra = extra or {}
+        arguments = {"channel": channel, **raw}
+        if extra.get("details"):
+            arguments["guard"] = extra["details"]
         with deps.session_factory.begin() as session:
             entry = record_query(
                 session,
                 actor,
                 capability=name,
                 scope=scope,
-                arguments={"channel": channel, **raw},
+                arguments=arguments,
                 purpose=purpose,
                 outcome=outcome,
                 error_code=code,
                 error_message=message,
                 duration_us=int((time.perf_counter() - started) * 1_000_000),
+                sql_original=extra.get("sql_original"),
+                sql_executed=extra.get("sql_executed"),
             )
         return ToolCallError(code, message, field=field, audit_seq=entry.seq, status=status)
 
@@ -208,24 +224,38 @@ def run_tool(
             ctx = ToolContext(today=deps.clock(), principal=principal, call_id=call_id)
             output = spec.handler(session, scope, data, ctx)
             dumped = output.model_dump(mode="json")
-            students = tuple(sorted(_student_ids(dumped, spec.student_id_fields)))
+            extra = _query_log_fields(output)
+            found = _student_ids(dumped, spec.student_id_fields) | {str(s) for s in extra.get("student_ids", ())}
+            students = tuple(sorted(found))
+            arguments = {"channel": channel, **data.model_dump(mode="json", exclude={"purpose"})}
+            if extra.get("details"):
+                arguments["guard"] = extra["details"]
             entry = record_query(
                 session,
                 actor,
                 capability=name,
                 scope=scope,
-                arguments={"channel": channel, **data.model_dump(mode="json", exclude={"purpose"})},
+                arguments=arguments,
                 purpose=data.purpose,
                 student_ids=students,
                 row_count=_row_count(output),
                 outcome=QueryOutcome.OK,
                 duration_us=int((time.perf_counter() - started) * 1_000_000),
+                sql_original=extra.get("sql_original"),
+                sql_executed=extra.get("sql_executed"),
             )
         return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students)
     except DomainError as err:
         outcome = next((o for cls, o in _OUTCOME.items() if isinstance(err, cls)), QueryOutcome.INVALID)
         raise fail(
-            err.code, err.message, outcome, field=err.field, status=err.status, scope=scope, purpose=data.purpose
+            err.code,
+            err.message,
+            outcome,
+            field=err.field,
+            status=err.status,
+            scope=scope,
+            purpose=data.purpose,
+            extra=_query_log_fields(err),
         ) from None
     except ValueError as err:  # a rule expressed as a plain ValueError by a pure helper
         raise fail(
