@@ -17,6 +17,8 @@ from db.engine import make_session_factory
 from db.migrate import current_revision
 from db.models import Organization, Student
 from mcp_server.mcp_face import http_server
+from mcp_server.oneroster import build_oneroster_router
+from mcp_server.rest import build_rest_router, install_error_handlers
 from tools.runner import Deps
 
 
@@ -72,6 +74,11 @@ def create_app(engine: Engine, *, demo_mode: bool = False, base_url: str = "http
             "students": students,
             "demo_mode": demo_mode,
         }
+
+    # REST for integrators: SIS REST at /api/v1, OneRoster 1.2 + POST /oauth/token, their error bodies.
+    app.include_router(build_rest_router(deps))
+    app.include_router(build_oneroster_router(deps))
+    install_error_handlers(app)
 
     app.mount("/mcp", mcp_app)
     return app

@@ -21,6 +21,8 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Organization, RoleGrant, User
 from domain.errors import DomainError
+from mcp_server.cli_security import apikey_app, audit_app
+from mcp_server.rest.cli import webhooks_app
 from mcp_server.settings import Settings
 
 app = typer.Typer(help="MCP-first Student Information System server.", no_args_is_help=True, add_completion=False)
@@ -30,6 +32,9 @@ users_app = typer.Typer(help="Users and their role grants.", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(users_app, name="users")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit")
+app.add_typer(webhooks_app, name="webhooks")
 
 # Wide enough for the users table when the output is not a terminal (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -198,18 +203,6 @@ def mcp_stdio() -> None:
     with deps.session_factory.begin() as session:
         principal = authenticate_stdio(session, os.environ)
     fixed_principal_server(deps, principal).run()
-
-
-def _mount_optional_apps() -> None:
-    try:
-        from mcp_server.cli_security import apikey_app, audit_app
-    except ImportError:  # the security CLI lands with the policies package
-        return
-    app.add_typer(apikey_app, name="apikey")
-    app.add_typer(audit_app, name="audit")
-
-
-_mount_optional_apps()
 
 
 def main() -> None:

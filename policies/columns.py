@@ -46,6 +46,26 @@ TABLE_CLASSES: dict[str, DataClass] = {
     "audit_chain_head": _D.AUDIT,
     "api_key": _D.AUDIT,
     "org_tree_version": _D.AUDIT,
+    # Billing: rules, agreements, ledgers and gateway records are all financial data.
+    "fee_definition": _D.FINANCIAL,
+    "discount_definition": _D.FINANCIAL,
+    "discount_grant": _D.FINANCIAL,
+    "payment_plan": _D.FINANCIAL,
+    "refund_rule": _D.FINANCIAL,
+    "billing_agreement": _D.FINANCIAL,
+    "installment": _D.FINANCIAL,
+    "ledger_entry": _D.FINANCIAL,
+    "payment_attempt": _D.FINANCIAL,
+    "billing_customer": _D.FINANCIAL,
+    "gateway_event": _D.FINANCIAL,
+    # Integration plumbing: events, deliveries and credentials are operational records.
+    "domain_event": _D.AUDIT,
+    "outbox_cursor": _D.AUDIT,
+    "webhook_subscription": _D.AUDIT,
+    "webhook_delivery": _D.AUDIT,
+    "webhook_attempt": _D.AUDIT,
+    "oauth_token": _D.AUDIT,
+    "idempotency_record": _D.AUDIT,
 }
 
 COLUMN_CLASSES: dict[str, DataClass] = {
@@ -63,7 +83,9 @@ COLUMN_CLASSES: dict[str, DataClass] = {
 }
 
 # Never shown to anyone, whatever their roles.
-NEVER_READABLE = frozenset({"api_key.secret_hash"})
+NEVER_READABLE = frozenset(
+    {"api_key.secret_hash", "webhook_subscription.secret", "oauth_token.token_hash", "idempotency_record.response"}
+)
 
 
 def column_class(table: str, column: str) -> DataClass:

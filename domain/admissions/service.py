@@ -20,6 +20,7 @@ from domain.admissions.schemas import (
 from domain.audit.changes import record_changes
 from domain.enrollment.service import create_stint, get_offering_for
 from domain.errors import InvalidInput, InvalidTransition, NotApplicable, NotFound, PermissionDenied
+from domain.events import application_payload, emit_event
 from domain.org.service import get_org, in_subtree
 from domain.paging import page_meta
 from policies.scope import Action, DataClass, Scope
@@ -120,6 +121,13 @@ def advance_application(session: Session, scope: Scope, data: AdvanceApplication
         application.decided_on = data.on
     application.status = target
     record_changes(session, scope, application, reason=data.note or data.action.value)
+    if application.status is ApplicationStatus.ACCEPTED:
+        emit_event(
+            session,
+            event_type="application.accepted",
+            org_id=application.org_id,
+            payload=application_payload(application),
+        )
     session.flush()
     return ApplicationRead.model_validate(application)
 

@@ -19,7 +19,8 @@ class Period(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Period:
-        if self.end_on < self.start_on:
+        # Tool inputs make both dates optional (defaults come later): compare only when both are given.
+        if self.start_on and self.end_on and self.end_on < self.start_on:
             raise ValueError("end_on must not be before start_on")
         return self
 

@@ -1,0 +1,314 @@
+"""The webhook dispatcher: publish, fan out, claim with a lease, deliver signed, record, retry with backoff.
+
+Restart safety comes from the database, not from the process:
+
+1. Publishing and fan-out each run under their cursor row's lock; fan-out inserts one delivery
+   per (subscription, event), unique, and advances its cursor in the same transaction, so a
+   crash repeats nothing and skips nothing.
+2. A dispatcher claims due deliveries by writing its name and a lease expiry (PostgreSQL:
+   FOR UPDATE SKIP LOCKED, so dispatchers never wait on each other); a dispatcher that dies
+   holding claims loses them when the lease expires and another one takes them over.
+3. The HTTP call happens outside any transaction; its outcome is then recorded as an attempt,
+   and the delivery is closed or rescheduled only while the claim is still ours.
+
+Delivery is at-least-once: a crash between a receiver's 2xx and step 3 repeats that delivery,
+with the same SIS-Event-Id, which receivers deduplicate by. The HTTP transport is injected (a
+Sender), so this module stays free of web libraries and tests can stand in a failing network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.base import utcnow
+from db.models import DeliveryStatus, DomainEvent, Organization, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from domain.events import lock_cursor, publish_pending, set_cursor, to_read
+from domain.webhooks.service import ALL_EVENTS
+from domain.webhooks.signing import (
+    ATTEMPT_HEADER,
+    DELIVERY_ID_HEADER,
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+)
+
+log = logging.getLogger("sis.webhooks")
+FANOUT = "fanout"
+USER_AGENT = "sis-webhooks/1"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the receiver answered: a status code, or an error when there was no answer."""
+
+    status_code: int | None
+    error: str | None = None
+    body_excerpt: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+# (url, body, headers, timeout seconds) -> result; must not raise for network failures.
+Sender = Callable[[str, bytes, dict[str, str], float], SendResult]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: base * factor^(n-1), capped, with +-jitter; give up after max_attempts."""
+
+    base: dt.timedelta = dt.timedelta(seconds=10)
+    factor: float = 2.0
+    cap: dt.timedelta = dt.timedelta(hours=6)
+    max_attempts: int = 12
+    jitter: float = 0.1
+
+    def delay(self, attempts: int, rng: random.Random) -> dt.timedelta:
+        """How long to wait after the `attempts`-th failure."""
+        raw = min(self.base.total_seconds() * self.factor ** max(attempts - 1, 0), self.cap.total_seconds())
+        spread = raw * self.jitter
+        return dt.timedelta(seconds=max(raw + rng.uniform(-spread, spread), 0.0))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this dispatcher holds, with everything needed to send it outside a transaction."""
+
+    delivery_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    attempt_no: int
+    url: str
+    secret: str
+    body: bytes
+
+
+@dataclass
+class DispatchStats:
+    published: int = 0
+    fanned_out: int = 0
+    claimed: int = 0
+    delivered: int = 0
+    failed_attempts: int = 0
+    gave_up: int = 0
+
+
+@dataclass
+class Dispatcher:
+    """One dispatcher process (or thread); any number may run against one database."""
+
+    session_factory: sessionmaker[Session]
+    sender: Sender
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
+    lease: dt.timedelta = dt.timedelta(seconds=60)
+    batch: int = 50
+    timeout_s: float = 10.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Callable[[], dt.datetime] = utcnow
+    rng: random.Random = field(default_factory=random.Random)
+
+    def fan_out(self, *, limit: int = 1_000) -> tuple[int, int]:
+        """Publish pending events, then create the deliveries owed for newly published ones."""
+        with self.session_factory.begin() as session:
+            published = publish_pending(session)
+        with self.session_factory.begin() as session:
+            last = lock_cursor(session, FANOUT)
+            events = session.execute(
+                select(DomainEvent, Organization.path)
+                .join(Organization, Organization.id == DomainEvent.org_id)
+                .where(DomainEvent.position > last)
+                .order_by(DomainEvent.position)
+                .limit(limit)
+            ).all()
+            if not events:
+                return published, 0
+            subs = session.execute(
+                select(WebhookSubscription, Organization.path)
+                .join(Organization, Organization.id == WebhookSubscription.org_id)
+                .where(WebhookSubscription.is_active.is_(True))
+            ).all()
+            owed = [
+                (sub.id, event.id)
+                for event, event_path in events
+                for sub, sub_path in subs
+                if event_path.startswith(sub_path)
+                and (ALL_EVENTS in sub.event_types or event.event_type in sub.event_types)
+            ]
+            existing = set()
+            if owed:
+                existing = set(
+                    session.execute(
+                        select(WebhookDelivery.subscription_id, WebhookDelivery.event_id).where(
+                            WebhookDelivery.event_id.in_({e for _, e in owed})
+                        )
+                    ).all()
+                )
+            now = self.clock()
+            created = 0
+            for sub_id, event_id in owed:
+                if (sub_id, event_id) in existing:
+                    continue
+                session.add(
+                    WebhookDelivery(
+                        id=uuid.uuid4(),
+                        subscription_id=sub_id,
+                        event_id=event_id,
+                        status=DeliveryStatus.PENDING,
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+                created += 1
+            session.flush()
+            last_position = events[-1][0].position
+            assert last_position is not None
+            set_cursor(session, FANOUT, last_position)
+        return published, created
+
+    def claim(self) -> list[Claim]:
+        """Lease up to `batch` due deliveries (pending, due, and unclaimed or with an expired lease)."""
+        now = self.clock()
+        with self.session_factory.begin() as session:
+            stmt = (
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.status == DeliveryStatus.PENDING,
+                    WebhookDelivery.next_attempt_at <= now,
+                    or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at <= now),
+                )
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .limit(self.batch)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = list(session.execute(stmt).scalars())
+            if not ids:
+                return []
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(ids))
+                .values(lease_owner=self.name, lease_expires_at=now + self.lease)
+            )
+            rows = session.execute(
+                select(WebhookDelivery, DomainEvent, WebhookSubscription)
+                .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
+                .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+                .where(WebhookDelivery.id.in_(ids))
+                .order_by(DomainEvent.position, WebhookDelivery.id)
+            )
+            claims = []
+            for delivery, event, sub in rows:
+                attempt_no = delivery.attempts + 1
+                body = json.dumps(
+                    {
+                        "delivery_id": str(delivery.id),
+                        "attempt": attempt_no,
+                        "event": to_read(event).model_dump(mode="json"),
+                    },
+                    separators=(",", ":"),
+                    sort_keys=True,
+                ).encode("utf-8")
+                claims.append(Claim(delivery.id, event.id, event.event_type, attempt_no, sub.url, sub.secret, body))
+            return claims
+
+    def deliver(self, claim: Claim) -> SendResult:
+        """Send one claimed delivery, signed, and record the attempt and its consequence."""
+        started = self.clock()
+        timestamp = int(started.timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            EVENT_ID_HEADER: str(claim.event_id),
+            EVENT_TYPE_HEADER: claim.event_type,
+            DELIVERY_ID_HEADER: str(claim.delivery_id),
+            ATTEMPT_HEADER: str(claim.attempt_no),
+            SIGNATURE_HEADER: signature_header(claim.secret, timestamp, claim.body),
+        }
+        t0 = time.perf_counter()
+        try:
+            result = self.sender(claim.url, claim.body, headers, self.timeout_s)
+        except Exception as err:  # a transport bug must not kill the dispatcher; it is one failed attempt
+            log.exception("webhook sender failed for delivery %s", claim.delivery_id)
+            result = SendResult(None, f"{type(err).__name__}: {err}"[:500])
+        duration_ms = int((time.perf_counter() - t0) * 1000)
+        self._record(claim, result, started, duration_ms)
+        return result
+
+    def _record(self, claim: Claim, result: SendResult, started: dt.datetime, duration_ms: int) -> None:
+        now = self.clock()
+        with self.session_factory.begin() as session:
+            session.add(
+                WebhookAttempt(
+                    delivery_id=claim.delivery_id,
+                    attempt_no=claim.attempt_no,
+                    dispatcher=self.name,
+                    started_at=started,
+                    duration_ms=duration_ms,
+                    status_code=result.status_code,
+                    succeeded=result.ok,
+                    error=result.error,
+                    response_excerpt=result.body_excerpt,
+                )
+            )
+            delivery = session.execute(
+                select(WebhookDelivery).where(WebhookDelivery.id == claim.delivery_id).with_for_update()
+            ).scalar_one()
+            if delivery.lease_owner != self.name or delivery.status is not DeliveryStatus.PENDING:
+                # Our lease expired and another dispatcher owns the row now: its outcome decides.
+                return
+            delivery.attempts = claim.attempt_no
+            delivery.last_status_code = result.status_code
+            delivery.lease_owner = None
+            delivery.lease_expires_at = None
+            if result.ok:
+                delivery.status = DeliveryStatus.SUCCEEDED
+                delivery.delivered_at = now
+                delivery.last_error = None
+            else:
+                delivery.last_error = (result.error or f"HTTP {result.status_code}")[:500]
+                if claim.attempt_no >= self.policy.max_attempts:
+                    delivery.status = DeliveryStatus.FAILED
+                else:
+                    delivery.next_attempt_at = now + self.policy.delay(claim.attempt_no, self.rng)
+
+    def run_once(self) -> DispatchStats:
+        """One pass: publish, fan out, then deliver every claimable delivery once."""
+        stats = DispatchStats()
+        stats.published, stats.fanned_out = self.fan_out()
+        claims = self.claim()
+        stats.claimed = len(claims)
+        for claim in claims:
+            result = self.deliver(claim)
+            if result.ok:
+                stats.delivered += 1
+            else:
+                stats.failed_attempts += 1
+                stats.gave_up += claim.attempt_no >= self.policy.max_attempts
+        return stats
+
+    def run_forever(self, stop: threading.Event, *, idle_s: float = 1.0) -> None:
+        """Loop until `stop` is set, sleeping `idle_s` after a pass that found nothing to do."""
+        while not stop.is_set():
+            try:
+                stats = self.run_once()
+            except Exception:
+                # A database hiccup: the claims and cursors are in the database, so the next pass resumes.
+                log.exception("webhook dispatch pass failed")
+                stats = DispatchStats()
+            if stats.claimed == 0 and stats.fanned_out == 0:
+                stop.wait(idle_s)

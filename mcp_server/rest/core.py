@@ -1,0 +1,143 @@
+"""What every SIS REST route shares: the caller from its API key, and a thin call into the runner.
+
+Routes never check permissions: `run_tool` authorizes, scopes, runs and audits. A route only
+maps HTTP (path, query, body) onto a catalog tool's input, and the tool's output onto the
+response. `tool_route` builds such a route from the tool's own input and output models, so the
+OpenAPI document shows exactly the fields and descriptions the MCP tool has.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, create_model
+
+from mcp_server.auth import AuthenticationFailed, authenticate_bearer
+from mcp_server.oneroster.oauth import TOKEN_PREFIX
+from mcp_server.rest.errors import ERROR_RESPONSES, ApiError
+from policies.principal import Principal
+from tools.catalog import ToolSpec, load_catalog
+from tools.runner import Deps, ToolCallError, ToolResult, run_tool
+
+bearer_scheme = HTTPBearer(
+    scheme_name="ApiKey",
+    description="An API key (`sis apikey create`) as `Authorization: Bearer sis_live_...`.",
+    auto_error=False,
+)
+
+
+def principal_dependency(deps: Deps) -> Callable[..., Principal]:
+    """A FastAPI dependency resolving the caller of a REST request from its bearer API key."""
+
+    def principal(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> Principal:
+        if credentials is None:
+            raise ApiError(401, "unauthenticated", "send an API key as `Authorization: Bearer <key>`")
+        if credentials.credentials.startswith(TOKEN_PREFIX):
+            raise ApiError(
+                401, "unauthenticated", "OAuth tokens are for the OneRoster API; send the API key itself here"
+            )
+        try:
+            with deps.session_factory.begin() as session:
+                return authenticate_bearer(session, f"Bearer {credentials.credentials}")
+        except AuthenticationFailed as err:
+            raise ApiError(401, err.code, err.message) from None
+
+    return principal
+
+
+def call(deps: Deps, principal: Principal, name: str, arguments: dict[str, Any]) -> ToolResult:
+    """Run a catalog tool for a REST request; a refusal becomes an ApiError with the runner's status."""
+    try:
+        return run_tool(deps, principal, name, arguments, channel="rest")
+    except ToolCallError as err:
+        raise ApiError.from_tool(err) from None
+
+
+def without(model: type[BaseModel], names: set[str], suffix: str) -> type[BaseModel] | None:
+    """A copy of `model` without the fields in `names` (they come from the path), or None if nothing is left."""
+    kept = {n: (f.annotation, f) for n, f in model.model_fields.items() if n not in names}
+    if not kept:
+        return None
+    built: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        f"{model.__name__}{suffix}",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=model.__doc__,
+        **kept,
+    )
+    return built
+
+
+def spec_of(name: str) -> ToolSpec:
+    """The catalog entry of a tool (loading the catalog on first use)."""
+    return load_catalog()[name]
+
+
+def tool_route(
+    router: APIRouter,
+    deps: Deps,
+    method: str,
+    path: str,
+    tool: str,
+    *,
+    status_code: int = 200,
+    summary: str | None = None,
+    body: bool | None = None,
+) -> None:
+    """Add `METHOD path` calling `tool`: path params and query (GET/DELETE) or JSON body fill its input."""
+    spec = spec_of(tool)
+    path_names = set(re.findall(r"{(\w+)}", path))
+    use_body = body if body is not None else method not in ("GET", "DELETE")
+    rest_model = without(spec.input_model, path_names, "Body" if use_body else "Query")
+    parameters = [
+        inspect.Parameter(
+            "principal",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[Principal, Depends(principal_dependency(deps))],
+        )
+    ]
+    for name in sorted(path_names):
+        field = spec.input_model.model_fields[name]
+        parameters.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[field.annotation, Path(description=field.description)],
+            )
+        )
+    if rest_model is not None:
+        marker = Body() if use_body else Query()
+        parameters.append(
+            inspect.Parameter(
+                "params",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[rest_model, marker],
+            )
+        )
+
+    def endpoint(**kwargs: Any) -> Any:
+        principal: Principal = kwargs.pop("principal")
+        params: BaseModel | None = kwargs.pop("params", None)
+        arguments = params.model_dump(mode="json", exclude_unset=True) if params is not None else {}
+        arguments |= {k: str(v) if not isinstance(v, int | str) else v for k, v in kwargs.items()}
+        return call(deps, principal, tool, arguments).output
+
+    endpoint.__signature__ = inspect.Signature(parameters, return_annotation=spec.output_model)  # type: ignore[attr-defined]
+    endpoint.__name__ = tool
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=[method],
+        operation_id=tool,
+        summary=summary or spec.title,
+        description=spec.description,
+        response_model=spec.output_model,
+        status_code=status_code,
+        responses=ERROR_RESPONSES,
+    )

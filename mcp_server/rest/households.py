@@ -1,0 +1,13 @@
+"""Household routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mcp_server.rest.core import tool_route
+from tools.runner import Deps
+
+
+def add_routes(router: APIRouter, deps: Deps) -> None:
+    """Register the household routes."""
+    tool_route(router, deps, "GET", "/households/{household_id}", "get_household")

@@ -1,0 +1,107 @@
+"""Event feed and webhook subscription tools: the pull API and the management of push deliveries."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from db.models import DeliveryStatus
+from domain import events
+from domain.events import EventPage, EventQuery
+from domain.webhooks import service
+from domain.webhooks.service import (
+    CreateSubscriptionInput,
+    DeliveryPage,
+    SubscriptionCreated,
+    SubscriptionPage,
+    SubscriptionRead,
+)
+from policies.scope import Action, DataClass, Scope
+from tools.catalog import ToolContext, ToolInput, tool
+
+
+class ListEventsInput(ToolInput, EventQuery):
+    pass
+
+
+@tool(data_class=DataClass.DIRECTORY, title="Domain events", student_id_fields=("student_id",))
+def list_events(session: Session, scope: Scope, data: ListEventsInput, ctx: ToolContext) -> EventPage:
+    """List domain events (enrollment.created, enrollment.withdrawn, enrollment.transferred, application.accepted,
+    billing events) after a position, oldest first, for orgs and data you may read.
+
+    Resume with after=next_after. Deduplicate by event id.
+    """
+    # Publishing first means a pull consumer sees events the moment they commit, dispatcher or not.
+    events.publish_pending(session)
+    return events.list_events(session, scope, EventQuery(**data.domain_fields()))
+
+
+class ListWebhookSubscriptionsInput(ToolInput):
+    pass
+
+
+@tool(data_class=DataClass.DIRECTORY, title="Webhook subscriptions")
+def list_webhook_subscriptions(
+    session: Session, scope: Scope, data: ListWebhookSubscriptionsInput, ctx: ToolContext
+) -> SubscriptionPage:
+    """List the webhook subscriptions of the orgs you can see, with pending and failed delivery counts."""
+    return service.list_subscriptions(session, scope)
+
+
+class CreateWebhookSubscriptionInput(ToolInput, CreateSubscriptionInput):
+    pass
+
+
+@tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Create a webhook subscription", idempotent=False)
+def create_webhook_subscription(
+    session: Session, scope: Scope, data: CreateWebhookSubscriptionInput, ctx: ToolContext
+) -> SubscriptionCreated:
+    """Subscribe a URL to an org's events (its whole subtree). The signing secret is returned only once.
+
+    Fails when you may not manage the org or may not read one of the event types there.
+    """
+    return service.create_subscription(session, scope, CreateSubscriptionInput(**data.domain_fields()))
+
+
+class SubscriptionIdInput(ToolInput):
+    subscription_id: uuid.UUID = Field(description="The subscription (from list_webhook_subscriptions).")
+
+
+@tool(data_class=DataClass.DIRECTORY, title="Webhook subscription")
+def get_webhook_subscription(
+    session: Session, scope: Scope, data: SubscriptionIdInput, ctx: ToolContext
+) -> SubscriptionRead:
+    """Show one webhook subscription with its delivery counts."""
+    return service.get_subscription(session, scope, data.subscription_id)
+
+
+@tool(
+    data_class=DataClass.DIRECTORY,
+    action=Action.WRITE,
+    title="Deactivate a webhook subscription",
+    idempotent=True,
+    destructive=True,
+)
+def deactivate_webhook_subscription(
+    session: Session, scope: Scope, data: SubscriptionIdInput, ctx: ToolContext
+) -> SubscriptionRead:
+    """Stop a webhook subscription: no new deliveries; those already owed are still attempted."""
+    return service.deactivate_subscription(session, scope, data.subscription_id)
+
+
+class ListWebhookDeliveriesInput(SubscriptionIdInput):
+    status: DeliveryStatus | None = Field(default=None, description="pending, succeeded or failed.")
+    limit: int = Field(default=50, ge=1, le=500, description="Page size.")
+    offset: int = Field(default=0, ge=0, description="Rows to skip.")
+
+
+@tool(data_class=DataClass.DIRECTORY, title="Webhook deliveries")
+def list_webhook_deliveries(
+    session: Session, scope: Scope, data: ListWebhookDeliveriesInput, ctx: ToolContext
+) -> DeliveryPage:
+    """Show a subscription's deliveries, newest first, each with every attempt (status code, error, timing)."""
+    return service.list_deliveries(
+        session, scope, data.subscription_id, status=data.status, limit=data.limit, offset=data.offset
+    )
