@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from mcp_server.rest import (
     admissions,
     attendance,
+    audit,
     behavior,
     enrollments,
     events,
@@ -37,6 +38,7 @@ AREAS = (
     events,
     webhooks,
     tools,
+    audit,
 )
 
 
