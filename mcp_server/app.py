@@ -13,9 +13,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from chat_ui.routes import build_chat_router
 from db.engine import make_session_factory
 from db.migrate import current_revision
 from db.models import Organization, Student
+from mcp_server.auth import authenticate_api_key
 from mcp_server.mcp_face import http_server
 from mcp_server.oneroster import build_oneroster_router
 from mcp_server.rest import build_rest_router, install_error_handlers
@@ -79,6 +81,9 @@ def create_app(engine: Engine, *, demo_mode: bool = False, base_url: str = "http
     app.include_router(build_rest_router(deps))
     app.include_router(build_oneroster_router(deps))
     install_error_handlers(app)
+
+    # The chat page at /chat: sign in with an API key (checked by mcp_server.auth) or a demo persona.
+    app.include_router(build_chat_router(deps, demo_mode=demo_mode, authenticate_key=authenticate_api_key))
 
     app.mount("/mcp", mcp_app)
     return app

@@ -1,0 +1,462 @@
+// The chat page: sign in, ask, and render the streamed answer (text, tool calls, tables, chart, refusals).
+// Everything from the server is inserted with textContent, never as HTML: names and notes come from the
+// database and must never become markup.
+"use strict";
+
+(function () {
+  const TOKEN_KEY = "sis-chat-token";
+  const $ = (id) => document.getElementById(id);
+  let token = sessionStorage.getItem(TOKEN_KEY);
+  let busy = false;
+
+  function node(tag, className, text) {
+    const el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined && text !== null) el.textContent = String(text);
+    return el;
+  }
+
+  async function api(path, options) {
+    const headers = { "Content-Type": "application/json" };
+    if (token) headers.Authorization = "Bearer " + token;
+    const response = await fetch(path, { ...options, headers: { ...headers, ...(options && options.headers) } });
+    if (!response.ok) {
+      let message = response.statusText;
+      try {
+        const body = await response.json();
+        message = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+      } catch (_) { /* keep the status text */ }
+      const error = new Error(message);
+      error.status = response.status;
+      throw error;
+    }
+    return response.status === 204 ? null : response.json();
+  }
+
+  // -- sign in -------------------------------------------------------------------------------
+
+  function showSignInError(message) {
+    const el = $("sign-in-error");
+    el.textContent = message;
+    el.hidden = !message;
+  }
+
+  async function signIn(body) {
+    showSignInError("");
+    try {
+      const session = await api("/chat/api/session", { method: "POST", body: JSON.stringify(body) });
+      token = session.token;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      $("api-key").value = "";
+      showChat(session);
+    } catch (err) {
+      showSignInError("Sign-in failed: " + err.message);
+    }
+  }
+
+  function showSignIn() {
+    $("sign-in").hidden = false;
+    $("chat").hidden = true;
+    $("sign-out").hidden = true;
+    $("assistant-mode").hidden = true;
+  }
+
+  function setMode(label, mode) {
+    const badge = $("assistant-mode");
+    badge.textContent = label;
+    badge.dataset.mode = mode;
+    badge.hidden = false;
+  }
+
+  function showChat(session) {
+    $("sign-in").hidden = true;
+    $("chat").hidden = false;
+    $("sign-out").hidden = false;
+    const assistant = session.assistant || {};
+    setMode(assistant.mode === "anthropic" ? "Claude · " + assistant.model : "Offline assistant", assistant.mode);
+    const banner = $("banner");
+    banner.replaceChildren();
+    const who = node("p", "who");
+    who.appendChild(node("strong", null, session.banner.name));
+    who.appendChild(document.createTextNode(" · " + session.banner.roles.join(", ")));
+    banner.appendChild(who);
+    for (const line of session.banner.lines) banner.appendChild(node("p", null, line));
+    const suggestions = $("suggestions");
+    suggestions.replaceChildren(node("span", "label", "Try:"));
+    for (const q of session.questions) {
+      const button = node("button", "chip", q.text);
+      button.type = "button";
+      button.title = q.title;
+      button.addEventListener("click", () => ask(q.text));
+      suggestions.appendChild(button);
+    }
+    $("question").focus();
+  }
+
+  async function init() {
+    const config = await api("/chat/api/config");
+    $("key-form").hidden = !config.api_key_sign_in;
+    if (config.demo_mode && config.personas.length) {
+      $("personas").hidden = false;
+      const list = $("persona-list");
+      list.replaceChildren();
+      for (const p of config.personas) {
+        const item = node("li");
+        const button = node("button", "persona");
+        button.type = "button";
+        button.dataset.persona = p.key;
+        button.appendChild(node("span", "persona-name", p.name));
+        button.appendChild(node("span", "persona-role", p.role.replace("_", " ")));
+        button.appendChild(node("span", "persona-desc", p.description));
+        button.addEventListener("click", () => signIn({ persona: p.key }));
+        item.appendChild(button);
+        list.appendChild(item);
+      }
+    }
+    if (token) {
+      try {
+        showChat(await api("/chat/api/session"));
+        return;
+      } catch (_) {
+        token = null;
+        sessionStorage.removeItem(TOKEN_KEY);
+      }
+    }
+    showSignIn();
+  }
+
+  // -- rendering answers -----------------------------------------------------------------------
+
+  // A tiny, safe subset of Markdown for the model's prose: paragraphs, bullet and numbered lists,
+  // **bold** and `code`. Built from text nodes only.
+  function inline(parent, text) {
+    const parts = text.split(/(\*\*[^*]+\*\*|`[^`]+`)/g);
+    for (const part of parts) {
+      if (/^\*\*[^*]+\*\*$/.test(part)) parent.appendChild(node("strong", null, part.slice(2, -2)));
+      else if (/^`[^`]+`$/.test(part)) parent.appendChild(node("code", null, part.slice(1, -1)));
+      else if (part) parent.appendChild(document.createTextNode(part));
+    }
+  }
+
+  function renderProse(container, text) {
+    container.replaceChildren();
+    let list = null;
+    for (const raw of text.split("\n")) {
+      const line = raw.trimEnd();
+      const bullet = line.match(/^\s*[-*•]\s+(.*)$/);
+      const numbered = line.match(/^\s*\d+[.)]\s+(.*)$/);
+      if (bullet || numbered) {
+        const kind = bullet ? "UL" : "OL";
+        if (!list || list.tagName !== kind) {
+          list = node(kind.toLowerCase());
+          container.appendChild(list);
+        }
+        const item = node("li");
+        inline(item, (bullet || numbered)[1]);
+        list.appendChild(item);
+        continue;
+      }
+      list = null;
+      if (!line.trim()) continue;
+      const heading = line.match(/^#{1,6}\s+(.*)$/);
+      const p = node("p", heading ? "heading" : null);
+      inline(p, heading ? heading[1] : line);
+      container.appendChild(p);
+    }
+  }
+
+  function csvCell(value) {
+    let text = value === null || value === undefined ? "" : String(value);
+    // A cell starting with = + - @ would run as a formula in a spreadsheet: keep it text.
+    if (/^[=+\-@\t\r]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = "'" + text;
+    return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  function downloadCsv(view) {
+    const lines = [view.columns.map(csvCell).join(",")];
+    for (const row of view.rows) lines.push(row.map(csvCell).join(","));
+    const blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+    const link = node("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = view.csv || "answer.csv";
+    document.body.appendChild(link);
+    link.click();
+    setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+  }
+
+  function renderTable(view) {
+    const figure = node("figure", "table-view");
+    const header = node("figcaption");
+    header.appendChild(node("span", "title", view.title));
+    const count = view.total > view.rows.length
+      ? `${view.rows.length} of ${view.total} rows shown`
+      : `${view.rows.length} row${view.rows.length === 1 ? "" : "s"}`;
+    header.appendChild(node("span", "count", count));
+    if (view.rows.length) {
+      const button = node("button", "secondary small", "Download CSV");
+      button.type = "button";
+      button.setAttribute("aria-label", `Download ${view.title} as CSV`);
+      button.addEventListener("click", () => downloadCsv(view));
+      header.appendChild(button);
+    }
+    figure.appendChild(header);
+    if (!view.rows.length) {
+      figure.appendChild(node("p", "empty", "No rows."));
+      return figure;
+    }
+    const scroller = node("div", "table-scroll");
+    scroller.tabIndex = 0;
+    scroller.setAttribute("role", "region");
+    scroller.setAttribute("aria-label", view.title);
+    const table = node("table");
+    const thead = node("thead");
+    const headRow = node("tr");
+    view.columns.forEach((column, i) => {
+      const th = node("th", view.numeric[i] ? "num" : null, column);
+      th.scope = "col";
+      headRow.appendChild(th);
+    });
+    thead.appendChild(headRow);
+    table.appendChild(thead);
+    const tbody = node("tbody");
+    for (const row of view.rows) {
+      const tr = node("tr");
+      row.forEach((cell, i) => tr.appendChild(node("td", view.numeric[i] ? "num" : null, cell === null ? "" : cell)));
+      tbody.appendChild(tr);
+    }
+    table.appendChild(tbody);
+    scroller.appendChild(table);
+    figure.appendChild(scroller);
+    return figure;
+  }
+
+  function renderRecord(view) {
+    const section = node("section", "record-view");
+    section.appendChild(node("h4", null, view.title));
+    const dl = node("dl");
+    for (const [label, value] of view.fields) {
+      dl.appendChild(node("dt", null, label));
+      dl.appendChild(node("dd", null, value === null ? "" : value));
+    }
+    section.appendChild(dl);
+    return section;
+  }
+
+  function renderView(view) {
+    if (view.kind === "table") return renderTable(view);
+    if (view.kind === "chart") return window.SisChart.line(view);
+    if (view.kind === "record") return renderRecord(view);
+    return node("pre", null, JSON.stringify(view, null, 2));
+  }
+
+  // -- one answer --------------------------------------------------------------------------------
+
+  class Answer {
+    constructor(log) {
+      this.el = node("article", "message assistant");
+      this.el.setAttribute("aria-busy", "true");
+      this.meta = node("p", "meta", "Thinking…");
+      this.el.appendChild(this.meta);
+      this.prose = null;
+      this.text = "";
+      this.calls = new Map();
+      log.appendChild(this.el);
+    }
+
+    add(child) {
+      this.prose = null;
+      this.el.appendChild(child);
+      child.scrollIntoView({ block: "nearest" });
+      return child;
+    }
+
+    handle(kind, data) {
+      const handler = this["on_" + kind];
+      if (handler) handler.call(this, data);
+    }
+
+    on_mode(data) {
+      this.meta.textContent = "Answered by the " + (data.mode === "anthropic" ? data.label : "offline assistant");
+      setMode(data.mode === "anthropic" ? data.label : "Offline assistant", data.mode);
+    }
+
+    on_understood(data) {
+      const p = node("p", "understood");
+      p.appendChild(node("span", "label", "Understood: "));
+      p.appendChild(document.createTextNode(data.items.join(" · ")));
+      this.add(p);
+    }
+
+    on_text(data) {
+      if (!this.prose) {
+        this.prose = node("div", "prose");
+        this.text = "";
+        this.el.appendChild(this.prose);
+      }
+      this.text += data.delta;
+      renderProse(this.prose, this.text);
+    }
+
+    on_tool_call(data) {
+      const details = node("details", "tool-call");
+      details.dataset.tool = data.name;
+      const summary = node("summary");
+      summary.appendChild(node("span", "tool-name", data.name));
+      const status = node("span", "tool-status", "running…");
+      summary.appendChild(status);
+      details.appendChild(summary);
+      details.appendChild(node("pre", "arguments", JSON.stringify(data.arguments, null, 2)));
+      const box = node("div", "tool");
+      box.appendChild(details);
+      this.add(box);
+      this.calls.set(data.call_id, { box, details, status });
+    }
+
+    on_tool_result(data) {
+      const call = this.calls.get(data.call_id);
+      if (!call) return;
+      const rows = data.rows === null || data.rows === undefined ? "" : ` · ${data.rows} row${data.rows === 1 ? "" : "s"}`;
+      call.status.textContent = `audit #${data.audit_seq}${rows}`;
+      call.details.dataset.auditSeq = data.audit_seq;
+      for (const view of data.views) call.box.appendChild(renderView(view));
+      this.prose = null;
+    }
+
+    on_tool_error(data) {
+      const call = this.calls.get(data.call_id);
+      if (!call) return;
+      call.box.classList.add(data.refused ? "refused" : "failed");
+      call.status.textContent = (data.refused ? "refused" : "failed") + (data.audit_seq ? ` · audit #${data.audit_seq}` : "");
+      call.details.dataset.auditSeq = data.audit_seq || "";
+      call.details.appendChild(node("p", "tool-error", `${data.code}: ${data.message}`));
+    }
+
+    on_refusal(data) {
+      const box = node("div", "alert refusal");
+      box.setAttribute("role", "alert");
+      box.appendChild(node("strong", null, "Not available: "));
+      box.appendChild(document.createTextNode(data.message));
+      this.add(box);
+    }
+
+    on_clarify(data) {
+      const box = node("div", "alert clarify");
+      box.appendChild(node("p", null, data.message));
+      if (data.understood && data.understood.length) {
+        box.appendChild(node("p", "understood", "I understood: " + data.understood.join(" · ")));
+      }
+      const list = node("div", "suggestions");
+      for (const text of data.suggestions) {
+        const button = node("button", "chip", text);
+        button.type = "button";
+        button.addEventListener("click", () => ask(text));
+        list.appendChild(button);
+      }
+      box.appendChild(list);
+      this.add(box);
+    }
+
+    on_notice(data) {
+      const box = node("div", "alert notice " + (data.level || "info"), data.message);
+      this.add(box);
+    }
+
+    on_error(data) {
+      const box = node("div", "alert error", data.message);
+      box.setAttribute("role", "alert");
+      this.add(box);
+    }
+
+    on_done() {
+      this.el.setAttribute("aria-busy", "false");
+      this.el.classList.add("done");
+      if (this.meta.textContent === "Thinking…") this.meta.textContent = "";
+    }
+  }
+
+  function parseEvent(block) {
+    let kind = "message";
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event:")) kind = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+    }
+    return data.length ? { kind, data: JSON.parse(data.join("\n")) } : null;
+  }
+
+  async function ask(question) {
+    question = (question || "").trim();
+    if (!question || busy) return;
+    busy = true;
+    $("ask-button").disabled = true;
+    const log = $("log");
+    const mine = node("article", "message user");
+    mine.appendChild(node("p", null, question));
+    log.appendChild(mine);
+    const answer = new Answer(log);
+    $("question").value = "";
+    try {
+      const response = await fetch("/chat/api/ask", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + token, Accept: "text/event-stream" },
+        body: JSON.stringify({ question }),
+      });
+      if (response.status === 401) {
+        answer.handle("error", { message: "Your session has ended; please sign in again." });
+        token = null;
+        sessionStorage.removeItem(TOKEN_KEY);
+        showSignIn();
+        return;
+      }
+      if (!response.ok || !response.body) throw new Error(`the server answered ${response.status}`);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const event = parseEvent(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+          if (event) answer.handle(event.kind, event.data);
+        }
+      }
+    } catch (err) {
+      answer.handle("error", { message: "The answer could not be loaded: " + err.message });
+    } finally {
+      answer.handle("done", {});
+      busy = false;
+      $("ask-button").disabled = false;
+      $("question").focus();
+    }
+  }
+
+  // -- wiring ----------------------------------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      signIn({ api_key: $("api-key").value });
+    });
+    $("ask-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      ask($("question").value);
+    });
+    $("question").addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        ask($("question").value);
+      }
+    });
+    $("sign-out").addEventListener("click", async () => {
+      try { await api("/chat/api/session", { method: "DELETE" }); } catch (_) { /* already signed out */ }
+      token = null;
+      sessionStorage.removeItem(TOKEN_KEY);
+      $("log").replaceChildren();
+      showSignIn();
+    });
+    init().catch((err) => showSignInError("The chat could not start: " + err.message));
+  });
+})();
