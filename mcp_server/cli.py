@@ -88,13 +88,13 @@ def seed_demo_command(
     today: Annotated[str | None, typer.Option(help="Anchor date YYYY-MM-DD (default: today).")] = None,
 ) -> None:
     """Write the deterministic demo data set (network, campuses, ~600 students, personas)."""
-    from db.demo.seed import seed_demo
+    from mcp_server.demo import seed_full_demo
 
     engine = _engine()
     upgrade(engine)
     anchor = _parse_date(today) if today else dt.date.today()
     with _progress() as report:
-        summary = seed_demo(engine, seed=seed, today=anchor, progress=report)
+        summary = seed_full_demo(engine, seed=seed, today=anchor, progress=report)
     console.print(f"demo data written: {summary}")
 
 
@@ -172,10 +172,10 @@ def demo(
     engine = _engine()
     upgrade(engine)
     if _is_empty(engine):
-        from db.demo.seed import seed_demo
+        from mcp_server.demo import seed_full_demo
 
         with _progress() as report:
-            seed_demo(engine, seed=seed, today=dt.date.today(), progress=report)
+            seed_full_demo(engine, seed=seed, today=dt.date.today(), progress=report)
     users_list()
     console.print(
         "To connect an MCP client as one of these users: "
@@ -191,6 +191,7 @@ def mcp_stdio() -> None:
     import logging
 
     from db.engine import make_session_factory
+    from mcp_server import stripe_gateway
     from mcp_server.auth import authenticate_stdio
     from mcp_server.mcp_face import fixed_principal_server
     from tools.runner import Deps
@@ -200,6 +201,7 @@ def mcp_stdio() -> None:
     engine = _engine()
     upgrade(engine)
     deps = Deps(session_factory=make_session_factory(engine))
+    stripe_gateway.install_from_env()
     with deps.session_factory.begin() as session:
         principal = authenticate_stdio(session, os.environ)
     fixed_principal_server(deps, principal).run()

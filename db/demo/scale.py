@@ -285,19 +285,21 @@ def _bulk_load(engine: Engine) -> Iterator[Connection]:
     """One connection and one transaction for the whole load, with SQLite tuned for bulk inserts."""
     with engine.connect() as conn:
         saved: dict[str, Any] = {}
-        if conn.dialect.name == "sqlite":
+        # Pragmas go straight to the driver: SQLite refuses some of them inside a transaction,
+        # and every statement through SQLAlchemy opens one (db/engine.py emits BEGIN).
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
             for pragma, value in _SQLITE_BULK_PRAGMAS.items():
-                saved[pragma] = conn.exec_driver_sql(f"PRAGMA {pragma}").scalar()
-                conn.exec_driver_sql(f"PRAGMA {pragma} = {value}")
-            conn.commit()
+                saved[pragma] = raw.execute(f"PRAGMA {pragma}").fetchone()[0]
+                raw.execute(f"PRAGMA {pragma} = {value}")
         try:
             with conn.begin():
                 yield conn
         finally:
             # Pooled connections keep their pragmas: put back what the engine set (db/engine.py).
             for pragma, value in saved.items():
-                conn.exec_driver_sql(f"PRAGMA {pragma} = {value}")
-            conn.commit()
+                assert raw is not None
+                raw.execute(f"PRAGMA {pragma} = {value}")
 
 
 # -- generation ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from db.models import (
 )
 from db.models.enrollment import OfferingStatus
 from domain.audit.changes import record_changes
+from domain.billing.service import on_enrollment_ended
 from domain.enrollment import rules
 from domain.enrollment.schemas import (
     EnrollmentRead,
@@ -285,6 +286,8 @@ def _end_stint(
     record_changes(session, scope, enrollment, reason=reason)
     _add_event(session, scope, enrollment, event_type, previous, end_on, reason)
     session.flush()
+    # Billing follows the stint: later installments are cancelled and the refund rule applied.
+    on_enrollment_ended(session, scope, enrollment)
 
 
 def transfer_student(session: Session, scope: Scope, data: TransferStudentInput) -> TransferResult:

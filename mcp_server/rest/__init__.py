@@ -14,6 +14,7 @@ from mcp_server.rest import (
     attendance,
     audit,
     behavior,
+    billing,
     enrollments,
     events,
     households,
@@ -37,6 +38,7 @@ AREAS = (
     admissions,
     events,
     webhooks,
+    billing,
     tools,
     audit,
 )

@@ -6,7 +6,6 @@ Each route is a call into the runner, so reading the audit log is itself authori
 audit data class) and recorded in the query log like any other read.
 """
 
-
 import csv
 import io
 import json

@@ -18,8 +18,12 @@ PREFIXES = ("/api/v1", "/ims/oneroster/rostering/v1p2", "/oauth/token")
 # domain/attendance/schemas.py Period._ordered compares end_on < start_on when the tool input left one of
 # them None, raising TypeError (a 500 on every face) for e.g. ?start_on=2026-01-01 without end_on.
 def test_no_input_makes_the_api_answer_5xx_or_break_its_schema(integrator_db):
-    schema = schemathesis.openapi.from_asgi("/openapi.json", integrator_db.app).include(
-        path_regex="^(" + "|".join(PREFIXES) + ")"
+    # The Stripe webhook is Stripe's callback, not an integrator API: it answers 503 (so Stripe retries)
+    # while no signing secret is configured, and tests/e2e/billing covers it with real signatures.
+    schema = (
+        schemathesis.openapi.from_asgi("/openapi.json", integrator_db.app)
+        .include(path_regex="^(" + "|".join(PREFIXES) + ")")
+        .exclude(path="/api/v1/webhooks/stripe")
     )
     headers = {"Authorization": f"Bearer {integrator_db.keys['admin']}"}
     failures: list[str] = []

@@ -1,0 +1,200 @@
+"""The Stripe adapter behind billing's gateway interface (domain/billing/gateway.py), with the official SDK.
+
+One Customer per household, one PaymentIntent per installment attempt (confirmed at once against
+the household's saved payment method), refunds by PaymentIntent. Every POST carries the SIS's
+idempotency key, so a retried call returns Stripe's first answer instead of charging again.
+Configuration comes from the environment: STRIPE_API_KEY enables charging, STRIPE_WEBHOOK_SECRET
+verifies webhooks, STRIPE_API_BASE (tests, local fakes) points the SDK at another server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
+
+from domain.billing.errors import GatewayUnavailable
+from domain.billing.gateway import (
+    ChargeRequest,
+    ChargeResult,
+    ChargeStatus,
+    CustomerRequest,
+    RefundRequest,
+    RefundResult,
+    WebhookEvent,
+    install_gateway,
+)
+
+log = logging.getLogger("sis.billing.stripe")
+
+API_KEY_ENV = "STRIPE_API_KEY"
+WEBHOOK_SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
+API_BASE_ENV = "STRIPE_API_BASE"
+
+
+def _field(obj: Any, name: str) -> Any:
+    """An attribute of a StripeObject, or None when absent (stripe 16 objects are not dicts)."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name) if name in obj else None
+
+
+def _ref(value: Any) -> str | None:
+    """An object's id whether the API returned it expanded or as a bare id."""
+    if value is None or isinstance(value, str):
+        return value
+    ident = _field(value, "id")
+    return str(ident) if ident is not None else None
+
+
+class StripeGateway:
+    """PaymentGateway over a `stripe.StripeClient`."""
+
+    name = "stripe"
+
+    def __init__(
+        self, api_key: str, *, api_base: str | None = None, max_network_retries: int = 2, off_session: bool = True
+    ) -> None:
+        # off_session: the family is not at the keyboard when an installment is collected (localstripe lacks it).
+        self.off_session = off_session
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=max_network_retries,
+        )
+
+    def create_customer(self, request: CustomerRequest) -> str:
+        """Create the household's Customer (metadata.household_id) and return its id."""
+        try:
+            customer = self.client.v1.customers.create(
+                params={"name": request.name, "metadata": {"household_id": request.household_id}},
+                options={"idempotency_key": request.idempotency_key},
+            )
+        except stripe.StripeError as err:
+            raise GatewayUnavailable(f"Stripe could not create the customer: {err.user_message or err}") from err
+        return str(customer.id)
+
+    def _attach(self, payment_method: str, customer: str) -> None:
+        """Attach a payment method to the customer (a no-op when it already is)."""
+        method = self.client.v1.payment_methods.retrieve(payment_method)
+        if _ref(_field(method, "customer")) != customer:
+            self.client.v1.payment_methods.attach(payment_method, params={"customer": customer})
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        """Create and confirm one PaymentIntent for exactly `request.amount_cents`; a decline is a FAILED result."""
+        try:
+            self._attach(request.payment_method_ref, request.customer_ref)
+            params: dict[str, Any] = {
+                "amount": request.amount_cents,
+                "currency": request.currency,
+                "customer": request.customer_ref,
+                "payment_method": request.payment_method_ref,
+                "confirm": True,
+                "metadata": {**request.metadata, "description": request.description[:500]},
+            }
+            if self.off_session:
+                params["off_session"] = True
+            intent = self.client.v1.payment_intents.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": request.idempotency_key},
+            )
+        except stripe.CardError as err:
+            error = err.error
+            intent_ref = _ref(_field(error, "payment_intent")) if error is not None else None
+            return ChargeResult(ChargeStatus.FAILED, intent_ref, err.user_message or str(err))
+        except stripe.InvalidRequestError as err:
+            # A bad payment method or parameters: retrying the same request cannot succeed.
+            return ChargeResult(ChargeStatus.FAILED, None, err.user_message or str(err))
+        except stripe.StripeError as err:
+            log.warning("Stripe charge %s failed: %s", request.idempotency_key, err)
+            raise GatewayUnavailable(f"Stripe did not complete the charge ({err.user_message or err}); retry") from err
+        status = str(intent.status)
+        if status == "succeeded":
+            return ChargeResult(ChargeStatus.SUCCEEDED, str(intent.id))
+        if status in {"processing", "requires_capture"}:
+            return ChargeResult(ChargeStatus.PROCESSING, str(intent.id))
+        error = _field(intent, "last_payment_error")
+        message = _field(error, "message") or f"the payment needs attention ({status})"
+        return ChargeResult(ChargeStatus.FAILED, str(intent.id), str(message))
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund part or all of a PaymentIntent."""
+        try:
+            refund = self.client.v1.refunds.create(
+                params={
+                    "payment_intent": request.payment_ref,
+                    "amount": request.amount_cents,
+                    "metadata": dict(request.metadata),
+                },
+                options={"idempotency_key": request.idempotency_key},
+            )
+        except stripe.InvalidRequestError as err:
+            return RefundResult(False, None, err.user_message or str(err))
+        except stripe.StripeError as err:
+            raise GatewayUnavailable(f"Stripe did not complete the refund ({err.user_message or err}); retry") from err
+        status = str(refund.status)
+        if status in {"succeeded", "pending"}:
+            return RefundResult(True, str(refund.id))
+        return RefundResult(False, str(refund.id), f"refund {status}")
+
+
+def to_webhook_event(event: Any) -> WebhookEvent:
+    """The billing view of a verified Stripe event (PaymentIntent or Charge payloads)."""
+    obj = event.data.object
+    kind = str(_field(obj, "object") or "")
+    metadata_obj = _field(obj, "metadata")
+    raw = metadata_obj.to_dict() if hasattr(metadata_obj, "to_dict") else dict(metadata_obj or {})
+    metadata = {str(k): str(v) for k, v in raw.items()}
+    if kind == "charge":
+        return WebhookEvent(
+            event_id=str(event.id),
+            event_type=str(event.type),
+            payment_ref=_ref(_field(obj, "payment_intent")),
+            amount_cents=_field(obj, "amount"),
+            amount_refunded_cents=_field(obj, "amount_refunded"),
+            metadata=metadata,
+        )
+    error = _field(obj, "last_payment_error")
+    received = _field(obj, "amount_received")
+    return WebhookEvent(
+        event_id=str(event.id),
+        event_type=str(event.type),
+        payment_ref=_ref(_field(obj, "id")),
+        amount_cents=received if received else _field(obj, "amount"),
+        failure_message=_field(error, "message"),
+        metadata=metadata,
+    )
+
+
+def construct_event(payload: bytes, signature: str | None, secret: str) -> Any:
+    """Verify the Stripe-Signature header over the raw body (5-minute tolerance) and parse the event.
+
+    Raises:
+        stripe.SignatureVerificationError: missing, wrong or stale signature.
+        ValueError: the body is not a JSON event.
+    """
+    return stripe.Webhook.construct_event(payload, signature, secret)
+
+
+def gateway_from_env(environ: Mapping[str, str] | None = None) -> StripeGateway | None:
+    """The Stripe gateway when STRIPE_API_KEY is set, else None (online charging disabled)."""
+    env = os.environ if environ is None else environ
+    key = env.get(API_KEY_ENV, "").strip()
+    if not key:
+        return None
+    base = env.get(API_BASE_ENV) or None
+    return StripeGateway(key, api_base=base)
+
+
+def install_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """Install the Stripe gateway for billing from the environment; returns whether charging is enabled."""
+    gateway = gateway_from_env(environ)
+    install_gateway(gateway)
+    if gateway is None:
+        log.info("online charging disabled: %s is not set", API_KEY_ENV)
+    return gateway is not None
