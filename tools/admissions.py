@@ -11,7 +11,7 @@ from tools.catalog import ToolContext, ToolInput, tool
 
 
 class ListApplicationsInput(ToolInput, ApplicationQuery):
-    pass
+    """ApplicationQuery plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.ADMISSIONS, title="Admissions pipeline")
@@ -25,7 +25,7 @@ def list_applications(session: Session, scope: Scope, data: ListApplicationsInpu
 
 
 class AdvanceApplicationToolInput(ToolInput, AdvanceApplicationInput):
-    pass
+    """AdvanceApplicationInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.ADMISSIONS, action=Action.WRITE, title="Advance an application", idempotent=False)

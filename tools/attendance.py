@@ -64,7 +64,7 @@ def find_chronic_absence(
 
 
 class RecordAttendanceToolInput(ToolInput, RecordAttendanceInput):
-    pass
+    """RecordAttendanceInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.ATTENDANCE, action=Action.WRITE, title="Record attendance", idempotent=True)

@@ -11,7 +11,7 @@ from tools.catalog import ToolContext, ToolInput, tool
 
 
 class SearchAuditLogInput(ToolInput, AuditSearchQuery):
-    pass
+    """AuditSearchQuery plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.AUDIT, title="Search the audit log", student_id_fields=())
@@ -27,7 +27,7 @@ def search_audit_log(session: Session, scope: Scope, data: SearchAuditLogInput, 
 
 
 class VerifyAuditLogInput(ToolInput):
-    pass
+    """No arguments besides `purpose`."""
 
 
 @tool(data_class=DataClass.AUDIT, title="Verify the audit log")

@@ -16,7 +16,7 @@ from tools.catalog import ToolContext, ToolInput, tool
 
 
 class ListBehaviorIncidentsInput(ToolInput, BehaviorIncidentQuery):
-    pass
+    """BehaviorIncidentQuery plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.BEHAVIOR, title="Behavior incidents")
@@ -31,7 +31,7 @@ def list_behavior_incidents(
 
 
 class RecordBehaviorIncidentToolInput(ToolInput, RecordBehaviorIncidentInput):
-    pass
+    """RecordBehaviorIncidentInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.BEHAVIOR, action=Action.WRITE, title="Record a behavior incident", idempotent=False)

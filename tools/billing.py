@@ -33,7 +33,7 @@ _STUDENT_FIELDS = ("student_id",)
 
 
 class PreviewTuitionToolInput(ToolInput, PreviewTuitionInput):
-    pass
+    """PreviewTuitionInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, title="Preview tuition", student_id_fields=_STUDENT_FIELDS)
@@ -48,7 +48,7 @@ def preview_tuition(session: Session, scope: Scope, data: PreviewTuitionToolInpu
 
 
 class ComputeBalanceToolInput(ToolInput, BalanceInput):
-    pass
+    """BalanceInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, title="Household balance", student_id_fields=_STUDENT_FIELDS)
@@ -63,7 +63,7 @@ def compute_balance(session: Session, scope: Scope, data: ComputeBalanceToolInpu
 
 
 class ListOutstandingBalancesInput(ToolInput, OutstandingBalancesQuery):
-    pass
+    """OutstandingBalancesQuery plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, title="Outstanding balances")
@@ -82,7 +82,7 @@ def list_outstanding_balances(
 
 
 class RecordPaymentToolInput(ToolInput, RecordPaymentInput):
-    pass
+    """RecordPaymentInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Record a payment", idempotent=False)
@@ -96,7 +96,7 @@ def record_payment(session: Session, scope: Scope, data: RecordPaymentToolInput,
 
 
 class SetPaymentPlanToolInput(ToolInput, SetPaymentPlanInput):
-    pass
+    """SetPaymentPlanInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Set payment plan", student_id_fields=_STUDENT_FIELDS)
@@ -111,7 +111,7 @@ def set_payment_plan(session: Session, scope: Scope, data: SetPaymentPlanToolInp
 
 
 class ApplyDiscountToolInput(ToolInput, ApplyDiscountInput):
-    pass
+    """ApplyDiscountInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Apply a discount", idempotent=False)
@@ -125,7 +125,7 @@ def apply_discount(session: Session, scope: Scope, data: ApplyDiscountToolInput,
 
 
 class ChargeInstallmentToolInput(ToolInput, ChargeInstallmentInput):
-    pass
+    """ChargeInstallmentInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Charge an installment", idempotent=True)
@@ -143,7 +143,7 @@ def charge_installment(
 
 
 class RefundPaymentToolInput(ToolInput, RefundPaymentInput):
-    pass
+    """RefundPaymentInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Refund a payment", idempotent=False, destructive=True)
@@ -157,7 +157,7 @@ def refund_payment(session: Session, scope: Scope, data: RefundPaymentToolInput,
 
 
 class SettleWithdrawalToolInput(ToolInput, SettleWithdrawalInput):
-    pass
+    """SettleWithdrawalInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Settle a withdrawal", idempotent=True)

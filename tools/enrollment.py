@@ -44,7 +44,7 @@ def query_roster(session: Session, scope: Scope, data: QueryRosterInput, ctx: To
 
 
 class EnrollmentTrendInput(ToolInput, EnrollmentTrendQuery):
-    pass
+    """EnrollmentTrendQuery plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, title="Enrollment trend")
@@ -74,7 +74,7 @@ def list_offerings(session: Session, scope: Scope, data: ListOfferingsInput, ctx
 
 
 class EnrollStudentToolInput(ToolInput, EnrollStudentInput):
-    pass
+    """EnrollStudentInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Enroll a student", idempotent=False)
@@ -89,7 +89,7 @@ def enroll_student(session: Session, scope: Scope, data: EnrollStudentToolInput,
 
 
 class WithdrawEnrollmentToolInput(ToolInput, WithdrawEnrollmentInput):
-    pass
+    """WithdrawEnrollmentInput plus the runner's `purpose`."""
 
 
 @tool(
@@ -111,7 +111,7 @@ def withdraw_enrollment(
 
 
 class TransferStudentToolInput(ToolInput, TransferStudentInput):
-    pass
+    """TransferStudentInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Transfer a student", idempotent=False)
@@ -127,7 +127,7 @@ def transfer_student(
 
 
 class ReenrollStudentToolInput(ToolInput, ReenrollStudentInput):
-    pass
+    """ReenrollStudentInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Re-enroll a student", idempotent=False)

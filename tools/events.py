@@ -23,7 +23,7 @@ from tools.catalog import ToolContext, ToolInput, tool
 
 
 class ListEventsInput(ToolInput, EventQuery):
-    pass
+    """EventQuery plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, title="Domain events", student_id_fields=("student_id",))
@@ -39,7 +39,7 @@ def list_events(session: Session, scope: Scope, data: ListEventsInput, ctx: Tool
 
 
 class ListWebhookSubscriptionsInput(ToolInput):
-    pass
+    """No arguments besides `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, title="Webhook subscriptions")
@@ -51,7 +51,7 @@ def list_webhook_subscriptions(
 
 
 class CreateWebhookSubscriptionInput(ToolInput, CreateSubscriptionInput):
-    pass
+    """CreateSubscriptionInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Create a webhook subscription", idempotent=False)

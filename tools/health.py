@@ -57,7 +57,7 @@ def get_immunization_history(
 
 
 class RecordImmunizationToolInput(ToolInput, RecordImmunizationInput):
-    pass
+    """RecordImmunizationInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an immunization", idempotent=False)
@@ -73,7 +73,7 @@ def record_immunization(
 
 
 class RecordExemptionToolInput(ToolInput, RecordExemptionInput):
-    pass
+    """RecordExemptionInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an exemption", idempotent=False)

@@ -26,7 +26,7 @@ def get_household(session: Session, scope: Scope, data: GetHouseholdInput, ctx: 
 
 
 class SetBillingSharesToolInput(ToolInput, SetBillingSharesInput):
-    pass
+    """SetBillingSharesInput plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Set billing shares", idempotent=True)

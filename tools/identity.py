@@ -14,7 +14,7 @@ from tools.catalog import ToolContext, ToolInput, tool
 
 
 class WhoamiInput(ToolInput):
-    pass
+    """No arguments besides `purpose`."""
 
 
 class OrgAccess(BaseModel):

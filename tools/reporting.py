@@ -57,7 +57,7 @@ def _view_read(scope: Scope, view: ReportingView) -> ReportingViewRead:
 
 
 class DescribeSchemaInput(ToolInput):
-    pass
+    """No arguments besides `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, title="Describe the reporting schema")

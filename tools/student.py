@@ -14,7 +14,7 @@ from tools.catalog import ToolContext, ToolInput, tool
 
 
 class SearchStudentsInput(ToolInput, StudentSearchQuery):
-    pass
+    """StudentSearchQuery plus the runner's `purpose`."""
 
 
 @tool(data_class=DataClass.DIRECTORY, title="Search students", student_id_fields=("id",))

@@ -619,9 +619,20 @@ def _staff_rows(
     )
     if light:
         role_col, primary_org = cast(null(), String), cast(null(), RoleGrant.org_id.type)
+    stmt = select(*_user_account_columns(session, scope, role_col, primary_org, "staff")).where(
+        User.kind == UserKind.STAFF, exists().where(visible)
+    )
+    if klass is not None:
+        pairs = _teacher_pairs(scope, q.as_of).subquery()
+        stmt = stmt.where(User.id.in_(select(pairs.c.user_id).where(pairs.c.class_id == klass, pairs.c.current == 1)))
+    return stmt
+
+
+def _user_account_columns(session: Session, scope: Scope, role_col: Any, primary_org: Any, kind: str) -> list[Any]:
+    """The OneRoster user columns of a user_account row (staff or guardian); email only where visible."""
     given, family = _split_name(session, User.display_name)
     email = null() if scope.hides("user_account", "email") else User.email
-    stmt = select(
+    return [
         User.id.label("sourcedId"),
         _status(User.is_active).label("status"),
         User.updated_at.label("dateLastModified"),
@@ -633,13 +644,9 @@ def _staff_rows(
         cast(email, String).label("email"),
         role_col.label("role"),
         primary_org.label("primary_org_id"),
-        literal("staff").label("kind"),
+        literal(kind).label("kind"),
         cast(null(), Integer).label("grade"),
-    ).where(User.kind == UserKind.STAFF, exists().where(visible))
-    if klass is not None:
-        pairs = _teacher_pairs(scope, q.as_of).subquery()
-        stmt = stmt.where(User.id.in_(select(pairs.c.user_id).where(pairs.c.class_id == klass, pairs.c.current == 1)))
-    return stmt
+    ]
 
 
 def _guardian_link(scope: Scope, user_id: Any) -> ColumnElement[bool]:
@@ -668,23 +675,9 @@ def _guardian_rows(session: Session, scope: Scope, *, light: bool = False) -> An
     )
     if light:
         role_col, primary_org = cast(null(), String), cast(null(), Household.org_id.type)
-    given, family = _split_name(session, User.display_name)
-    email = null() if scope.hides("user_account", "email") else User.email
-    return select(
-        User.id.label("sourcedId"),
-        _status(User.is_active).label("status"),
-        User.updated_at.label("dateLastModified"),
-        case((User.is_active, "true"), else_="false").label("enabledUser"),
-        given.label("givenName"),
-        family.label("familyName"),
-        cast(null(), String).label("preferredFirstName"),
-        cast(null(), String).label("identifier"),
-        cast(email, String).label("email"),
-        role_col.label("role"),
-        primary_org.label("primary_org_id"),
-        literal("guardian").label("kind"),
-        cast(null(), Integer).label("grade"),
-    ).where(User.kind == UserKind.GUARDIAN, exists().select_from(HouseholdGuardian, Household).where(link))
+    return select(*_user_account_columns(session, scope, role_col, primary_org, "guardian")).where(
+        User.kind == UserKind.GUARDIAN, exists().select_from(HouseholdGuardian, Household).where(link)
+    )
 
 
 def _render_users(session: Session, scope: Scope, rows: Sequence[RowMapping], ctx: Context) -> list[dict[str, Any]]:

@@ -51,7 +51,7 @@ def receiver() -> Iterator[Receiver]:
             self.wfile.write(b"ok" if status < 300 else b"try later")
 
         def log_message(self, *args: object) -> None:
-            pass
+            """Keep the receiver quiet in test output."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
