@@ -1,9 +1,9 @@
 """Audit overhead: added time per call of one chained query-log entry, committed with the answer.
 
 Each sample is one whole request transaction: a scoped read of a student page, then commit.
-The "audited" variant also appends one query-log entry (head-row UPDATE ... RETURNING,
-SHA-256 over the canonical record, INSERT) in the same transaction, exactly as the tool runner
-does. Variants alternate so that drift on a busy machine hits both equally.
+The "audited" variant also appends one query-log entry in the same transaction, exactly as the
+tool runner does (on PostgreSQL one statement: the head-row UPDATE computes the SHA-256 link and
+feeds the INSERT; on SQLite the head UPDATE, the hash in Python, the INSERT). Variants alternate so that drift on a busy machine hits both equally.
 
 Run:  python bench/audit_bench.py [--calls 2000] [--database-url URL]   (an EMPTY database)
 """
@@ -122,7 +122,7 @@ def main() -> None:
         f"{'added by the audit entry':<34}{a_med - p_med:>12.1f}   (median of paired differences: "
         f"{statistics.median(added):.1f})"
     )
-    print(f"{'one SELECT 1 round trip':<34}{statistics.median(trips):>12.1f}   (the audit entry adds 2 statements")
+    print(f"{'one SELECT 1 round trip':<34}{statistics.median(trips):>12.1f}   (the audit entry adds 1 statement")
     print(f"{'':<34}{'':>12}    on PostgreSQL, 3 in-process on SQLite)")
     print(f"target: <= 1000 µs median -> {'met' if a_med - p_med <= 1000 else 'NOT met'}")
     engine.dispose()

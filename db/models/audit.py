@@ -95,4 +95,7 @@ class AuditChainHead(Base):
     chain: Mapped[str] = mapped_column(String(40), primary_key=True)
     seq: Mapped[int] = mapped_column(BigIntSeq, default=0)
     entry_hash: Mapped[str] = mapped_column(String(64))
+    # The hash of the entry before the head entry: lets one UPDATE ... RETURNING hand an appender
+    # both links of the entry it writes (see domain/audit/chain.py).
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -146,3 +146,26 @@ def test_an_auditor_can_list_who_saw_a_students_records(session):
         list_disclosures(session, scope_of(session, campus_auditor), child)
     with pytest.raises(PermissionDenied):
         list_disclosures(session, nurse_scope, child)
+
+
+def test_entries_with_any_text_chain_and_verify_and_the_head_keeps_both_links(session):
+    from db.models import AuditChainHead
+
+    scope = scope_of(session, persona(session, ("registrar", create_org(session)))[1])
+    entries = [
+        record_query(
+            session,
+            scope.actor,
+            capability="search_students",
+            scope=scope,
+            arguments={"text": text, "seq": 1, "nested": {"é": [1, None, True]}},
+            purpose="enrollment verification — ñandú",
+        )
+        for text in ("Zoë", '"seq":0', "\u0000\t\n", "")
+    ]
+
+    head = session.get(AuditChainHead, Chain.QUERY_LOG.value)
+    assert [e.seq for e in entries] == list(range(entries[0].seq, entries[0].seq + 4))
+    assert head.entry_hash == entries[-1].entry_hash
+    assert head.prev_hash == entries[-2].entry_hash
+    assert verify_chain(session, Chain.QUERY_LOG).ok
