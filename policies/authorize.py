@@ -153,6 +153,7 @@ def build_scope(
         guide_orgs=decision.guide_orgs if guide else None,
         summary=decision.summary,
         policy_version=enforcer.version,
+        subtree_of=index.subtree,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,6 +66,8 @@ class Scope:
     # "data_class:action" -> org paths, for the query log (what the decision was, in words).
     summary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     policy_version: str = ""
+    # The org tree the decision was made on (org id -> it and every org below it), when known.
+    subtree_of: Callable[[uuid.UUID], frozenset[uuid.UUID]] | None = field(default=None, compare=False, repr=False)
 
     # -- questions -------------------------------------------------------------------------
 
@@ -84,6 +86,27 @@ class Scope:
     def hides(self, table: str, column: str) -> bool:
         """True when `table.column` must not be shown to the caller (its data class is not readable)."""
         return f"{table}.{column}" in self.hidden_columns
+
+    def within(self, org_id: uuid.UUID) -> Scope | None:
+        """This scope cut down to `org_id` and the orgs below it, or None when the tree is unknown.
+
+        Exact for a query whose scope filter and subtree condition test the same org column:
+        (col in allowed) and (col in subtree) is (col in allowed & subtree). The cut sets are
+        small, which the planner can use (a campus question becomes `org_id = ANY('{campus}')`).
+        """
+        if self.subtree_of is None:
+            return None
+        subtree = self.subtree_of(org_id)
+        grants = {key: ids & subtree for key, ids in self.grants.items()}
+        guide = None if self.guide_orgs is None else {key: ids & subtree for key, ids in self.guide_orgs.items()}
+        return replace(self, grants=grants, guide_orgs=guide)
+
+    def subtree_filter(self, org_column: Any, org_id: uuid.UUID) -> ColumnElement[bool] | None:
+        """`org_column IN (org_id and the orgs below it)` from the tree, or None when the tree is unknown."""
+        if self.subtree_of is None:
+            return None
+        ids = self.subtree_of(org_id)
+        return ids_in(org_column, ids) if ids else false()
 
     def with_operation(self, operation_id: str | None = None) -> Scope:
         """The same decision for a new call (a fresh operation id groups that call's change events)."""

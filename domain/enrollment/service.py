@@ -50,7 +50,7 @@ from domain.errors import (
     PermissionDenied,
 )
 from domain.events import emit_event, enrollment_payload
-from domain.org.service import get_org, in_subtree
+from domain.org.service import require_org, within_org
 from domain.paging import page_meta
 from policies.scope import Action, DataClass, Scope
 
@@ -388,10 +388,11 @@ def _status_filter(data: RosterQuery) -> ColumnElement[bool]:
 def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPage:
     """Stints matching the filters as of a date, in the caller's scope, sorted by name; paginated."""
     if data.org_id is not None:
-        get_org(session, scope, data.org_id)
+        require_org(scope, data.org_id)
+    scope, in_org = within_org(session, scope, Enrollment.org_id, data.org_id)
     conditions = [
         scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
-        in_subtree(session, Enrollment.org_id, data.org_id),
+        in_org,
         _status_filter(data),
     ]
     if data.offering_id is not None:
@@ -440,7 +441,8 @@ def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPag
 def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery, *, today: dt.date) -> EnrollmentTrend:
     """Distinct students enrolled on the last day of each month (or today for the current month)."""
     if data.org_id is not None:
-        get_org(session, scope, data.org_id)
+        require_org(scope, data.org_id)
+    scope, in_org = within_org(session, scope, Enrollment.org_id, data.org_id)
     days = [min(rules.month_end(m), today) for m in rules.months_between(data.start_month, data.end_month)]
     days = [d for d in days if d >= data.start_month.replace(day=1)]
     columns = [
@@ -458,7 +460,7 @@ def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery,
     ]
     where = [
         scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
-        in_subtree(session, Enrollment.org_id, data.org_id),
+        in_org,
         Enrollment.status != EnrollmentStatus.PENDING,
     ]
     if not days:
@@ -491,7 +493,8 @@ def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery,
 def list_offerings(session: Session, scope: Scope, data: OfferingQuery) -> OfferingPage:
     """Offerings in the caller's scope with seats taken on as_of; sorted by campus, start date, name."""
     if data.org_id is not None:
-        get_org(session, scope, data.org_id)
+        require_org(scope, data.org_id)
+    scope, in_org = within_org(session, scope, ProgramOffering.org_id, data.org_id)
     taken = (
         select(Enrollment.offering_id, func.count().label("n"))
         .where(Enrollment.active_on(data.as_of), Enrollment.status.in_(HOLDING))
@@ -500,7 +503,7 @@ def list_offerings(session: Session, scope: Scope, data: OfferingQuery) -> Offer
     )
     conditions = [
         scope.org_filter(ProgramOffering.org_id, DataClass.DIRECTORY),
-        in_subtree(session, ProgramOffering.org_id, data.org_id),
+        in_org,
     ]
     if data.session_label:
         conditions.append(ProgramOffering.session_label == data.session_label)

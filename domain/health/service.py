@@ -44,7 +44,7 @@ from domain.health.schemas import (
     RecordImmunizationInput,
     StudentComplianceRead,
 )
-from domain.org.service import get_org, in_subtree
+from domain.org.service import require_org, within_org
 from policies.scope import Action, DataClass, Scope
 
 # How long an exemption may last when signed: a medical certificate is renewed yearly, the
@@ -204,10 +204,11 @@ def _evaluate(
 
 
 def _enrollment_filters(session: Session, scope: Scope, data: MissingImmunizationsQuery) -> list[ColumnElement[bool]]:
+    scope, in_org = within_org(session, scope, Enrollment.org_id, data.org_id)
     filters = [
         Enrollment.active_on(data.as_of),
         scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.HEALTH),
-        in_subtree(session, Enrollment.org_id, data.org_id),
+        in_org,
     ]
     if data.grade is not None:
         filters.append(Enrollment.grade_level == data.grade)
@@ -225,7 +226,7 @@ def find_missing_immunizations(
         NotFound: data.org_id does not exist or is outside the caller's health scope.
     """
     if data.org_id is not None:
-        get_org(session, scope, data.org_id, DataClass.HEALTH)
+        require_org(scope, data.org_id, DataClass.HEALTH)
     filters = _enrollment_filters(session, scope, data)
     candidate_ids = select(Enrollment.student_id).where(*filters)
 
