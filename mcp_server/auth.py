@@ -10,18 +10,29 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from db.base import utcnow
-from db.models import ApiKey, Organization, User
+from db.models import ApiKey, Organization, RoleGrant, User
 from domain.errors import DomainError, InvalidInput, NotFound
-from policies.principal import AuthMethod, Principal, UnknownTokenScope, load_principal, token_permissions
+from policies.principal import (
+    AuthMethod,
+    Principal,
+    UnknownTokenScope,
+    grant_in_force,
+    principal_of,
+    token_permissions,
+)
 
 KEY_ENVIRONMENT = "live"
 SECRET_BYTES = 32  # token_urlsafe(32): 43 characters, 256 bits
@@ -118,7 +129,9 @@ def authenticate_api_key(
     """
     now = now or utcnow()
     parts = _split(presented or "")
-    key = session.execute(select(ApiKey).where(ApiKey.prefix == parts[0])).scalar_one_or_none() if parts else None
+    # One round trip: the key, its owner, its org limit and the owner's grants in force.
+    rows = session.execute(_KEY_WITH_OWNER, {"prefix": parts[0], "today": now.date()}).all() if parts else []
+    key = rows[0][0] if rows else None
     # Compare even when nothing matched, so a wrong key and an unknown one take the same time.
     stored = key.secret_hash if key is not None else hash_key("")
     if not hmac.compare_digest(stored, hash_key(presented or "")) or key is None:
@@ -127,22 +140,38 @@ def authenticate_api_key(
         raise ApiKeyRevoked(f"API key {key.prefix} was revoked on {key.revoked_at:%Y-%m-%d}")
     if key.expires_at is not None and key.expires_at <= now:
         raise ApiKeyExpired(f"API key {key.prefix} expired on {key.expires_at:%Y-%m-%d}")
-    try:
-        principal = load_principal(session, user_id=key.user_id, auth_method=method)
-    except NotFound as err:
-        raise ApiKeyInvalid(f"the owner of API key {key.prefix} is not an active user") from err
+    owner: User = rows[0][1]
+    if not owner.is_active:
+        raise ApiKeyInvalid(f"the owner of API key {key.prefix} is not an active user")
+    grants = [(role, org_id, path) for _, _, _, role, org_id, path in rows if role is not None and path is not None]
+    principal = principal_of(owner, grants, method)
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
         session.flush()
-    limit_path = session.execute(select(Organization.path).where(Organization.id == key.org_id)).scalar()
     return replace(
         principal,
         api_key_id=key.id,
         api_key_prefix=key.prefix,
         token_scopes=tuple(key.scopes),
         org_limit_id=key.org_id,
-        org_limit_path=limit_path,
+        org_limit_path=rows[0][2],
     )
+
+
+def _key_with_owner_statement() -> Select[ApiKey, User, str, str, uuid.UUID, str]:
+    limit_org, grant_org = aliased(Organization), aliased(Organization)
+    return (
+        select(ApiKey, User, limit_org.path, RoleGrant.role, RoleGrant.org_id, grant_org.path)
+        .join(User, User.id == ApiKey.user_id)
+        .outerjoin(limit_org, limit_org.id == ApiKey.org_id)
+        .outerjoin(RoleGrant, and_(RoleGrant.user_id == User.id, grant_in_force(bindparam("today"))))
+        .outerjoin(grant_org, grant_org.id == RoleGrant.org_id)
+        .where(ApiKey.prefix == bindparam("prefix"))
+    )
+
+
+# Built once: authentication runs on every HTTP request.
+_KEY_WITH_OWNER = _key_with_owner_statement()
 
 
 def authenticate_bearer(session: Session, authorization: str | None) -> Principal:
@@ -169,6 +198,69 @@ def authenticate_stdio(session: Session, environ: Mapping[str, str]) -> Principa
     return authenticate_api_key(session, presented, method=AuthMethod.STDIO)
 
 
+class RecentlyVerified:
+    """Credentials verified in the last `ttl` seconds, so that a client sending many requests is not
+    authenticated against the database on every one of them.
+
+    Entries are keyed by a digest of the presented text (never the text itself) and a namespace
+    (what was derived from it: an MCP principal, a OneRoster credential). A change to a key or to
+    its owner's grants takes effect within `ttl`; a revocation made in this process (the API,
+    `revoke_api_key`) takes effect at once. Failures are never remembered.
+    """
+
+    def __init__(self, ttl: float = 2.0, size: int = 4096) -> None:
+        self.ttl = ttl
+        self._size = size
+        self._entries: dict[tuple[str, str], tuple[float, str | None, Any]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(namespace: str, presented: str) -> tuple[str, str]:
+        return namespace, hashlib.sha256(presented.encode("utf-8")).hexdigest()
+
+    def get(self, namespace: str, presented: str) -> Any | None:
+        """What was verified for `presented` less than `ttl` seconds ago, or None."""
+        key = self._key(namespace, presented)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                del self._entries[key]
+                return None
+            return entry[2]
+
+    def put(self, namespace: str, presented: str, value: Any, *, api_key_prefix: str | None) -> None:
+        """Remember `value` as verified for `presented` (tagged with its key's prefix for revocation)."""
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[self._key(namespace, presented)] = (time.monotonic() + self.ttl, api_key_prefix, value)
+
+    def forget_key(self, api_key_prefix: str) -> None:
+        """Drop everything verified through the key with this prefix."""
+        with self._lock:
+            for key in [k for k, entry in self._entries.items() if entry[1] == api_key_prefix]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _cache_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get("SIS_AUTH_CACHE_SECONDS", "2")))
+    except ValueError:
+        return 2.0
+
+
+# One per process: every HTTP face (MCP, REST, OneRoster) consults it before the database.
+recently_verified = RecentlyVerified(ttl=_cache_seconds())
+
+
 def revoke_api_key(session: Session, prefix: str, *, now: dt.datetime | None = None) -> ApiKey:
     """Revoke the key with this public prefix (idempotent: the first revocation time is kept).
 
@@ -181,6 +273,7 @@ def revoke_api_key(session: Session, prefix: str, *, now: dt.datetime | None = N
     if key.revoked_at is None:
         key.revoked_at = now or utcnow()
         session.flush()
+    recently_verified.forget_key(key.prefix)
     return key
 
 

@@ -24,7 +24,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 
 from domain.errors import DomainError
-from mcp_server.auth import authenticate_api_key
+from mcp_server.auth import authenticate_api_key, recently_verified
 from policies.principal import Principal
 from policies.scope import Scope
 from tools.catalog import ToolSpec, load_catalog
@@ -184,30 +184,32 @@ class CatalogMCPServer(MCPServer[Any]):
 class ApiKeyVerifier:
     """Checks `Authorization: Bearer <api key>` for the HTTP transport on every request.
 
-    The principal it authenticated is kept for the rest of that request (the tool resolver
-    reads it instead of authenticating a second time); since every request is verified
-    again, a revoked key stops working at its next request.
+    A key verified in the last moments is taken from `recently_verified` (see mcp_server/auth.py:
+    a revocation made here applies at once, other changes within its ttl); otherwise it is
+    authenticated against the database. The tool resolver reads the same principal.
     """
 
-    def __init__(self, deps: Deps, *, remember: int = 1024) -> None:
+    NAMESPACE = "mcp"
+
+    def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self._remember = remember
-        self._principals: dict[str, Principal] = {}
 
     def _authenticate(self, token: str) -> Principal | None:
+        remembered: Principal | None = recently_verified.get(self.NAMESPACE, token)
+        if remembered is not None:
+            return remembered
         with self.deps.session_factory.begin() as session:
             try:
                 principal = authenticate_api_key(session, token)
             except DomainError:
-                self._principals.pop(token, None)
                 return None
-        if len(self._principals) >= self._remember:
-            self._principals.pop(next(iter(self._principals)))
-        self._principals[token] = principal
+        recently_verified.put(self.NAMESPACE, token, principal, api_key_prefix=principal.api_key_prefix)
         return principal
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        principal = await anyio.to_thread.run_sync(self._authenticate, token)
+        principal: Principal | None = recently_verified.get(self.NAMESPACE, token)
+        if principal is None:
+            principal = await anyio.to_thread.run_sync(self._authenticate, token)
         if principal is None:
             return None
         return AccessToken(
@@ -220,7 +222,7 @@ class ApiKeyVerifier:
 
     def principal_for(self, token: str) -> Principal | None:
         """The principal verified for this token (authenticating again if it was forgotten)."""
-        return self._principals.get(token) or self._authenticate(token)
+        return self._authenticate(token)
 
 
 def principal_from_access_token(verifier: ApiKeyVerifier) -> PrincipalResolver:

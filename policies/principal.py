@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import Organization, RoleGrant, User, UserKind
 from domain.errors import NotFound
@@ -126,13 +128,25 @@ def load_principal(
     rows = session.execute(
         select(RoleGrant.role, RoleGrant.org_id, Organization.path)
         .join(Organization, Organization.id == RoleGrant.org_id)
-        .where(RoleGrant.user_id == user.id, or_(RoleGrant.expires_on.is_(None), RoleGrant.expires_on >= today))
+        .where(RoleGrant.user_id == user.id, grant_in_force(today))
     ).all()
+    return principal_of(user, rows, auth_method)
+
+
+def grant_in_force(today: dt.date | ColumnElement[dt.date]) -> ColumnElement[bool]:
+    """A role grant that has not expired by `today`."""
+    return or_(RoleGrant.expires_on.is_(None), RoleGrant.expires_on >= today)
+
+
+def principal_of(
+    user: User, grants: Iterable[tuple[str, uuid.UUID, str]], auth_method: AuthMethod = AuthMethod.SESSION
+) -> Principal:
+    """The Principal of an active `user` holding `grants` (role, org id, org path)."""
     return Principal(
         user_id=user.id,
         email=user.email,
         display_name=user.display_name,
         kind=PrincipalKind.INTEGRATION if user.kind == UserKind.CLIENT else PrincipalKind.USER,
-        grants=tuple(sorted(Grant(role, org_id, path) for role, org_id, path in rows)),
+        grants=tuple(sorted(Grant(role, org_id, path) for role, org_id, path in grants)),
         auth_method=auth_method,
     )

@@ -25,7 +25,7 @@ from fastapi.security import OAuth2
 from pydantic import BaseModel, Field
 
 from domain.oneroster.schemas import DEFAULT_LIMIT, MAX_LIMIT, Collection
-from mcp_server.auth import AuthenticationFailed
+from mcp_server.auth import AuthenticationFailed, recently_verified
 from mcp_server.oneroster.errors import OneRosterError, StatusInfo
 from mcp_server.oneroster.oauth import (
     ALL_SCOPES,
@@ -159,11 +159,16 @@ class TokenError(BaseModel):
 
 def _credential_dependency(deps: Deps, scopes: tuple[str, ...]) -> Callable[..., Credential]:
     def credential(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -> Credential:
-        try:
-            with deps.session_factory.begin() as session:
-                found = authenticate_oneroster(session, authorization)
-        except AuthenticationFailed as err:
-            raise OneRosterError(401, err.message) from None
+        found: Credential | None = recently_verified.get("oneroster", authorization or "")
+        if found is None:
+            try:
+                with deps.session_factory.begin() as session:
+                    found = authenticate_oneroster(session, authorization)
+            except AuthenticationFailed as err:
+                raise OneRosterError(401, err.message) from None
+            recently_verified.put(
+                "oneroster", authorization or "", found, api_key_prefix=found.principal.api_key_prefix
+            )
         if not set(scopes) & found.scopes:
             raise OneRosterError(
                 403,

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, create_model
 
-from mcp_server.auth import AuthenticationFailed, authenticate_bearer
+from mcp_server.auth import AuthenticationFailed, authenticate_bearer, recently_verified
 from mcp_server.oneroster.oauth import TOKEN_PREFIX
 from mcp_server.rest.errors import ERROR_RESPONSES, ApiError
 from policies.principal import Principal
@@ -43,11 +43,17 @@ def principal_dependency(deps: Deps) -> Callable[..., Principal]:
             raise ApiError(
                 401, "unauthenticated", "OAuth tokens are for the OneRoster API; send the API key itself here"
             )
+        presented = credentials.credentials
+        remembered: Principal | None = recently_verified.get("rest", presented)
+        if remembered is not None:
+            return remembered
         try:
             with deps.session_factory.begin() as session:
-                return authenticate_bearer(session, f"Bearer {credentials.credentials}")
+                principal = authenticate_bearer(session, f"Bearer {presented}")
         except AuthenticationFailed as err:
             raise ApiError(401, err.code, err.message) from None
+        recently_verified.put("rest", presented, principal, api_key_prefix=principal.api_key_prefix)
+        return principal
 
     return principal
 
