@@ -41,6 +41,7 @@ def create_app(engine: Engine, *, demo_mode: bool = False, base_url: str = "http
     hosts = _allowed_hosts(base_url)
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/",
+        json_response=True,
         transport_security=TransportSecuritySettings(
             allowed_hosts=hosts, allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
         ),
