@@ -230,9 +230,7 @@ def main() -> None:
         thread.join(timeout=10)
     bare = bare_sql(engine, campus, today)
     print(f"\n{engine.dialect.name}, {args.calls} calls each (ms); goal: request median <= 1.5 x bare SQL + 5")
-    print(
-        f"{'tool':<28}{'request':>9}{'p99':>8}{'call_tool':>11}{'p99':>8}{'bare SQL':>10}{'ratio':>7}{'goal':>8}  ok"
-    )
+    print(f"{'tool':<28}{'request':>9}{'p99':>8}{'call_tool':>11}{'p99':>8}{'bare SQL':>10}{'ratio':>7}{'goal':>8}  ok")
     for name, (validated, requested) in tool_ms.items():
         sql = time_calls(bare[name], args.calls)
         med, p99, sql_med = statistics.median(requested), percentile(requested, 0.99), statistics.median(sql)

@@ -112,3 +112,31 @@ async def test_http_rejects_a_foreign_host_header(served_db):
             headers={"Host": "evil.example", "Accept": "application/json, text/event-stream"},
         )
     assert response.status_code in (403, 421)
+
+
+async def test_http_a_key_revoked_here_is_refused_at_its_next_request_despite_the_auth_cache(served_db):
+    from sqlalchemy.orm import Session
+
+    from db.models import User
+    from mcp_server.auth import create_api_key, revoke_api_key
+
+    with Session(served_db.engine) as session, session.begin():
+        user = session.query(User).filter(User.email.like("registrar.austin%")).one()
+        key, plaintext = create_api_key(session, user, "revoked over http", ["sis.read"])
+        prefix = key.prefix
+    app = http_app(served_db)
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    async with (
+        app.state.mcp.session_manager.run(),
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE, headers=headers) as http,
+    ):
+        async with Client(streamable_http_client(f"{BASE}/mcp/", http_client=http)) as client:
+            assert not (await client.call_tool("whoami", {})).is_error  # verified and now remembered
+        with Session(served_db.engine) as session, session.begin():
+            revoke_api_key(session, prefix)
+        refused = await http.post(
+            "/mcp/",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+    assert refused.status_code == 401

@@ -128,5 +128,19 @@ def test_scoped_queries_return_exactly_the_rows_the_grants_allow(
                 if allowed(org, sid, data_class, action)
             }
             assert got_enrollments == want_enrollments, (data_class, action, grants)
+
+            # Cut down to one node's subtree (a question about one campus), the answer is the same
+            # rows restricted to that subtree: Scope.within is exact on the column it filters.
+            at = nodes[(len(students) + len(query_list)) % len(nodes)]
+            narrowed = scope.within(at.id)
+            assert narrowed is not None
+            below = {n.id for n in nodes if n.path.startswith(at.path)}
+            rows = session.execute(
+                select(Enrollment.student_id, Enrollment.org_id).where(
+                    narrowed.row_filter(Enrollment.org_id, Enrollment.student_id, data_class, action),
+                    narrowed.subtree_filter(Enrollment.org_id, at.id),
+                )
+            )
+            assert {(sid, oid) for sid, oid in rows} == {p for p in want_enrollments if p[1] in below}
     finally:
         savepoint.rollback()

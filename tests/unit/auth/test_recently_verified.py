@@ -1,0 +1,47 @@
+"""Verified credentials are remembered briefly, by digest, and forgotten on revocation or expiry."""
+
+from __future__ import annotations
+
+import time
+
+from mcp_server.auth import RecentlyVerified
+
+
+def test_a_verified_credential_is_remembered_per_namespace_until_its_ttl():
+    cache = RecentlyVerified(ttl=0.2)
+    cache.put("mcp", "sis_live_abcd1234_secret", "principal", api_key_prefix="sis_live_abcd1234")
+
+    assert cache.get("mcp", "sis_live_abcd1234_secret") == "principal"
+    assert cache.get("rest", "sis_live_abcd1234_secret") is None
+    assert cache.get("mcp", "sis_live_abcd1234_other") is None
+    time.sleep(0.25)
+    assert cache.get("mcp", "sis_live_abcd1234_secret") is None
+
+
+def test_revoking_a_key_forgets_everything_verified_through_it():
+    cache = RecentlyVerified(ttl=60)
+    cache.put("mcp", "key-a", "a", api_key_prefix="prefix_a")
+    cache.put("oneroster", "Bearer key-a", "a2", api_key_prefix="prefix_a")
+    cache.put("mcp", "key-b", "b", api_key_prefix="prefix_b")
+
+    cache.forget_key("prefix_a")
+
+    assert cache.get("mcp", "key-a") is None and cache.get("oneroster", "Bearer key-a") is None
+    assert cache.get("mcp", "key-b") == "b"
+
+
+def test_the_presented_text_is_never_kept_and_a_zero_ttl_remembers_nothing():
+    cache = RecentlyVerified(ttl=60, size=2)
+    cache.put("mcp", "sis_live_abcd1234_topsecret", "p", api_key_prefix="x")
+    assert "topsecret" not in repr(cache._entries)
+
+    off = RecentlyVerified(ttl=0)
+    off.put("mcp", "k", "p", api_key_prefix="x")
+    assert off.get("mcp", "k") is None
+
+
+def test_the_cache_is_bounded():
+    cache = RecentlyVerified(ttl=60, size=2)
+    for i in range(5):
+        cache.put("mcp", f"k{i}", i, api_key_prefix=None)
+    assert len(cache._entries) == 2 and cache.get("mcp", "k4") == 4
