@@ -154,6 +154,7 @@ def build_scope(
         summary=decision.summary,
         policy_version=enforcer.version,
         subtree_of=index.subtree,
+        all_orgs=index.all_ids,
     )
 
 

@@ -44,6 +44,7 @@ class OrgTreeIndex:
         self._subtree = {org_id: frozenset(ids) for org_id, ids in members.items()}
         self.roster_only_ids = frozenset(n.id for n in nodes if n.roster_only)
         self.root_ids = frozenset(n.id for n in nodes if n.parent_id is None)
+        self.all_ids = frozenset(self.by_id)
 
     def subtree(self, org_id: uuid.UUID) -> frozenset[uuid.UUID]:
         """`org_id` and every org below it; empty when the org is unknown."""

@@ -68,6 +68,8 @@ class Scope:
     policy_version: str = ""
     # The org tree the decision was made on (org id -> it and every org below it), when known.
     subtree_of: Callable[[uuid.UUID], frozenset[uuid.UUID]] | None = field(default=None, compare=False, repr=False)
+    # Every org id of that tree: an allowed set covering all of them needs no id list in SQL.
+    all_orgs: frozenset[uuid.UUID] | None = field(default=None, compare=False, repr=False)
 
     # -- questions -------------------------------------------------------------------------
 
@@ -106,7 +108,7 @@ class Scope:
         if self.subtree_of is None:
             return None
         ids = self.subtree_of(org_id)
-        return ids_in(org_column, ids) if ids else false()
+        return self._in_orgs(org_column, ids) if ids else false()
 
     def with_operation(self, operation_id: str | None = None) -> Scope:
         """The same decision for a new call (a fresh operation id groups that call's change events)."""
@@ -119,6 +121,18 @@ class Scope:
         ids = self.orgs(data_class, action)
         if not ids:
             return false()
+        return self._in_orgs(org_column, ids)
+
+    def _in_orgs(self, org_column: Any, ids: frozenset[uuid.UUID]) -> ColumnElement[bool]:
+        """`org_column IN ids`; when `ids` is every org of the tree, just "has an org".
+
+        A network-wide integration or admin would otherwise send every org id with each query,
+        and the id list keeps PostgreSQL from walking an index in the requested order. Rows
+        with no org belong to no one's scope, so they stay out either way.
+        """
+        if self.all_orgs is not None and ids >= self.all_orgs:
+            result: ColumnElement[bool] = org_column.is_not(None)
+            return result
         return ids_in(org_column, ids)
 
     def guide_filter(self, student_id_column: Any, *, on: dt.date | None = None) -> ColumnElement[bool]:
@@ -149,9 +163,9 @@ class Scope:
         full = self.orgs(data_class, action) - limited
         parts: list[ColumnElement[bool]] = []
         if full:
-            parts.append(ids_in(org_column, full))
+            parts.append(self._in_orgs(org_column, full))
         if limited:
-            parts.append(and_(ids_in(org_column, limited), self.guide_filter(student_id_column)))
+            parts.append(and_(self._in_orgs(org_column, limited), self.guide_filter(student_id_column)))
         return or_(*parts) if parts else false()
 
     def student_filter(self, data_class: DataClass, action: Action = Action.READ) -> ColumnElement[bool]:

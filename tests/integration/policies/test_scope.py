@@ -220,3 +220,23 @@ def test_forbidden_action_on_a_visible_row_is_denied_and_an_invisible_one_is_not
     with pytest.raises(PermissionDenied):
         check(scope, D.FINANCIAL)
     check(scope, D.HEALTH, W)
+
+
+def test_a_scope_over_every_org_sends_no_id_list_and_sees_the_same_rows(session):
+    from db.models import Organization
+
+    create_student(session, create_org(session, slug=f"w{uuid.uuid4().hex[:6]}", level=OrgLevel.NETWORK))
+    roots = session.execute(select(Organization).where(Organization.parent_id.is_(None))).scalars().all()
+    _, principal = persona(session, *[("network_admin", root) for root in roots])
+    scope = scope_of(session, principal)
+    listed = replace(scope, all_orgs=None)  # the same decision, filtered by the id list
+
+    assert scope.all_orgs is not None and scope.orgs(D.DIRECTORY) >= scope.all_orgs
+    covering = scope.student_filter(D.DIRECTORY)
+    assert "IS NOT NULL" in str(covering.compile(session.get_bind()))
+    got = set(session.execute(select(Student.id).where(covering)).scalars())
+    assert got == set(session.execute(select(Student.id).where(listed.student_filter(D.DIRECTORY))).scalars())
+    assert got == set(session.execute(select(Student.id)).scalars())
+    # Health excludes roster-only schools, so its set does not cover the tree: the list stays.
+    if scope.orgs(D.HEALTH) < scope.all_orgs:
+        assert "IS NOT NULL" not in str(scope.student_filter(D.HEALTH).compile(session.get_bind()))
