@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import GuideAssignment, Student
-from policies.idset import ids_in
+from db.idset import ids_in
 
 
 class DataClass(enum.StrEnum):

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from db.idset import chunked, ids_in
 from db.models import (
     Enrollment,
     ExemptionKind,
@@ -54,7 +55,6 @@ EXEMPTION_VALIDITY = {
     ExemptionKind.RELIGIOUS: "2 years",
     ExemptionKind.CONSCIENTIOUS: "2 years",
 }
-T = TypeVar("T", ImmunizationExemption, ImmunityEvidence, ProvisionalEnrollment)
 _LISTED_GROUP_STATES = {ComplianceState.MISSING, ComplianceState.EXEMPT, ComplianceState.PROVISIONAL}
 
 
@@ -68,13 +68,13 @@ class _OrgContext:
 # -- loading -------------------------------------------------------------------------------------
 
 
-def _org_contexts(session: Session, org_ids: Select[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
-    """Campus name and inherited jurisdiction of each org in the `org_ids` subquery, in one query."""
+def _org_contexts(session: Session, org_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
+    """Campus name and inherited jurisdiction of each org in `org_ids`, in one query."""
     own = aliased(Organization)
     rows = session.execute(
         select(own.id, own.path, Organization)
         .join(Organization, own.path.startswith(Organization.path))
-        .where(own.id.in_(org_ids))
+        .where(ids_in(own.id, org_ids))
     ).all()
     ancestors: dict[uuid.UUID, list[Organization]] = defaultdict(list)
     for own_id, own_path, org in rows:
@@ -113,48 +113,43 @@ class _HealthRows:
     provisionals: dict[uuid.UUID, list[ProvisionalEnrollment]]
 
 
-def _by_student(session: Session, stmt: Select[T]) -> dict[uuid.UUID, list[T]]:
-    grouped: dict[uuid.UUID, list[T]] = defaultdict(list)
-    for row in session.execute(stmt).scalars():
-        grouped[row.student_id].append(row)
-    return grouped
+def _health_rows(session: Session, student_ids: Collection[uuid.UUID]) -> _HealthRows:
+    """Doses, exemptions, evidence and provisional enrollments of a student set: one query per table
+    (per chunk of ids).
+
+    The ids go as one array parameter, so each query is index lookups and never re-runs the
+    (scoped, dated) question that found the students.
+    """
+    rows = _HealthRows(defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list))
+    for ids in chunked(student_ids):
+        # Plain columns, not entities: this is the largest table and only these fields are evaluated.
+        for student_id, on, group, cvx, product in session.execute(
+            select(
+                ImmunizationRecord.student_id,
+                ImmunizationRecord.administered_on,
+                ImmunizationRecord.vaccine_group,
+                ImmunizationRecord.cvx_code,
+                ImmunizationRecord.product,
+            ).where(ids_in(ImmunizationRecord.student_id, ids))
+        ):
+            rows.records[student_id].append(rules.DoseInput(on, group, cvx, product))
+        for target, table in (
+            (rows.exemptions, ImmunizationExemption),
+            (rows.evidence, ImmunityEvidence),
+            (rows.provisionals, ProvisionalEnrollment),
+        ):
+            _add_by_student(session, target, table, ids)
+    return rows
 
 
-def _health_rows(session: Session, student_ids: Select[uuid.UUID]) -> _HealthRows:
-    """Doses, exemptions, evidence and provisional enrollments of a student set: one query per table."""
-    records: dict[uuid.UUID, list[rules.DoseInput]] = defaultdict(list)
-    # Plain columns, not entities: this is the largest table and only these fields are evaluated.
-    for student_id, on, group, cvx, product in session.execute(
-        select(
-            ImmunizationRecord.student_id,
-            ImmunizationRecord.administered_on,
-            ImmunizationRecord.vaccine_group,
-            ImmunizationRecord.cvx_code,
-            ImmunizationRecord.product,
-        ).where(ImmunizationRecord.student_id.in_(student_ids))
-    ):
-        records[student_id].append(rules.DoseInput(on, group, cvx, product))
-    return _HealthRows(
-        records=records,
-        exemptions=_by_student(
-            session,
-            select(ImmunizationExemption)
-            .where(ImmunizationExemption.student_id.in_(student_ids))
-            .order_by(ImmunizationExemption.signed_on, ImmunizationExemption.id),
-        ),
-        evidence=_by_student(
-            session,
-            select(ImmunityEvidence)
-            .where(ImmunityEvidence.student_id.in_(student_ids))
-            .order_by(ImmunityEvidence.recorded_on, ImmunityEvidence.id),
-        ),
-        provisionals=_by_student(
-            session,
-            select(ProvisionalEnrollment)
-            .where(ProvisionalEnrollment.student_id.in_(student_ids))
-            .order_by(ProvisionalEnrollment.granted_on, ProvisionalEnrollment.id),
-        ),
-    )
+def _add_by_student(session: Session, target: dict[uuid.UUID, list[Any]], table: Any, ids: list[uuid.UUID]) -> None:
+    when = {
+        ImmunizationExemption: ImmunizationExemption.signed_on,
+        ImmunityEvidence: ImmunityEvidence.recorded_on,
+        ProvisionalEnrollment: ProvisionalEnrollment.granted_on,
+    }[table]
+    for row in session.execute(select(table).where(ids_in(table.student_id, ids)).order_by(when, table.id)).scalars():
+        target[row.student_id].append(row)
 
 
 def _dose_input(rec: ImmunizationRecord) -> rules.DoseInput:
@@ -228,7 +223,6 @@ def find_missing_immunizations(
     if data.org_id is not None:
         require_org(scope, data.org_id, DataClass.HEALTH)
     filters = _enrollment_filters(session, scope, data)
-    candidate_ids = select(Enrollment.student_id).where(*filters)
 
     # A student may hold concurrent stints (main year + camp, or both sides of a transfer day):
     # evaluate under the most recently started one.
@@ -240,10 +234,14 @@ def find_missing_immunizations(
     ).all():
         chosen.setdefault(student_id, (org_id, grade))
 
-    contexts = _org_contexts(session, select(Enrollment.org_id).where(*filters))
+    contexts = _org_contexts(session, {org_id for org_id, _ in chosen.values()})
     requirements = _requirements(session, (c.jurisdiction for c in contexts.values() if c.jurisdiction))
-    students = {s.id: s for s in session.execute(select(Student).where(Student.id.in_(candidate_ids))).scalars()}
-    health = _health_rows(session, candidate_ids)
+    students = {
+        s.id: s
+        for ids in chunked(chosen)
+        for s in session.execute(select(Student).where(ids_in(Student.id, ids))).scalars()
+    }
+    health = _health_rows(session, chosen.keys())
 
     applicable: dict[tuple[str, int], list[RequirementRule]] = {}
     unevaluated: dict[str, int] = defaultdict(int)
@@ -401,7 +399,7 @@ def get_immunization_history(
         NotFound: no such student, or outside the caller's health scope.
     """
     student = _visible_student(session, scope, student_id, Action.READ)
-    health = _health_rows(session, select(Student.id).where(Student.id == student.id))
+    health = _health_rows(session, [student.id])
     records = session.execute(
         select(ImmunizationRecord)
         .where(ImmunizationRecord.student_id == student.id)
@@ -424,9 +422,7 @@ def get_immunization_history(
     if enrollment is None:
         history.warnings.append(f"no enrollment active on {as_of}; compliance not evaluated")
         return history
-    context = _org_contexts(session, select(Organization.id).where(Organization.id == enrollment.org_id))[
-        enrollment.org_id
-    ]
+    context = _org_contexts(session, [enrollment.org_id])[enrollment.org_id]
     jurisdiction_rules = _requirements(session, [context.jurisdiction] if context.jurisdiction else []).get(
         context.jurisdiction or "", []
     )

@@ -50,3 +50,13 @@ def _ids_in_postgresql(element: IdsIn, compiler: SQLCompiler, **kw: Any) -> str:
 def ids_in(column: Any, ids: Iterable[uuid.UUID]) -> ColumnElement[bool]:
     """`column IN ids`, efficient for hundreds of ids on every engine."""
     return IdsIn(column, ids)
+
+
+# Well under SQLite's default limit of 32,766 bind parameters per statement.
+CHUNK = 5_000
+
+
+def chunked(ids: Iterable[uuid.UUID], size: int = CHUNK) -> list[list[uuid.UUID]]:
+    """`ids` sorted and cut into lists of at most `size`, for id lists that may be very long."""
+    ordered = sorted(set(ids))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
