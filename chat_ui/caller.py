@@ -83,7 +83,7 @@ class CallOutcome:
     @property
     def output(self) -> dict[str, Any]:
         """The result as JSON-ready data (empty for a failed call)."""
-        return self.result.output.model_dump(mode="json") if self.result else {}
+        return self.result.data if self.result else {}
 
 
 def call_tool(

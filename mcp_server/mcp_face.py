@@ -141,7 +141,7 @@ class CatalogMCPServer(MCPServer[Any]):
                 structured_content=None,
                 is_error=True,
             )
-        structured = result.output.model_dump(mode="json")
+        structured = result.data
         structured_meta = {"audit_seq": result.audit_seq}
         return CallToolResult(
             content=[TextContent(text=untrusted_text(structured))],

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Select, and_, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import GuideAssignment, Student
 from db.idset import ids_in
+from db.models import GuideAssignment, Student
 
 
 class DataClass(enum.StrEnum):

@@ -70,6 +70,8 @@ class ToolSpec:
     destructive: bool = False
     # Names of output fields (searched recursively) that carry student ids, for the disclosure log.
     student_id_fields: tuple[str, ...] = ("student_id",)
+    # A read that needs a transaction block (e.g. a server-side cursor); other reads run without one.
+    needs_transaction: bool = False
 
     @property
     def read_only(self) -> bool:
@@ -87,6 +89,7 @@ def tool(
     idempotent: bool | None = None,
     destructive: bool = False,
     student_id_fields: Iterable[str] = ("student_id",),
+    needs_transaction: bool = False,
 ) -> Callable[[F], F]:
     """Register a tool in the catalog under its function name."""
 
@@ -114,6 +117,7 @@ def tool(
             idempotent=action is Action.READ if idempotent is None else idempotent,
             destructive=destructive,
             student_id_fields=tuple(student_id_fields),
+            needs_transaction=needs_transaction,
         )
         return fn
 

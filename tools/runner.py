@@ -8,6 +8,7 @@ denials and invalid input are on the record too.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import QueryOutcome
@@ -72,6 +74,8 @@ class ToolResult:
     output: BaseModel
     audit_seq: int
     student_ids: tuple[str, ...]
+    # `output` as JSON data (the runner dumps it once to find the disclosed students; faces reuse it).
+    data: dict[str, Any]
 
 
 def refusal_message(data_class: DataClass, action: Action) -> str:
@@ -158,6 +162,21 @@ _OUTCOME = {
 }
 
 
+def _without_transaction_block(session: Session) -> None:
+    """Run a read-only call's statements without BEGIN/COMMIT on PostgreSQL (two round trips fewer).
+
+    Under READ COMMITTED every statement takes its own snapshot anyway, so a transaction block
+    gives a read nothing; the call's one write, its query-log entry, is a single statement and
+    atomic on its own, and the answer is returned only after it is written. SQLite keeps its
+    transaction (there, BEGIN costs no round trip).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # A session that joined a caller's transaction (tests, nested use) stays inside it.
+    with contextlib.suppress(InvalidRequestError):
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def run_tool(
     deps: Deps, principal: Principal, name: str, arguments: dict[str, Any] | None, *, channel: str = "mcp"
 ) -> ToolResult:
@@ -217,6 +236,8 @@ def run_tool(
     scope: Scope | None = None
     try:
         with deps.session_factory.begin() as session:
+            if spec.read_only and not spec.needs_transaction:
+                _without_transaction_block(session)
             scope = build_scope(session, deps.enforcer, principal, operation_id=call_id)
             if not permitted(scope, principal, spec):
                 assert spec.data_class is not None
@@ -244,7 +265,7 @@ def run_tool(
                 sql_original=extra.get("sql_original"),
                 sql_executed=extra.get("sql_executed"),
             )
-        return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students)
+        return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students, data=dumped)
     except DomainError as err:
         outcome = next((o for cls, o in _OUTCOME.items() if isinstance(err, cls)), QueryOutcome.INVALID)
         raise fail(

@@ -82,7 +82,7 @@ def _enroll_one(deps: Deps, principal: Principal, item: EnrollmentCreate) -> tup
         result = call(deps, principal, "enroll_student", item.model_dump(mode="json", exclude_unset=True))
     except ApiError as err:
         return err.status, ErrorBody(error=err.detail).model_dump(mode="json")
-    return 201, result.output.model_dump(mode="json")
+    return 201, result.data
 
 
 def _once(

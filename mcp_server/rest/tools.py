@@ -60,4 +60,4 @@ def add_routes(router: APIRouter, deps: Deps) -> None:
     ) -> ToolCallResult:
         """Run a catalog tool with JSON arguments: the same tool, permissions and audit as over MCP."""
         result = call(deps, principal, name, arguments)
-        return ToolCallResult(tool=name, audit_seq=result.audit_seq, output=result.output.model_dump(mode="json"))
+        return ToolCallResult(tool=name, audit_seq=result.audit_seq, output=result.data)
