@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, Uuid, select
 from sqlalchemy.orm import Session
 
 from db.base import Base
+from db.demo.requirements import seed_tx_requirements
 from db.demo.seed import (
     EXCUSE_NOTES,
     WITHDRAWAL_REASONS,
@@ -727,6 +728,8 @@ def seed_scale(
         if session.execute(select(Organization.id).where(Organization.path == ROOT_PATH)).first():
             raise ScaleAlreadySeeded(f"the database already holds a {ROOT_PATH} network")
         numbers = allocate_numbers(session, STUDENT_NUMBER, students) if students else range(0)
+        # The campuses are in Texas: their immunization report needs the state's requirement rows.
+        seed_tx_requirements(session)
         session.close()
         with _Writer(conn) as writer:
             builder = _ScaleBuilder(writer, seed=seed, today=today, attendance_days=attendance_days)

@@ -47,6 +47,8 @@ def _add_months(day: dt.date, months: int) -> dt.date:
         return dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
 
 
+# Pure and called for every dose of every student in a report: remembered.
+@functools.lru_cache(maxsize=65_536)
 def add_age(day: dt.date, age: str) -> dt.date:
     """`day` plus a CDSi age or duration; years and months first, then weeks and days."""
     terms = parse_age(age)
@@ -62,6 +64,7 @@ def subtract_age(day: dt.date, age: str) -> dt.date:
     return add_age(day, negated)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_cvx(code: str) -> str:
     """A CVX code as CDSi spells it: digits zero-padded to two ("3" -> "03"), other text trimmed."""
     text = code.strip()

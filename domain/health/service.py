@@ -68,9 +68,13 @@ class _OrgContext:
 # -- loading -------------------------------------------------------------------------------------
 
 
+# Made once: adapting the columns of a new alias costs about 1.5 ms on every call.
+_OWN_ORG = aliased(Organization)
+
+
 def _org_contexts(session: Session, org_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
     """Campus name and inherited jurisdiction of each org in `org_ids`, in one query."""
-    own = aliased(Organization)
+    own = _OWN_ORG
     rows = session.execute(
         select(own.id, own.path, Organization)
         .join(Organization, own.path.startswith(Organization.path))
@@ -227,20 +231,18 @@ def find_missing_immunizations(
     # A student may hold concurrent stints (main year + camp, or both sides of a transfer day):
     # evaluate under the most recently started one.
     chosen: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
-    for student_id, org_id, grade in session.execute(
-        select(Enrollment.student_id, Enrollment.org_id, Enrollment.grade_level)
+    students: dict[uuid.UUID, Student] = {}
+    for student, org_id, grade in session.execute(
+        select(Student, Enrollment.org_id, Enrollment.grade_level)
+        .join(Student, Student.id == Enrollment.student_id)
         .where(*filters)
         .order_by(Enrollment.student_id, Enrollment.start_on.desc(), Enrollment.id)
     ).all():
-        chosen.setdefault(student_id, (org_id, grade))
+        chosen.setdefault(student.id, (org_id, grade))
+        students.setdefault(student.id, student)
 
     contexts = _org_contexts(session, {org_id for org_id, _ in chosen.values()})
     requirements = _requirements(session, (c.jurisdiction for c in contexts.values() if c.jurisdiction))
-    students = {
-        s.id: s
-        for ids in chunked(chosen)
-        for s in session.execute(select(Student).where(ids_in(Student.id, ids))).scalars()
-    }
     health = _health_rows(session, chosen.keys())
 
     applicable: dict[tuple[str, int], list[RequirementRule]] = {}
