@@ -51,7 +51,7 @@ from domain.errors import (
 )
 from domain.events import emit_event, enrollment_payload
 from domain.org.service import require_org, within_org
-from domain.paging import page_meta
+from domain.paging import page_meta, total_from_page
 from policies.scope import Action, DataClass, Scope
 
 # Stints that hold a seat or block a second stint in the same offering.
@@ -403,8 +403,6 @@ def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPag
         )
     if data.grade is not None:
         conditions.append(Enrollment.grade_level == data.grade)
-    # The count needs no joins: every filter is on the enrollment row itself.
-    total = session.execute(select(func.count()).select_from(Enrollment).where(*conditions)).scalar_one()
     # Plain columns, not ORM entities: a roster page is read-only and this path is hot.
     rows = session.execute(
         select(
@@ -433,6 +431,10 @@ def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPag
         .limit(data.limit)
         .offset(data.offset)
     ).all()
+    total = total_from_page(len(rows), data.limit, data.offset)
+    if total is None:
+        # The count needs no joins: every filter is on the enrollment row itself.
+        total = session.execute(select(func.count()).select_from(Enrollment).where(*conditions)).scalar_one()
     fields = list(RosterEntry.model_fields)
     items = [RosterEntry(**dict(zip(fields, row, strict=True))) for row in rows]
     return RosterPage(as_of=data.as_of, items=items, **page_meta(total, data.limit, data.offset))
