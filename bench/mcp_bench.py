@@ -22,12 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import socket
 import statistics
-import threading
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -44,6 +47,7 @@ from mcp_server.app import create_app
 from mcp_server.auth import create_api_key
 
 BENCH_EMAIL = "bench.admin@sis.example"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def ensure_scale(engine: Engine) -> None:
@@ -160,21 +164,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def time_calls(fn: Callable[[], Any], calls: int) -> list[float]:
-    fn()
-    out = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
-
-
 async def time_tools(
-    url: str, key: str, requests: dict[str, dict[str, Any]], calls: int
-) -> dict[str, tuple[list[float], list[float]]]:
-    """Per tool, latencies (ms) over streamable HTTP: (call_tool with client validation, bare request)."""
-    results: dict[str, tuple[list[float], list[float]]] = {}
+    url: str,
+    key: str,
+    requests: dict[str, dict[str, Any]],
+    bare: dict[str, Callable[[], Any]],
+    calls: int,
+) -> dict[str, tuple[list[float], list[float], list[float]]]:
+    """Per tool, latencies (ms): (call_tool with client validation, bare request, bare SQL).
+
+    The three alternate call by call, so drift on a shared machine hits them alike.
+    """
+    results: dict[str, tuple[list[float], list[float], list[float]]] = {}
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=120) as http,
         Client(streamable_http_client(url, http_client=http)) as client,
@@ -182,9 +183,13 @@ async def time_tools(
         for name, args in requests.items():
             first = await client.call_tool(name, args)
             assert not first.is_error, first.content
-            validated, requested = [], []
+            validated, requested, sql = [], [], []
             request = types.CallToolRequest(params=types.CallToolRequestParams(name=name, arguments=args))
+            bare[name]()
             for _ in range(calls):
+                started = time.perf_counter()
+                bare[name]()
+                sql.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
                 result = await client.call_tool(name, args)
                 validated.append((time.perf_counter() - started) * 1000)
@@ -193,15 +198,36 @@ async def time_tools(
                 raw = await client.session.send_request(request, types.CallToolResult)
                 requested.append((time.perf_counter() - started) * 1000)
                 assert not raw.is_error and raw.structured_content == result.structured_content
-            results[name] = (validated, requested)
+            results[name] = (validated, requested, sql)
     return results
+
+
+def serve(database_url: str, port: int) -> None:
+    """Run the SIS app under uvicorn in this process (the child side of main)."""
+    app = create_app(make_engine(database_url), base_url=f"http://127.0.0.1:{port}")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _wait_until_listening(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the SIS server did not start listening")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_port:
+        serve(args.database_url, args.serve_port)
+        return
     engine = make_engine(args.database_url)
     upgrade(engine)
     ensure_scale(engine)
@@ -217,22 +243,23 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    app = create_app(engine, base_url=f"http://127.0.0.1:{port}")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        tool_ms = asyncio.run(time_tools(f"http://127.0.0.1:{port}/mcp/", key, requests, args.calls))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    # The server runs in its own process, as it does for a remote agent: the client's work (JSON
+    # parsing, its own validation) must not share a GIL with the server's.
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--database-url", args.database_url, "--serve-port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     bare = bare_sql(engine, campus, today)
+    try:
+        _wait_until_listening(port)
+        tool_ms = asyncio.run(time_tools(f"http://127.0.0.1:{port}/mcp/", key, requests, bare, args.calls))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
     print(f"\n{engine.dialect.name}, {args.calls} calls each (ms); goal: request median <= 1.5 x bare SQL + 5")
     print(f"{'tool':<28}{'request':>9}{'p99':>8}{'call_tool':>11}{'p99':>8}{'bare SQL':>10}{'ratio':>7}{'goal':>8}  ok")
-    for name, (validated, requested) in tool_ms.items():
-        sql = time_calls(bare[name], args.calls)
+    for name, (validated, requested, sql) in tool_ms.items():
         med, p99, sql_med = statistics.median(requested), percentile(requested, 0.99), statistics.median(sql)
         full, full_p99 = statistics.median(validated), percentile(validated, 0.99)
         goal = 1.5 * sql_med + 5
