@@ -15,9 +15,9 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
@@ -198,6 +198,9 @@ def authenticate_stdio(session: Session, environ: Mapping[str, str]) -> Principa
     return authenticate_api_key(session, presented, method=AuthMethod.STDIO)
 
 
+V = TypeVar("V")
+
+
 class RecentlyVerified:
     """Credentials verified in the last `ttl` seconds, so that a client sending many requests is not
     authenticated against the database on every one of them.
@@ -238,6 +241,15 @@ class RecentlyVerified:
             if len(self._entries) >= self._size:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[self._key(namespace, presented)] = (time.monotonic() + self.ttl, api_key_prefix, value)
+
+    def verify(self, namespace: str, presented: str, check: Callable[[], V], prefix_of: Callable[[V], str | None]) -> V:
+        """What `check()` verifies for `presented`, remembered for `ttl`; its exceptions pass through unremembered."""
+        remembered: V | None = self.get(namespace, presented)
+        if remembered is not None:
+            return remembered
+        value = check()
+        self.put(namespace, presented, value, api_key_prefix=prefix_of(value))
+        return value
 
     def forget_key(self, api_key_prefix: str) -> None:
         """Drop everything verified through the key with this prefix."""

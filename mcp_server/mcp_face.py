@@ -195,16 +195,14 @@ class ApiKeyVerifier:
         self.deps = deps
 
     def _authenticate(self, token: str) -> Principal | None:
-        remembered: Principal | None = recently_verified.get(self.NAMESPACE, token)
-        if remembered is not None:
-            return remembered
-        with self.deps.session_factory.begin() as session:
-            try:
-                principal = authenticate_api_key(session, token)
-            except DomainError:
-                return None
-        recently_verified.put(self.NAMESPACE, token, principal, api_key_prefix=principal.api_key_prefix)
-        return principal
+        def check() -> Principal:
+            with self.deps.session_factory.begin() as session:
+                return authenticate_api_key(session, token)
+
+        try:
+            return recently_verified.verify(self.NAMESPACE, token, check, lambda p: p.api_key_prefix)
+        except DomainError:
+            return None
 
     async def verify_token(self, token: str) -> AccessToken | None:
         principal: Principal | None = recently_verified.get(self.NAMESPACE, token)

@@ -159,16 +159,16 @@ class TokenError(BaseModel):
 
 def _credential_dependency(deps: Deps, scopes: tuple[str, ...]) -> Callable[..., Credential]:
     def credential(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -> Credential:
-        found: Credential | None = recently_verified.get("oneroster", authorization or "")
-        if found is None:
-            try:
-                with deps.session_factory.begin() as session:
-                    found = authenticate_oneroster(session, authorization)
-            except AuthenticationFailed as err:
-                raise OneRosterError(401, err.message) from None
-            recently_verified.put(
-                "oneroster", authorization or "", found, api_key_prefix=found.principal.api_key_prefix
+        def check() -> Credential:
+            with deps.session_factory.begin() as session:
+                return authenticate_oneroster(session, authorization)
+
+        try:
+            found = recently_verified.verify(
+                "oneroster", authorization or "", check, lambda c: c.principal.api_key_prefix
             )
+        except AuthenticationFailed as err:
+            raise OneRosterError(401, err.message) from None
         if not set(scopes) & found.scopes:
             raise OneRosterError(
                 403,

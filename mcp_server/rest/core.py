@@ -44,16 +44,15 @@ def principal_dependency(deps: Deps) -> Callable[..., Principal]:
                 401, "unauthenticated", "OAuth tokens are for the OneRoster API; send the API key itself here"
             )
         presented = credentials.credentials
-        remembered: Principal | None = recently_verified.get("rest", presented)
-        if remembered is not None:
-            return remembered
-        try:
+
+        def check() -> Principal:
             with deps.session_factory.begin() as session:
-                principal = authenticate_bearer(session, f"Bearer {presented}")
+                return authenticate_bearer(session, f"Bearer {presented}")
+
+        try:
+            return recently_verified.verify("rest", presented, check, lambda p: p.api_key_prefix)
         except AuthenticationFailed as err:
             raise ApiError(401, err.code, err.message) from None
-        recently_verified.put("rest", presented, principal, api_key_prefix=principal.api_key_prefix)
-        return principal
 
     return principal
 
