@@ -142,6 +142,10 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+# json's own string encoder (the C one when available): what json.dumps(..., ensure_ascii=False) writes for a str.
+_encode_string = json.encoder.encode_basestring
+
+
 def _encode(safe: Any) -> bytes:
     return json.dumps(safe, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
@@ -169,16 +173,38 @@ def record_of(chain: Chain, row: Any) -> dict[str, Any]:
     return {name: json_safe(get(name)) for name in HASHED_FIELDS[chain]}
 
 
+def _encode_value(safe: Any) -> bytes:
+    """`_encode` of one JSON-safe value, with the common scalars done directly (this is per field, per entry)."""
+    if safe is None:
+        return b"null"
+    if safe is True:
+        return b"true"
+    if safe is False:
+        return b"false"
+    if type(safe) is int:
+        return str(safe).encode()
+    if type(safe) is str:
+        return _encode_string(safe).encode("utf-8")
+    return _encode(safe)
+
+
 def _encoded_fields(chain: Chain, record: Mapping[str, Any]) -> dict[str, bytes]:
     """Each hashed field but the seq as its canonical JSON text (sorted keys, compact, UTF-8)."""
-    return {name: _encode(json_safe(record.get(name))) for name in HASHED_FIELDS[chain] if name != "seq"}
+    return {name: _encode_value(json_safe(record.get(name))) for name in HASHED_FIELDS[chain] if name != "seq"}
+
+
+@functools.cache
+def _keys_around_seq(names: tuple[str, ...]) -> tuple[tuple[tuple[str, bytes], ...], tuple[tuple[str, bytes], ...]]:
+    """The encoded `"name":` of each field, sorted, split into those before "seq" and those after."""
+    keyed = [(name, json.dumps(name).encode() + b":") for name in sorted(names)]
+    return tuple(k for k in keyed if k[0] < "seq"), tuple(k for k in keyed if k[0] > "seq")
 
 
 def _around_seq(encoded: Mapping[str, bytes]) -> tuple[bytes, bytes]:
     # A sorted-key object is its "key":value pairs in key order, so it can be joined from parts.
-    pairs = [(name, json.dumps(name).encode() + b":" + value) for name, value in sorted(encoded.items())]
-    before = b",".join(pair for name, pair in pairs if name < "seq")
-    after = b",".join(pair for name, pair in pairs if name > "seq")
+    first, last = _keys_around_seq(tuple(encoded))
+    before = b",".join(key + encoded[name] for name, key in first)
+    after = b",".join(key + encoded[name] for name, key in last)
     prefix = b"{" + before + (b"," if before else b"") + b'"seq":'
     suffix = (b"," + after if after else b"") + b"}"
     return prefix, suffix
