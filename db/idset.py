@@ -30,11 +30,12 @@ class IdsIn(ColumnElement[bool]):
         ("as_list", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, column: Any, ids: Iterable[uuid.UUID]) -> None:
-        values = sorted(ids)
+    def __init__(self, column: Any, ids: Iterable[uuid.UUID] | None, key: str | None = None) -> None:
+        values = None if ids is None else sorted(ids)
         self.column = column
-        self.as_array: BindParameter[Any] = bindparam(None, value=values, type_=ARRAY(Uuid()))
-        self.as_list: BindParameter[Any] = bindparam(None, value=values, type_=column.type, expanding=True)
+        # Only one of the two is rendered (per dialect), so they may share a named key.
+        self.as_array: BindParameter[Any] = bindparam(key, value=values, type_=ARRAY(Uuid()))
+        self.as_list: BindParameter[Any] = bindparam(key, value=values, type_=column.type, expanding=True)
 
 
 @compiles(IdsIn)
@@ -50,6 +51,14 @@ def _ids_in_postgresql(element: IdsIn, compiler: SQLCompiler, **kw: Any) -> str:
 def ids_in(column: Any, ids: Iterable[uuid.UUID]) -> ColumnElement[bool]:
     """`column IN ids`, efficient for hundreds of ids on every engine."""
     return IdsIn(column, ids)
+
+
+def in_ids_param(column: Any, key: str) -> ColumnElement[bool]:
+    """`column IN :key`, the ids given at execution ({key: [ids]}): for statements built once.
+
+    Every use of the same key in a statement reads the same parameter.
+    """
+    return IdsIn(column, None, key)
 
 
 # Well under SQLite's default limit of 32,766 bind parameters per statement.

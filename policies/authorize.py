@@ -155,6 +155,7 @@ def build_scope(
         policy_version=enforcer.version,
         subtree_of=index.subtree,
         all_orgs=index.all_ids,
+        tree_version=index.version,
     )
 
 

@@ -70,6 +70,9 @@ class Scope:
     subtree_of: Callable[[uuid.UUID], frozenset[uuid.UUID]] | None = field(default=None, compare=False, repr=False)
     # Every org id of that tree: an allowed set covering all of them needs no id list in SQL.
     all_orgs: frozenset[uuid.UUID] | None = field(default=None, compare=False, repr=False)
+    # That tree's version: anything derived from org rows alone (names, inherited settings) may be
+    # remembered under it, since every change to an org row gives the tree a new version. "" when unknown.
+    tree_version: str = field(default="", compare=False, repr=False)
 
     # -- questions -------------------------------------------------------------------------
 

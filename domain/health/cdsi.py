@@ -125,6 +125,11 @@ class CdsiMap:
         return self._groups_by_lower.get(name.strip().lower())
 
     @functools.cached_property
+    def derived(self) -> dict[Any, Any]:
+        """A cache for what callers work out from this map alone (the rules engine's record plans)."""
+        return {}
+
+    @functools.cached_property
     def _groups_by_lower(self) -> dict[str, str]:
         return {g.lower(): g for g in self.groups}
 

@@ -9,15 +9,36 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from domain.health.cdsi import CdsiMap, add_age, load_map, normalise_cvx, parse_age, subtract_age
+from domain.health.cdsi import Association, CdsiMap, add_age, load_map, normalise_cvx, parse_age, subtract_age
 
-if TYPE_CHECKING:
-    from db.models import ImmunizationRequirement
+
+class RequirementRow(Protocol):
+    """What a rule is read from: an ImmunizationRequirement, or a row of its columns."""
+
+    @property
+    def id(self) -> Any: ...
+    @property
+    def vaccine_group(self) -> str: ...
+    @property
+    def antigen(self) -> str: ...
+    @property
+    def min_doses(self) -> int: ...
+    @property
+    def conditions(self) -> Mapping[str, Any]: ...
+    @property
+    def grade_min(self) -> int: ...
+    @property
+    def grade_max(self) -> int: ...
+    @property
+    def effective_school_year(self) -> str: ...
+
 
 DTAP_GROUP = "DTaP/Tdap/Td"
 # Group-only DTaP/Tdap/Td records: which antigens each product carries. A record without a
@@ -104,8 +125,13 @@ class RequirementRule:
     grade_max: int = 12
     effective_school_year: str = ""
 
+    @functools.cached_property
+    def main_option(self) -> Mapping[str, Any]:
+        """The row's own way of being met, in the shape of an alternative."""
+        return {"min_doses": self.min_doses, "age_constraints": self.conditions.get("age_constraints", [])}
+
     @classmethod
-    def of(cls, row: ImmunizationRequirement) -> RequirementRule:
+    def of(cls, row: RequirementRow) -> RequirementRule:
         """The rule held by a requirement row; ValueError when its conditions are malformed."""
         problems = condition_problems(row.conditions)
         if problems:
@@ -239,36 +265,72 @@ def condition_problems(conditions: Mapping[str, Any]) -> list[str]:
 # -- expanding records into antigen-doses --------------------------------------------------------
 
 
-def _record_antigens(record: DoseInput, birth_on: dt.date, cdsi: CdsiMap, issues: list[DataIssue]) -> tuple[str, ...]:
-    label = f"{record.administered_on} {record.vaccine_group} dose"
-    if record.cvx_code:
-        code = normalise_cvx(record.cvx_code)
-        antigens = cdsi.cvx_antigens(code, birth_on, record.administered_on)
-        if antigens is None:
-            issues.append(DataIssue(f"{label}: unknown CVX code {record.cvx_code!r}; not counted"))
-            return ()
-        group = cdsi.canonical_group(record.vaccine_group)
-        if group is not None and not set(cdsi.all_cvx_antigens(code) or ()) & set(cdsi.groups[group]):
-            issues.append(
-                DataIssue(
-                    f"{label}: CVX {code} ({cdsi.descriptions[code]}) does not belong to vaccine group "
-                    f"{record.vaccine_group}; counted by its CVX code",
-                )
+@dataclass(frozen=True)
+class _RecordPlan:
+    """What every record of one (CVX code, group, product) spelling counts for: worked out once per map."""
+
+    antigens: tuple[str, ...]
+    # Set when a CVX association is bounded by age: the antigens then depend on the age that day.
+    by_age: tuple[Association, ...] | None
+    # Why such a record is not counted, or counted despite a mismatch (after the record's label).
+    problem: str | None
+    cvx: str | None
+    product: str | None
+
+    @functools.cached_property
+    def marks(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The CVX codes and product names an antigen-dose from such a record carries."""
+        return (
+            frozenset(() if self.cvx is None else (self.cvx,)),
+            frozenset(() if self.product is None else (self.product,)),
+        )
+
+
+def _record_plan(cvx_code: str | None, vaccine_group: str, product: str | None, cdsi: CdsiMap) -> _RecordPlan:
+    cvx = normalise_cvx(cvx_code) if cvx_code else None
+    spelled = product.strip().lower() if product else None
+    if cvx is not None:
+        associations = cdsi.cvx.get(cvx)
+        if associations is None:
+            return _RecordPlan((), None, f"unknown CVX code {cvx_code!r}; not counted", cvx, spelled)
+        problem = None
+        group = cdsi.canonical_group(vaccine_group)
+        if group is not None and not set(cdsi.all_cvx_antigens(cvx) or ()) & set(cdsi.groups[group]):
+            problem = (
+                f"CVX {cvx} ({cdsi.descriptions[cvx]}) does not belong to vaccine group {vaccine_group}; "
+                "counted by its CVX code"
             )
-        return antigens
-    group = cdsi.canonical_group(record.vaccine_group)
+        if any(a.begin_age or a.end_age for a in associations):
+            return _RecordPlan((), associations, problem, cvx, spelled)
+        return _RecordPlan(tuple(a.antigen for a in associations), None, problem, cvx, spelled)
+    group = cdsi.canonical_group(vaccine_group)
     if group is None:
-        issues.append(DataIssue(f"{label}: unknown vaccine group; not counted"))
-        return ()
+        return _RecordPlan((), None, "unknown vaccine group; not counted", None, spelled)
     if group != DTAP_GROUP:
-        return cdsi.groups[group]
-    if record.product is None:
-        return _DTAP_DEFAULT
-    carried = _DTAP_PRODUCTS.get(record.product.strip().lower())
+        return _RecordPlan(cdsi.groups[group], None, None, None, spelled)
+    if product is None:
+        return _RecordPlan(_DTAP_DEFAULT, None, None, None, spelled)
+    carried = _DTAP_PRODUCTS.get(product.strip().lower())
     if carried is None:
-        issues.append(DataIssue(f"{label}: unrecognised product {record.product!r}; counted without pertussis"))
-        return _DTAP_DEFAULT
-    return carried
+        return _RecordPlan(
+            _DTAP_DEFAULT, None, f"unrecognised product {product!r}; counted without pertussis", None, spelled
+        )
+    return _RecordPlan(carried, None, None, None, spelled)
+
+
+# Spellings are few (the map's codes times the products in use); past this many, start afresh.
+_MAX_PLANS = 10_000
+
+
+def _plan_of(record: DoseInput, cdsi: CdsiMap) -> _RecordPlan:
+    plans = cdsi.derived
+    key = ("record", record.cvx_code, record.vaccine_group, record.product)
+    plan: _RecordPlan | None = plans.get(key)
+    if plan is None:
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plan = plans[key] = _record_plan(record.cvx_code, record.vaccine_group, record.product, cdsi)
+    return plan
 
 
 def expand_doses(
@@ -277,27 +339,26 @@ def expand_doses(
     """Antigen-doses given by `as_of`, one per antigen and day (a combination entered twice counts once)."""
     cdsi = cdsi or load_map()
     issues: list[DataIssue] = []
-    merged: dict[tuple[str, dt.date], tuple[set[str], set[str]]] = {}
+    merged: dict[tuple[str, dt.date], tuple[frozenset[str], frozenset[str]]] = {}
     for record in records:
-        if record.administered_on > as_of:
+        day = record.administered_on
+        if day > as_of:
             continue
-        if record.administered_on < birth_on:
-            issues.append(
-                DataIssue(
-                    f"{record.administered_on} {record.vaccine_group} dose: dated before birth; not counted",
-                )
-            )
+        if day < birth_on:
+            issues.append(DataIssue(f"{day} {record.vaccine_group} dose: dated before birth; not counted"))
             continue
-        for antigen in _record_antigens(record, birth_on, cdsi, issues):
-            cvx_codes, products = merged.setdefault((antigen, record.administered_on), (set(), set()))
-            if record.cvx_code:
-                cvx_codes.add(normalise_cvx(record.cvx_code))
-            if record.product:
-                products.add(record.product.strip().lower())
-    doses = [
-        AntigenDose(antigen, day, frozenset(cvx), frozenset(products))
-        for (antigen, day), (cvx, products) in sorted(merged.items())
-    ]
+        plan = _plan_of(record, cdsi)
+        if plan.problem:
+            issues.append(DataIssue(f"{day} {record.vaccine_group} dose: {plan.problem}"))
+        antigens = plan.antigens
+        if plan.by_age is not None:
+            antigens = tuple(a.antigen for a in plan.by_age if a.applies(birth_on, day))
+        marks = plan.marks
+        for antigen in antigens:
+            key = (antigen, day)
+            seen = merged.get(key)
+            merged[key] = marks if seen is None else (seen[0] | marks[0], seen[1] | marks[1])
+    doses = [AntigenDose(antigen, day, cvx, products) for (antigen, day), (cvx, products) in sorted(merged.items())]
     return doses, issues
 
 
@@ -378,6 +439,9 @@ def _check_option(
     return _OptionCheck(min_doses, needed, satisfiable, tuple(failures), label)
 
 
+_given_on = operator.attrgetter("given_on")
+
+
 def evaluate_requirement(
     rule: RequirementRule,
     doses_by_antigen: Mapping[str, Sequence[AntigenDose]],
@@ -387,23 +451,21 @@ def evaluate_requirement(
 ) -> RowResult:
     """Whether one requirement row is met on `as_of`, with the doses counted against it and why."""
     conditions = rule.conditions
-    doses = sorted(doses_by_antigen.get(rule.antigen, ()), key=lambda d: d.given_on)
+    doses = sorted(doses_by_antigen.get(rule.antigen, ()), key=_given_on)
     min_age = conditions.get("min_age")
-    counted = doses if min_age is None else [d for d in doses if d.given_on >= add_age(birth_on, str(min_age))]
+    if min_age is None:
+        counted = doses
+    else:
+        threshold = add_age(birth_on, str(min_age))
+        counted = [d for d in doses if d.given_on >= threshold]
     booster = conditions.get("booster")
     booster_failure = _booster_failure(booster, doses_by_antigen, as_of) if booster else None
 
-    options = [
-        _check_option(
-            {"min_doses": rule.min_doses, "age_constraints": conditions.get("age_constraints", [])},
-            counted,
-            birth_on,
-            as_of,
-            booster_failure,
-            "requirement met",
-        )
-    ]
-    for alt in conditions.get("alternatives", []):
+    # Options are tried in order and the first one met answers, so later ones are checked only if needed.
+    options = [_check_option(rule.main_option, counted, birth_on, as_of, booster_failure, "requirement met")]
+    for alt in conditions.get("alternatives", ()):
+        if options[-1].satisfiable and options[-1].needed == 0:
+            break
         from_age = alt.get("from_student_age")
         if from_age is not None and as_of < add_age(birth_on, str(from_age)):
             continue

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, Date, String, cast, literal_column, null, select, union_all
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.idset import chunked, ids_in
+from db.idset import chunked, ids_in, in_ids_param
 from db.models import (
     Enrollment,
     ExemptionKind,
@@ -72,27 +73,76 @@ class _OrgContext:
 _OWN_ORG = aliased(Organization)
 
 
-def _org_contexts(session: Session, org_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
-    """Campus name and inherited jurisdiction of each org in `org_ids`, in one query."""
+def _org_contexts(session: Session, scope: Scope, org_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
+    """Campus name and inherited jurisdiction of each org in `org_ids` (one query for those not remembered)."""
+    known = _contexts.get(scope.tree_version, org_ids)
+    missing = [org_id for org_id in org_ids if org_id not in known]
+    if not missing:
+        return known
     own = _OWN_ORG
     rows = session.execute(
         select(own.id, own.path, Organization)
         .join(Organization, own.path.startswith(Organization.path))
-        .where(ids_in(own.id, org_ids))
+        .where(ids_in(own.id, missing))
     ).all()
     ancestors: dict[uuid.UUID, list[Organization]] = defaultdict(list)
     for own_id, own_path, org in rows:
         # LIKE treats "_" in slugs as a wildcard; keep only true path prefixes.
         if own_path.startswith(org.path):
             ancestors[own_id].append(org)
-    contexts = {}
+    found = {}
     for own_id, chain in ancestors.items():
         chain.sort(key=lambda o: len(o.path), reverse=True)
         own_org = chain[0]
         campus = next((o for o in chain if o.level == OrgLevel.CAMPUS), own_org)
         jurisdiction = next((o.jurisdiction for o in chain if o.jurisdiction), None)
-        contexts[own_id] = _OrgContext(campus.name, jurisdiction, own_org.name)
-    return contexts
+        found[own_id] = _OrgContext(campus.name, jurisdiction, own_org.name)
+    _contexts.put(scope.tree_version, found)
+    return known | found
+
+
+class _ContextMemo:
+    """Org contexts remembered per org tree version: any change to an org row gives a new version."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: dict[tuple[str, uuid.UUID], _OrgContext] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version: str, org_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
+        if not version:
+            return {}
+        found = {}
+        for org_id in org_ids:
+            context = self._items.get((version, org_id))
+            if context is not None:
+                found[org_id] = context
+        return found
+
+    def put(self, version: str, contexts: dict[uuid.UUID, _OrgContext]) -> None:
+        if not version:
+            return
+        with self._lock:
+            if len(self._items) + len(contexts) > self._size:
+                self._items.clear()
+            self._items.update(((version, org_id), context) for org_id, context in contexts.items())
+
+
+_contexts = _ContextMemo()
+
+
+_R = ImmunizationRequirement
+_REQUIREMENTS = select(
+    _R.id,
+    _R.jurisdiction,
+    _R.vaccine_group,
+    _R.antigen,
+    _R.min_doses,
+    _R.conditions,
+    _R.grade_min,
+    _R.grade_max,
+    _R.effective_school_year,
+)
 
 
 def _requirements(session: Session, jurisdictions: Iterable[str]) -> dict[str, list[RequirementRule]]:
@@ -101,59 +151,129 @@ def _requirements(session: Session, jurisdictions: Iterable[str]) -> dict[str, l
     wanted = sorted(set(jurisdictions))
     if not wanted:
         return by_jurisdiction
-    rows = session.execute(
-        select(ImmunizationRequirement).where(ImmunizationRequirement.jurisdiction.in_(wanted))
-    ).scalars()
-    for row in rows:
+    # One jurisdiction is the usual case: an equality keeps the statement free of an expanding IN list.
+    which = _R.jurisdiction == wanted[0] if len(wanted) == 1 else _R.jurisdiction.in_(wanted)
+    for row in session.execute(_REQUIREMENTS.where(which)):
         by_jurisdiction[row.jurisdiction].append(RequirementRule.of(row))
     return by_jurisdiction
+
+
+@dataclass(frozen=True)
+class _Exemption:
+    """An exemption as read for evaluation and the report (the fields of ExemptionRead)."""
+
+    id: uuid.UUID
+    student_id: uuid.UUID
+    kind: ExemptionKind
+    vaccine_group: str | None
+    signed_on: dt.date
+    expires_on: dt.date | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    id: uuid.UUID
+    student_id: uuid.UUID
+    antigen: str
+    kind: str
+    observation_code: str | None
+    recorded_on: dt.date
+
+
+@dataclass(frozen=True)
+class _Provisional:
+    id: uuid.UUID
+    student_id: uuid.UUID
+    vaccine_group: str | None
+    granted_on: dt.date
+    due_on: dt.date
 
 
 @dataclass
 class _HealthRows:
     records: dict[uuid.UUID, list[rules.DoseInput]]
-    exemptions: dict[uuid.UUID, list[ImmunizationExemption]]
-    evidence: dict[uuid.UUID, list[ImmunityEvidence]]
-    provisionals: dict[uuid.UUID, list[ProvisionalEnrollment]]
+    exemptions: dict[uuid.UUID, list[_Exemption]]
+    evidence: dict[uuid.UUID, list[_Evidence]]
+    provisionals: dict[uuid.UUID, list[_Provisional]]
+
+
+def _health_statement() -> CompoundSelect[Any]:
+    """Doses, exemptions, evidence and provisional enrollments of `ids` as one UNION ALL of
+    (tag, student, id, a, b, c, day, until): one round trip instead of four.
+
+    Each branch is an index lookup on its student_id. Rows come in no order: the doses need none
+    and `_health_rows` puts the few others in date order.
+    """
+    rec, exm, evi, pro = ImmunizationRecord, ImmunizationExemption, ImmunityEvidence, ProvisionalEnrollment
+    none = null()
+    return union_all(
+        select(
+            literal_column("'d'").label("tag"),
+            rec.student_id,
+            rec.id,
+            rec.vaccine_group.label("a"),
+            rec.cvx_code.label("b"),
+            rec.product.label("c"),
+            rec.administered_on.label("day"),
+            cast(none, Date).label("until"),
+        ).where(in_ids_param(rec.student_id, "ids")),
+        select(
+            literal_column("'x'"),
+            exm.student_id,
+            exm.id,
+            cast(exm.kind, String),
+            exm.vaccine_group,
+            exm.note,
+            exm.signed_on,
+            exm.expires_on,
+        ).where(in_ids_param(exm.student_id, "ids")),
+        select(
+            literal_column("'v'"),
+            evi.student_id,
+            evi.id,
+            evi.antigen,
+            evi.kind,
+            evi.observation_code,
+            evi.recorded_on,
+            none,
+        ).where(in_ids_param(evi.student_id, "ids")),
+        select(
+            literal_column("'p'"), pro.student_id, pro.id, pro.vaccine_group, none, none, pro.granted_on, pro.due_on
+        ).where(in_ids_param(pro.student_id, "ids")),
+    )
+
+
+# Built once: constructing this union costs more than running it.
+_HEALTH = _health_statement()
 
 
 def _health_rows(session: Session, student_ids: Collection[uuid.UUID]) -> _HealthRows:
-    """Doses, exemptions, evidence and provisional enrollments of a student set: one query per table
-    (per chunk of ids).
+    """Doses, exemptions, evidence and provisional enrollments of a student set: one query per chunk of ids.
 
-    The ids go as one array parameter, so each query is index lookups and never re-runs the
+    The ids go as one array parameter, so the query is index lookups and never re-runs the
     (scoped, dated) question that found the students.
     """
-    rows = _HealthRows(defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list))
+    found = _HealthRows(defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list))
+    dose, records = rules.DoseInput, found.records
     for ids in chunked(student_ids):
-        # Plain columns, not entities: this is the largest table and only these fields are evaluated.
-        for student_id, on, group, cvx, product in session.execute(
-            select(
-                ImmunizationRecord.student_id,
-                ImmunizationRecord.administered_on,
-                ImmunizationRecord.vaccine_group,
-                ImmunizationRecord.cvx_code,
-                ImmunizationRecord.product,
-            ).where(ids_in(ImmunizationRecord.student_id, ids))
-        ):
-            rows.records[student_id].append(rules.DoseInput(on, group, cvx, product))
-        for target, table in (
-            (rows.exemptions, ImmunizationExemption),
-            (rows.evidence, ImmunityEvidence),
-            (rows.provisionals, ProvisionalEnrollment),
-        ):
-            _add_by_student(session, target, table, ids)
-    return rows
-
-
-def _add_by_student(session: Session, target: dict[uuid.UUID, list[Any]], table: Any, ids: list[uuid.UUID]) -> None:
-    when = {
-        ImmunizationExemption: ImmunizationExemption.signed_on,
-        ImmunityEvidence: ImmunityEvidence.recorded_on,
-        ProvisionalEnrollment: ProvisionalEnrollment.granted_on,
-    }[table]
-    for row in session.execute(select(table).where(ids_in(table.student_id, ids)).order_by(when, table.id)).scalars():
-        target[row.student_id].append(row)
+        for tag, student_id, row_id, a, b, c, day, until in session.execute(_HEALTH, {"ids": ids}):
+            if tag == "d":
+                records[student_id].append(dose(day, a, b, c))
+            elif tag == "x":
+                found.exemptions[student_id].append(_Exemption(row_id, student_id, ExemptionKind(a), b, day, until, c))
+            elif tag == "v":
+                found.evidence[student_id].append(_Evidence(row_id, student_id, a, b, c, day))
+            else:
+                found.provisionals[student_id].append(_Provisional(row_id, student_id, a, day, until))
+    # Date order, then id (as the database orders uuids).
+    for exemptions in found.exemptions.values():
+        exemptions.sort(key=lambda e: (e.signed_on, e.id))
+    for evidence in found.evidence.values():
+        evidence.sort(key=lambda v: (v.recorded_on, v.id))
+    for provisionals in found.provisionals.values():
+        provisionals.sort(key=lambda p: (p.granted_on, p.id))
+    return found
 
 
 def _dose_input(rec: ImmunizationRecord) -> rules.DoseInput:
@@ -241,7 +361,7 @@ def find_missing_immunizations(
         chosen.setdefault(student.id, (org_id, grade))
         students.setdefault(student.id, student)
 
-    contexts = _org_contexts(session, {org_id for org_id, _ in chosen.values()})
+    contexts = _org_contexts(session, scope, {org_id for org_id, _ in chosen.values()})
     requirements = _requirements(session, (c.jurisdiction for c in contexts.values() if c.jurisdiction))
     health = _health_rows(session, chosen.keys())
 
@@ -424,7 +544,7 @@ def get_immunization_history(
     if enrollment is None:
         history.warnings.append(f"no enrollment active on {as_of}; compliance not evaluated")
         return history
-    context = _org_contexts(session, [enrollment.org_id])[enrollment.org_id]
+    context = _org_contexts(session, scope, [enrollment.org_id])[enrollment.org_id]
     jurisdiction_rules = _requirements(session, [context.jurisdiction] if context.jurisdiction else []).get(
         context.jurisdiction or "", []
     )

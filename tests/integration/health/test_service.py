@@ -18,6 +18,7 @@ from db.models import (
     ChangeEvent,
     EnrollmentStatus,
     ExemptionKind,
+    ImmunityEvidence,
     ImmunizationExemption,
     ImmunizationRecord,
     Organization,
@@ -371,6 +372,55 @@ def test_history_lists_doses_with_their_antigens_and_compliance(session: Session
     assert history.compliance is not None
     statuses = {g.vaccine_group: g.status for g in history.compliance}
     assert statuses["MMR"] == ComplianceState.MISSING
+    assert statuses["Polio"] == ComplianceState.COMPLIANT
+
+
+def test_history_lists_exemptions_evidence_and_provisionals_in_date_order(session: Session, world: World) -> None:
+    student = enroll(session, world.austin_year, "Sides", without=("03", "21"))
+    other = enroll(session, world.austin_year, "Bystander")
+    # Entered newest first: the history must still list each kind oldest first.
+    exempt(session, student, ExemptionKind.RELIGIOUS, dt.date(2025, 6, 1), dt.date(2027, 6, 1))
+    exempt(session, student, ExemptionKind.MEDICAL, dt.date(2024, 6, 1), None)
+    exempt(session, other, ExemptionKind.MEDICAL, dt.date(2025, 1, 1), None)
+    for on, antigen in ((dt.date(2025, 5, 1), "Varicella"), (dt.date(2023, 5, 1), "Measles")):
+        session.add(
+            ImmunityEvidence(
+                student_id=student.id, org_id=student.org_id, antigen=antigen, kind="serology", recorded_on=on
+            )
+        )
+    for granted, group in ((dt.date(2025, 8, 20), "MMR"), (dt.date(2025, 8, 1), None)):
+        session.add(
+            ProvisionalEnrollment(
+                student_id=student.id,
+                org_id=student.org_id,
+                vaccine_group=group,
+                granted_on=granted,
+                due_on=granted + dt.timedelta(days=30),
+            )
+        )
+    session.flush()
+
+    history = get_immunization_history(session, world.scope, student.id, as_of=AS_OF)
+
+    assert [(e.kind, e.signed_on, e.expires_on) for e in history.exemptions] == [
+        (ExemptionKind.MEDICAL, dt.date(2024, 6, 1), None),
+        (ExemptionKind.RELIGIOUS, dt.date(2025, 6, 1), dt.date(2027, 6, 1)),
+    ]
+    assert {e.student_id for e in history.exemptions} == {student.id}
+    assert [(e.antigen, e.recorded_on) for e in history.evidence] == [
+        ("Measles", dt.date(2023, 5, 1)),
+        ("Varicella", dt.date(2025, 5, 1)),
+    ]
+    assert [(p.vaccine_group, p.granted_on) for p in history.provisionals] == [
+        (None, dt.date(2025, 8, 1)),
+        ("MMR", dt.date(2025, 8, 20)),
+    ]
+    assert len(history.records) == 14
+    assert history.compliance is not None
+    # The lifelong medical exemption covers every group the missing doses leave unmet.
+    statuses = {g.vaccine_group: g.status for g in history.compliance}
+    assert statuses["MMR"] == ComplianceState.EXEMPT
+    assert statuses["Varicella"] == ComplianceState.EVIDENCE
     assert statuses["Polio"] == ComplianceState.COMPLIANT
 
 
