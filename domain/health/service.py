@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -46,7 +45,7 @@ from domain.health.schemas import (
     RecordImmunizationInput,
     StudentComplianceRead,
 )
-from domain.org.service import require_org, within_org
+from domain.org.service import TreeMemo, require_org, within_org
 from policies.scope import Action, DataClass, Scope
 
 # How long an exemption may last when signed: a medical certificate is renewed yearly, the
@@ -74,61 +73,33 @@ _OWN_ORG = aliased(Organization)
 
 
 def _org_contexts(session: Session, scope: Scope, org_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
-    """Campus name and inherited jurisdiction of each org in `org_ids` (one query for those not remembered)."""
-    known = _contexts.get(scope.tree_version, org_ids)
-    missing = [org_id for org_id in org_ids if org_id not in known]
-    if not missing:
-        return known
-    own = _OWN_ORG
-    rows = session.execute(
-        select(own.id, own.path, Organization)
-        .join(Organization, own.path.startswith(Organization.path))
-        .where(ids_in(own.id, missing))
-    ).all()
-    ancestors: dict[uuid.UUID, list[Organization]] = defaultdict(list)
-    for own_id, own_path, org in rows:
-        # LIKE treats "_" in slugs as a wildcard; keep only true path prefixes.
-        if own_path.startswith(org.path):
-            ancestors[own_id].append(org)
-    found = {}
-    for own_id, chain in ancestors.items():
-        chain.sort(key=lambda o: len(o.path), reverse=True)
-        own_org = chain[0]
-        campus = next((o for o in chain if o.level == OrgLevel.CAMPUS), own_org)
-        jurisdiction = next((o.jurisdiction for o in chain if o.jurisdiction), None)
-        found[own_id] = _OrgContext(campus.name, jurisdiction, own_org.name)
-    _contexts.put(scope.tree_version, found)
-    return known | found
+    """Campus name and inherited jurisdiction of each org in `org_ids` (read once per org tree version)."""
+
+    def load(missing: list[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
+        own = _OWN_ORG
+        rows = session.execute(
+            select(own.id, own.path, Organization)
+            .join(Organization, own.path.startswith(Organization.path))
+            .where(ids_in(own.id, missing))
+        ).all()
+        ancestors: dict[uuid.UUID, list[Organization]] = defaultdict(list)
+        for own_id, own_path, org in rows:
+            # LIKE treats "_" in slugs as a wildcard; keep only true path prefixes.
+            if own_path.startswith(org.path):
+                ancestors[own_id].append(org)
+        contexts = {}
+        for own_id, chain in ancestors.items():
+            chain.sort(key=lambda o: len(o.path), reverse=True)
+            own_org = chain[0]
+            campus = next((o for o in chain if o.level == OrgLevel.CAMPUS), own_org)
+            jurisdiction = next((o.jurisdiction for o in chain if o.jurisdiction), None)
+            contexts[own_id] = _OrgContext(campus.name, jurisdiction, own_org.name)
+        return contexts
+
+    return _contexts.get_many(scope.tree_version, org_ids, load)
 
 
-class _ContextMemo:
-    """Org contexts remembered per org tree version: any change to an org row gives a new version."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._items: dict[tuple[str, uuid.UUID], _OrgContext] = {}
-        self._lock = threading.Lock()
-
-    def get(self, version: str, org_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _OrgContext]:
-        if not version:
-            return {}
-        found = {}
-        for org_id in org_ids:
-            context = self._items.get((version, org_id))
-            if context is not None:
-                found[org_id] = context
-        return found
-
-    def put(self, version: str, contexts: dict[uuid.UUID, _OrgContext]) -> None:
-        if not version:
-            return
-        with self._lock:
-            if len(self._items) + len(contexts) > self._size:
-                self._items.clear()
-            self._items.update(((version, org_id), context) for org_id, context in contexts.items())
-
-
-_contexts = _ContextMemo()
+_contexts: TreeMemo[_OrgContext] = TreeMemo()
 
 
 _R = ImmunizationRequirement
