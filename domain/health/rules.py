@@ -14,7 +14,7 @@ import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from domain.health.cdsi import Association, CdsiMap, add_age, load_map, normalise_cvx, parse_age, subtract_age
 
@@ -147,8 +147,7 @@ class RequirementRule:
         )
 
 
-@dataclass(frozen=True)
-class AntigenDose:
+class AntigenDose(NamedTuple):
     """One dose of one antigen on one day, merged across every record that carried it."""
 
     antigen: str
@@ -164,8 +163,7 @@ class DataIssue:
     message: str
 
 
-@dataclass(frozen=True)
-class RowResult:
+class RowResult(NamedTuple):
     antigen: str
     met: bool
     doses_counted: int
@@ -177,8 +175,7 @@ class RowResult:
     evidence_kind: str | None = None
 
 
-@dataclass(frozen=True)
-class GroupStatus:
+class GroupStatus(NamedTuple):
     vaccine_group: str
     state: ComplianceState
     doses_counted: int
@@ -374,8 +371,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-@dataclass(frozen=True)
-class _OptionCheck:
+class _OptionCheck(NamedTuple):
     min_doses: int
     needed: int
     satisfiable: bool
