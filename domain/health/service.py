@@ -7,9 +7,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import CompoundSelect, Date, String, cast, literal_column, null, select, union_all
+from sqlalchemy import CompoundSelect, Date, String, bindparam, cast, literal_column, null, select, union_all
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -114,6 +114,9 @@ _REQUIREMENTS = select(
     _R.grade_max,
     _R.effective_school_year,
 )
+# Built once; one jurisdiction is the usual case, and an equality needs no expanding IN list.
+_REQUIREMENTS_OF_ONE = _REQUIREMENTS.where(_R.jurisdiction == bindparam("jurisdiction"))
+_REQUIREMENTS_OF_MANY = _REQUIREMENTS.where(_R.jurisdiction.in_(bindparam("jurisdictions", expanding=True)))
 
 
 def _requirements(session: Session, jurisdictions: Iterable[str]) -> dict[str, list[RequirementRule]]:
@@ -122,9 +125,12 @@ def _requirements(session: Session, jurisdictions: Iterable[str]) -> dict[str, l
     wanted = sorted(set(jurisdictions))
     if not wanted:
         return by_jurisdiction
-    # One jurisdiction is the usual case: an equality keeps the statement free of an expanding IN list.
-    which = _R.jurisdiction == wanted[0] if len(wanted) == 1 else _R.jurisdiction.in_(wanted)
-    for row in session.execute(_REQUIREMENTS.where(which)):
+    rows = (
+        session.execute(_REQUIREMENTS_OF_ONE, {"jurisdiction": wanted[0]})
+        if len(wanted) == 1
+        else session.execute(_REQUIREMENTS_OF_MANY, {"jurisdictions": wanted})
+    )
+    for row in rows:
         by_jurisdiction[row.jurisdiction].append(RequirementRule.of(row))
     return by_jurisdiction
 
@@ -269,8 +275,18 @@ def _grade_label(grade: int) -> str:
     return {-1: "pre-K", 0: "K"}.get(grade, str(grade))
 
 
+class _Pupil(NamedTuple):
+    """The student fields the report reads (plain columns: no ORM entity per student)."""
+
+    id: uuid.UUID
+    student_number: int
+    first_name: str
+    last_name: str
+    birth_on: dt.date
+
+
 def _evaluate(
-    student: Student, applicable: Sequence[RequirementRule], health: _HealthRows, as_of: dt.date
+    student: Student | _Pupil, applicable: Sequence[RequirementRule], health: _HealthRows, as_of: dt.date
 ) -> StudentCompliance:
     """One student's compliance with the rows that apply to their grade."""
     return rules.evaluate_student(
@@ -322,15 +338,24 @@ def find_missing_immunizations(
     # A student may hold concurrent stints (main year + camp, or both sides of a transfer day):
     # evaluate under the most recently started one.
     chosen: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
-    students: dict[uuid.UUID, Student] = {}
-    for student, org_id, grade in session.execute(
-        select(Student, Enrollment.org_id, Enrollment.grade_level)
+    students: dict[uuid.UUID, _Pupil] = {}
+    for student_id, number, first_name, last_name, birth_on, org_id, grade in session.execute(
+        select(
+            Student.id,
+            Student.student_number,
+            Student.first_name,
+            Student.last_name,
+            Student.birth_on,
+            Enrollment.org_id,
+            Enrollment.grade_level,
+        )
         .join(Student, Student.id == Enrollment.student_id)
         .where(*filters)
         .order_by(Enrollment.student_id, Enrollment.start_on.desc(), Enrollment.id)
-    ).all():
-        chosen.setdefault(student.id, (org_id, grade))
-        students.setdefault(student.id, student)
+    ):
+        if student_id not in chosen:
+            chosen[student_id] = (org_id, grade)
+            students[student_id] = _Pupil(student_id, number, first_name, last_name, birth_on)
 
     contexts = _org_contexts(session, scope, {org_id for org_id, _ in chosen.values()})
     requirements = _requirements(session, (c.jurisdiction for c in contexts.values() if c.jurisdiction))
@@ -400,7 +425,7 @@ def find_missing_immunizations(
 class _Listed:
     """A student kept for the report; turned into a read model only if on the requested page."""
 
-    student: Student
+    student: _Pupil
     grade: int
     org_id: uuid.UUID
     campus_name: str
