@@ -234,7 +234,8 @@ def _health_rows(session: Session, student_ids: Collection[uuid.UUID]) -> _Healt
     found = _HealthRows(defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list))
     dose, records = rules.DoseInput, found.records
     for ids in chunked(student_ids):
-        for tag, student_id, row_id, a, b, c, day, until in session.execute(_HEALTH, {"ids": ids}):
+        # .all(): fetched at once, rather than row by row through the cursor.
+        for tag, student_id, row_id, a, b, c, day, until in session.execute(_HEALTH, {"ids": ids}).all():
             if tag == "d":
                 records[student_id].append(dose(day, a, b, c))
             elif tag == "x":
@@ -352,7 +353,7 @@ def find_missing_immunizations(
         .join(Student, Student.id == Enrollment.student_id)
         .where(*filters)
         .order_by(Enrollment.student_id, Enrollment.start_on.desc(), Enrollment.id)
-    ):
+    ).all():
         if student_id not in chosen:
             chosen[student_id] = (org_id, grade)
             students[student_id] = _Pupil(student_id, number, first_name, last_name, birth_on)
