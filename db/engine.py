@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_SQLITE_PATH = Path("sis-data") / "sis.db"
@@ -37,6 +39,49 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+# What a request asks first (has the org tree changed?), asked by the liveness check on checkout
+# so that one round trip does both. See `fresh_org_tree_token`.
+_ORG_TREE_TOKEN_SQL = "SELECT token FROM org_tree_version WHERE id = 1"
+_TOKEN_KEY = "sis_org_tree_token"
+
+
+def _check_out_postgresql(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Prove a pooled connection alive before use (what pool_pre_ping does), reading the org tree token.
+
+    A dead connection raises DisconnectionError, and the pool replaces it and tries again. Before
+    the migrations there is no token table; the request then reads nothing here.
+    """
+    record.info.pop(_TOKEN_KEY, None)
+    before = dbapi_connection.autocommit
+    try:
+        dbapi_connection.autocommit = True
+        with dbapi_connection.cursor() as cursor:
+            row = cursor.execute(_ORG_TREE_TOKEN_SQL).fetchone()
+    except (psycopg.OperationalError, psycopg.InterfaceError) as err:
+        raise DisconnectionError(str(err)) from err
+    except psycopg.Error:
+        return
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = before
+    if row is not None:
+        record.info[_TOKEN_KEY] = str(row[0])
+
+
+def _forget_checkout_token(conn: Connection, *_: Any) -> None:
+    # Any statement may change the org tree: only the token read before the first one is fresh.
+    conn.info.pop(_TOKEN_KEY, None)
+
+
+def fresh_org_tree_token(conn: Connection) -> str | None:
+    """The org tree token read at checkout, if nothing has run on `conn` since (then it is current).
+
+    Taken once: asking again reads the table.
+    """
+    token: str | None = conn.info.pop(_TOKEN_KEY, None)
+    return token
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine for `url` with the settings this project relies on (FKs on, WAL on SQLite)."""
     url = url or database_url()
@@ -51,8 +96,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername in ("postgresql", "postgres"):
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        if not kwargs.get("pool_pre_ping"):
+            event.listen(engine.pool, "checkout", _check_out_postgresql)
+            event.listen(engine, "before_cursor_execute", _forget_checkout_token)
+        return engine
     raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://")
 
 

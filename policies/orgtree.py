@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import URL, func, select
 from sqlalchemy.orm import Session
 
+from db.engine import fresh_org_tree_token
 from db.models import Organization, OrgKind, OrgTreeVersion
 
 
@@ -73,8 +74,12 @@ _VERSION = select(OrgTreeVersion.token).where(OrgTreeVersion.id == 1)
 
 
 def _token(session: Session) -> str:
-    """The org_tree_version token, read on the Core path (this runs on every request)."""
-    token = session.connection().execute(_VERSION).scalar_one_or_none()
+    """The org_tree_version token: as read by the connection's checkout when still fresh, else read now."""
+    connection = session.connection()
+    fresh = fresh_org_tree_token(connection)
+    if fresh is not None:
+        return fresh
+    token = connection.execute(_VERSION).scalar_one_or_none()
     if token is not None:
         return str(token)
     # Without the version row (never expected after migration 0002), fingerprint the table itself.
