@@ -15,6 +15,10 @@ Three latencies per tool, all over the same HTTP connection pool:
 - "call_tool": `Client.call_tool`, which also validates the structured result against the
   tool's output schema with jsonschema (client CPU that grows with the answer).
 
+find_missing_immunizations is timed twice: asking the same question again (its per-student
+evaluations are then remembered, keyed by every input) and with a new as_of date on every
+call, where nothing worked out before applies (the cold path).
+
 The database must hold `sis seed scale` data; it is generated when the scale root is absent.
 
 Run:  python bench/mcp_bench.py --database-url postgresql+psycopg://user@127.0.0.1:5432/sis_scale [--calls 30]
@@ -103,7 +107,7 @@ def pick_campus(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
     return root, campus
 
 
-def bare_sql(engine: Engine, campus: uuid.UUID, today: dt.date) -> dict[str, Callable[[], Any]]:
+def bare_sql(engine: Engine, campus: uuid.UUID, today: dt.date) -> dict[str, Callable[[dt.date], Any]]:
     """The same questions as plain SQL: the rows each tool fetches, without scope, audit or HTTP."""
     # UUIDs are native on PostgreSQL and 32-hex CHAR columns on SQLite.
     c = str(campus) if engine.dialect.name == "postgresql" else campus.hex
@@ -146,21 +150,20 @@ def bare_sql(engine: Engine, campus: uuid.UUID, today: dt.date) -> dict[str, Cal
     )
     trend_params = {f"m{i}": d for i, d in enumerate(ends)}
 
-    def run(*statements: tuple[Any, dict[str, Any]]) -> Callable[[], Any]:
-        def go() -> None:
+    def run(*statements: Any) -> Callable[[dt.date], Any]:
+        """Run the statements on one connection, with the campus and the day as parameters."""
+
+        def go(day: dt.date) -> None:
             with engine.connect() as conn:
-                for stmt, params in statements:
-                    conn.execute(stmt, params).fetchall()
+                for stmt in statements:
+                    conn.execute(stmt, {"c": c, "d": day, **trend_params}).fetchall()
 
         return go
 
-    p = {"c": c, "d": today}
     return {
-        "query_roster": run((roster_count, p), (roster, p)),
-        "find_missing_immunizations": run(
-            (requirements, {}), (students, p), (doses, p), (exemptions, p), (evidence, p), (provisional, p)
-        ),
-        "enrollment_trend": run((trend, trend_params)),
+        "query_roster": run(roster_count, roster),
+        "find_missing_immunizations": run(requirements, students, doses, exemptions, evidence, provisional),
+        "enrollment_trend": run(trend),
     }
 
 
@@ -179,23 +182,31 @@ class Timings:
     sql: list[float] = field(default_factory=list)
 
 
+# A request's arguments for the k-th call: the same question every time, or a new as-of date each
+# time (a cold path: nothing an earlier call worked out applies).
+ArgsFor = Callable[[int], dict[str, Any]]
+
+
 async def time_tools(
     url: str,
     key: str,
-    requests: dict[str, dict[str, Any]],
-    bare: dict[str, Callable[[], Any]],
+    requests: dict[str, tuple[str, ArgsFor]],
+    bare: dict[str, Callable[[dt.date], Any]],
     calls: int,
 ) -> dict[str, Timings]:
-    """Per tool: the wire request, the SDK session request, `Client.call_tool` and the bare SQL.
+    """Per request: the wire request, the SDK session request, `Client.call_tool` and the bare SQL.
 
     The wire request is the SDK's own tools/call POST (headers and body as the SDK sent them,
-    captured from its HTTP client), sent again with a new JSON-RPC id and its JSON response
-    parsed. They alternate call by call, so drift on a shared machine hits them alike.
+    captured from its HTTP client), sent again with a new JSON-RPC id and arguments and its JSON
+    response parsed. They alternate call by call, so drift on a shared machine hits them alike.
     """
     sent: list[httpx2.Request] = []
 
     async def capture(request: httpx2.Request) -> None:
         sent.append(request)
+
+    def call(name: str, args: dict[str, Any]) -> types.CallToolRequest:
+        return types.CallToolRequest(params=types.CallToolRequestParams(name=name, arguments=args))
 
     results: dict[str, Timings] = {}
     async with (
@@ -204,22 +215,23 @@ async def time_tools(
         ) as http,
         Client(streamable_http_client(url, http_client=http)) as client,
     ):
-        for name, args in requests.items():
-            request = types.CallToolRequest(params=types.CallToolRequestParams(name=name, arguments=args))
+        for label, (name, args_for) in requests.items():
             sent.clear()
-            first = await client.session.send_request(request, types.CallToolResult)
+            first = await client.session.send_request(call(name, args_for(-1)), types.CallToolResult)
             assert not first.is_error, first.content
             wire_request = next(r for r in sent if r.headers.get("mcp-method") == "tools/call")
             headers = {k: v for k, v in wire_request.headers.items() if k not in ("content-length", "host")}
             envelope = json.loads(wire_request.content)
             times = Timings()
-            bare[name]()
             for i in range(calls):
+                # Three calls per round, each with its own arguments (the same ones unless cold).
+                wire_args, request_args, tool_args = args_for(3 * i), args_for(3 * i + 1), args_for(3 * i + 2)
                 started = time.perf_counter()
-                bare[name]()
+                bare[name](dt.date.fromisoformat(wire_args.get("as_of", dt.date.today().isoformat())))
                 times.sql.append((time.perf_counter() - started) * 1000)
 
                 envelope["id"] = f"bench-{i}"
+                envelope["params"]["arguments"] = wire_args
                 body = json.dumps(envelope).encode()
                 started = time.perf_counter()
                 response = await http.post(url, content=body, headers=headers)
@@ -228,15 +240,15 @@ async def time_tools(
                 assert response.status_code == 200 and not answer["result"].get("isError"), answer
 
                 started = time.perf_counter()
-                raw = await client.session.send_request(request, types.CallToolResult)
+                raw = await client.session.send_request(call(name, request_args), types.CallToolResult)
                 times.request.append((time.perf_counter() - started) * 1000)
-                assert not raw.is_error and raw.structured_content == answer["result"]["structuredContent"]
+                assert not raw.is_error
 
                 started = time.perf_counter()
-                result = await client.call_tool(name, args)
+                result = await client.call_tool(name, tool_args)
                 times.call_tool.append((time.perf_counter() - started) * 1000)
                 assert not result.is_error
-            results[name] = times
+            results[label] = times
     return results
 
 
@@ -273,10 +285,17 @@ def main() -> None:
     root, campus = pick_campus(engine)
     today = dt.date.today()
     start = dt.date(today.year - 1, today.month, 1)
-    requests: dict[str, dict[str, Any]] = {
-        "query_roster": {"org_id": str(campus), "grade": 5, "limit": 50},
-        "find_missing_immunizations": {"org_id": str(campus), "grade": 5, "limit": 50},
-        "enrollment_trend": {"org_id": str(root), "start_month": start.isoformat(), "end_month": today.isoformat()},
+    asked = {"org_id": str(campus), "grade": 5, "limit": 50}
+    trend = {"org_id": str(root), "start_month": start.isoformat(), "end_month": today.isoformat()}
+    requests: dict[str, tuple[str, ArgsFor]] = {
+        "query_roster": ("query_roster", lambda k: asked),
+        "find_missing_immunizations": ("find_missing_immunizations", lambda k: asked),
+        # Each call a day earlier: no evaluation remembered from an earlier call applies.
+        "  ... a new as_of each call": (
+            "find_missing_immunizations",
+            lambda k: asked | {"as_of": (today - dt.timedelta(days=k + 2)).isoformat()},
+        ),
+        "enrollment_trend": ("enrollment_trend", lambda k: trend),
     }
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

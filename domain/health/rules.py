@@ -73,8 +73,7 @@ _SEVERITY = [
 ]
 
 
-@dataclass(frozen=True)
-class DoseInput:
+class DoseInput(NamedTuple):
     administered_on: dt.date
     vaccine_group: str
     cvx_code: str | None = None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import threading
 import uuid
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -287,24 +289,93 @@ class _Pupil(NamedTuple):
 
 
 def _evaluate(
-    student: Student | _Pupil, applicable: Sequence[RequirementRule], health: _HealthRows, as_of: dt.date
+    student: Student | _Pupil,
+    applicable: Sequence[RequirementRule],
+    health: _HealthRows,
+    as_of: dt.date,
+    rules_key: Hashable | None = None,
 ) -> StudentCompliance:
-    """One student's compliance with the rows that apply to their grade."""
-    return rules.evaluate_student(
+    """One student's compliance with the rows that apply to their grade (remembered when `rules_key` is given)."""
+    records = tuple(health.records.get(student.id, ()))
+    exemptions = tuple(health.exemptions.get(student.id, ()))
+    evidence = tuple(health.evidence.get(student.id, ()))
+    provisionals = tuple(health.provisionals.get(student.id, ()))
+    key = (
+        None if rules_key is None else (rules_key, student.birth_on, as_of, records, exemptions, evidence, provisionals)
+    )
+    if key is not None:
+        known = _evaluations.get(key)
+        if known is not None:
+            return known
+    result = rules.evaluate_student(
         birth_on=student.birth_on,
         as_of=as_of,
         rules=applicable,
-        records=health.records.get(student.id, ()),
-        exemptions=[
-            rules.ExemptionInput(e.kind.value, e.signed_on, e.expires_on, e.vaccine_group)
-            for e in health.exemptions.get(student.id, ())
-        ],
-        evidence=[rules.EvidenceInput(e.antigen, e.kind, e.recorded_on) for e in health.evidence.get(student.id, ())],
-        provisionals=[
-            rules.ProvisionalInput(p.granted_on, p.due_on, p.vaccine_group)
-            for p in health.provisionals.get(student.id, ())
-        ],
+        records=records,
+        exemptions=[rules.ExemptionInput(e.kind.value, e.signed_on, e.expires_on, e.vaccine_group) for e in exemptions],
+        evidence=[rules.EvidenceInput(e.antigen, e.kind, e.recorded_on) for e in evidence],
+        provisionals=[rules.ProvisionalInput(p.granted_on, p.due_on, p.vaccine_group) for p in provisionals],
     )
+    if key is not None:
+        _evaluations.put(key, result)
+    return result
+
+
+def _rules_key(applicable: Sequence[RequirementRule]) -> tuple[Any, ...]:
+    """What an evaluation depends on from its rules: their content, not which rows or objects hold it."""
+    return tuple(
+        (
+            r.vaccine_group,
+            r.antigen,
+            r.min_doses,
+            r.grade_min,
+            r.grade_max,
+            r.effective_school_year,
+            json.dumps(r.conditions, sort_keys=True),
+        )
+        for r in applicable
+    )
+
+
+class _Evaluations:
+    """Compliance results remembered by their whole input, least recently used forgotten first.
+
+    Evaluation is a pure function of a student's doses, exemptions, evidence and provisional
+    enrollments, their birth date, the as-of date and the rules (and the shipped CDSi map), all
+    read afresh on every call and all part of the key; so nothing needs invalidating: a new dose,
+    a changed rule or another date is simply another key. A report asked again, or a student who
+    appears in several reports, is then not worked out twice.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, StudentCompliance] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> StudentCompliance | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, result: StudentCompliance) -> None:
+        with self._lock:
+            self._items[key] = result
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_evaluations = _Evaluations()
+
+
+def forget_evaluations() -> None:
+    """Forget every remembered evaluation (benchmarks and tests of the cold path)."""
+    _evaluations.clear()
 
 
 # -- the compliance report -------------------------------------------------------------------------
@@ -363,6 +434,7 @@ def find_missing_immunizations(
     health = _health_rows(session, chosen.keys())
 
     applicable: dict[tuple[str, int], list[RequirementRule]] = {}
+    wanted: dict[tuple[str, int], tuple[list[RequirementRule], tuple[Any, ...]]] = {}
     unevaluated: dict[str, int] = defaultdict(int)
     counts: dict[ComplianceState, int] = defaultdict(int)
     listed: list[_Listed] = []
@@ -383,9 +455,12 @@ def find_missing_immunizations(
                 f"no {context.jurisdiction} immunization requirements configured for grade {_grade_label(grade)}"
             ] += 1
             continue
-        # A grade without rows for the asked group simply has nothing to meet in it.
-        wanted = [r for r in applicable[key] if data.vaccine_group in (None, r.vaccine_group)]
-        result = _evaluate(student, wanted, health, data.as_of)
+        if key not in wanted:
+            # A grade without rows for the asked group simply has nothing to meet in it.
+            asked = [r for r in applicable[key] if data.vaccine_group in (None, r.vaccine_group)]
+            wanted[key] = (asked, _rules_key(asked))
+        asked, rules_key = wanted[key]
+        result = _evaluate(student, asked, health, data.as_of, rules_key)
         state = ComplianceState.COMPLIANT if result.state == ComplianceState.EVIDENCE else result.state
         counts[state] += 1
         if (

@@ -28,6 +28,7 @@ from db.models import (
     Student,
 )
 from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
+from domain.health import rules
 from domain.health.cdsi import load_map
 from domain.health.rules import ComplianceState
 from domain.health.schemas import MissingImmunizationsQuery, RecordExemptionInput, RecordImmunizationInput
@@ -141,6 +142,35 @@ def count_statements(session: Session) -> Iterator[list[str]]:
 
 
 # -- the report ---------------------------------------------------------------------------------------
+
+
+def test_a_report_asked_again_answers_the_same_and_sees_every_change(
+    session: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    student = enroll(session, world.austin_year, "Again", without=("03",))
+    first = find_missing_immunizations(session, world.scope, query())
+    assert [s.last_name for s in first.items] == ["Again"]
+
+    # Asked again, the remembered evaluation gives the same answer without working it out.
+    evaluated: list[object] = []
+    real = rules.evaluate_student
+    monkeypatch.setattr(rules, "evaluate_student", lambda **kw: evaluated.append(kw) or real(**kw))
+    assert find_missing_immunizations(session, world.scope, query()) == first
+    assert evaluated == []
+    # A new exemption, the doses it lacked, and another date are each a new question.
+    exempt(session, student, ExemptionKind.MEDICAL, dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    assert [s.status for s in find_missing_immunizations(session, world.scope, query()).items] == [
+        ComplianceState.EXEMPT
+    ]
+    later = MissingImmunizationsQuery(as_of=dt.date(2026, 1, 15))
+    assert [s.status for s in find_missing_immunizations(session, world.scope, later).items] == [
+        ComplianceState.MISSING
+    ]
+    for on in (dt.date(2015, 6, 1), dt.date(2018, 6, 1)):
+        create_dose(session, student, group="MMR", on=on, cvx="03")
+    assert find_missing_immunizations(session, world.scope, query()).items == []
+    assert find_missing_immunizations(session, world.scope, later).items == []
+    assert len(evaluated) == 4
 
 
 def test_report_lists_missing_exempt_and_provisional_students_separately(session: Session, world: World) -> None:
