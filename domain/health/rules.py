@@ -456,8 +456,14 @@ def evaluate_requirement(
     booster = conditions.get("booster")
     booster_failure = _booster_failure(booster, doses_by_antigen, as_of) if booster else None
 
+    main = rule.main_option
+    if booster_failure is None and not main["age_constraints"] and len(counted) >= rule.min_doses:
+        # The common case, met by the dose count alone: what `_check_option` would conclude.
+        return RowResult(
+            rule.antigen, True, len(counted), rule.min_doses, 0, f"requirement met ({len(counted)} counted)"
+        )
     # Options are tried in order and the first one met answers, so later ones are checked only if needed.
-    options = [_check_option(rule.main_option, counted, birth_on, as_of, booster_failure, "requirement met")]
+    options = [_check_option(main, counted, birth_on, as_of, booster_failure, "requirement met")]
     for alt in conditions.get("alternatives", ()):
         if options[-1].satisfiable and options[-1].needed == 0:
             break
@@ -506,6 +512,8 @@ def _best_exemption(exemptions: Iterable[ExemptionInput]) -> ExemptionInput | No
 
 
 def _join_reasons(rows: Sequence[RowResult], *, named: bool) -> str:
+    if len(rows) == 1 and not named:
+        return rows[0].reason
     if not named:
         return "; ".join(r.reason for r in rows)
     by_reason: dict[str, list[str]] = defaultdict(list)
@@ -526,9 +534,9 @@ def evaluate_group(
     provisionals: Iterable[ProvisionalInput] = (),
 ) -> GroupStatus:
     """One vaccine group's state: met only when every row of the group is met (MMR as a whole)."""
-    evidence = list(evidence)
-    rows = tuple(evaluate_requirement(r, doses_by_antigen, birth_on, as_of, evidence) for r in rules)
-    shown = min(rows, key=lambda r: (r.met, -r.doses_needed, r.doses_counted))
+    evidence = evidence if isinstance(evidence, list) else list(evidence)
+    rows = tuple([evaluate_requirement(r, doses_by_antigen, birth_on, as_of, evidence) for r in rules])
+    shown = rows[0] if len(rows) == 1 else min(rows, key=lambda r: (r.met, -r.doses_needed, r.doses_counted))
     unmet = [r for r in rows if not r.met]
     if not unmet:
         kinds = tuple(sorted({r.evidence_kind for r in rows if r.evidence_kind}))
