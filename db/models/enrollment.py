@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import uuid
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, and_, or_
@@ -98,18 +99,7 @@ class Enrollment(UUIDPrimaryKey, Timestamps, Base):
     @classmethod
     def active_on(cls, day: dt.date) -> ColumnElement[bool]:
         """Stints that grant membership on `day` (status active or since ended after it)."""
-        return and_(
-            cls.status.in_(
-                [
-                    EnrollmentStatus.ACTIVE,
-                    EnrollmentStatus.WITHDRAWN,
-                    EnrollmentStatus.TRANSFERRED,
-                    EnrollmentStatus.COMPLETED,
-                ]
-            ),
-            cls.start_on <= day,
-            or_(cls.end_on.is_(None), cls.end_on >= day),
-        )
+        return and_(_membership_statuses(), cls.start_on <= day, or_(cls.end_on.is_(None), cls.end_on >= day))
 
 
 class EnrollmentEvent(Base):
@@ -126,3 +116,11 @@ class EnrollmentEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(300))
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
     occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+@functools.cache
+def _membership_statuses() -> ColumnElement[bool]:
+    """The statuses a stint can hold membership in, built once (this clause is on every roster path)."""
+    return Enrollment.status.in_(
+        [EnrollmentStatus.ACTIVE, EnrollmentStatus.WITHDRAWN, EnrollmentStatus.TRANSFERRED, EnrollmentStatus.COMPLETED]
+    )
