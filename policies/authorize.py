@@ -24,9 +24,7 @@ row_filter admits `student_id IN (students of households where the user is a gua
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 
@@ -34,6 +32,7 @@ from sqlalchemy.orm import Session
 
 import db.models  # noqa: F401  (every table registered, for the column map)
 from db.base import Base
+from db.memo import LruMemo
 from domain.errors import NotFound, PermissionDenied
 from policies.columns import hidden_columns
 from policies.enforcer import FULL_SIS_ONLY, RELATIONSHIP_ROLES, PolicyEnforcer
@@ -97,34 +96,8 @@ def _decide_scope(enforcer: PolicyEnforcer, index: OrgTreeIndex, principal: Prin
     return _Decision(grants, guide_orgs, hidden_columns(readable, _all_columns()), summary)
 
 
-class _DecisionCache:
-    """Decisions keyed by (principal, tree version, policy version), least recently used evicted."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[Principal, str, str], _Decision] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, enforcer: PolicyEnforcer, index: OrgTreeIndex, principal: Principal) -> _Decision:
-        key = (principal, index.version, enforcer.version)
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
-        decision = _decide_scope(enforcer, index, principal)
-        with self._lock:
-            self._items[key] = decision
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return decision
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_decisions = _DecisionCache()
+# Decisions keyed by (principal, tree version, policy version).
+_decisions: LruMemo[tuple[Principal, str, str], _Decision] = LruMemo(4096)
 
 
 def clear_scope_cache() -> None:
@@ -142,7 +115,9 @@ def build_scope(
 ) -> Scope:
     """The Scope `principal` runs with in this request: orgs per data class and action, guide limits, hidden columns."""
     index = index or org_index(session)
-    decision = _decisions.get(enforcer, index, principal)
+    decision = _decisions.get_or_make(
+        (principal, index.version, enforcer.version), lambda: _decide_scope(enforcer, index, principal)
+    )
     guide = decision.guide_orgs is not None
     return Scope(
         actor=principal.actor(operation_id),

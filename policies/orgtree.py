@@ -8,15 +8,14 @@ organization (raw SQL included); it is read once per request and a new token reb
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import URL, func, select
 from sqlalchemy.orm import Session
 
 from db.engine import fresh_org_tree_token
+from db.memo import LruMemo
 from db.models import Organization, OrgKind, OrgTreeVersion
 
 
@@ -111,39 +110,16 @@ def build_index(session: Session, version: str | None = None) -> OrgTreeIndex:
     return OrgTreeIndex(nodes, version)
 
 
-class _IndexCache:
-    """The few most recent indexes, keyed by (database URL, tree token)."""
-
-    def __init__(self, size: int = 8) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[URL, str], OrgTreeIndex] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, session: Session) -> OrgTreeIndex:
-        key = (session.get_bind().engine.url, _token(session))
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
-        index = build_index(session, f"{key[0].render_as_string(hide_password=True)}|{key[1]}")
-        with self._lock:
-            self._items[key] = index
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return index
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_cache = _IndexCache()
+# The few most recent indexes, keyed by (database URL, tree token).
+_cache: LruMemo[tuple[URL, str], OrgTreeIndex] = LruMemo(8)
 
 
 def org_index(session: Session) -> OrgTreeIndex:
     """The index of the session's current org tree, rebuilt only when the tree has changed."""
-    return _cache.get(session)
+    url, token = session.get_bind().engine.url, _token(session)
+    return _cache.get_or_make(
+        (url, token), lambda: build_index(session, f"{url.render_as_string(hide_password=True)}|{token}")
+    )
 
 
 def clear_org_index_cache() -> None:

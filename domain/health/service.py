@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.idset import chunked, ids_in, in_ids_param
+from db.memo import LruMemo
 from db.models import (
     Enrollment,
     ExemptionKind,
@@ -337,40 +337,13 @@ def _rules_key(applicable: Sequence[RequirementRule]) -> tuple[Any, ...]:
     )
 
 
-class _Evaluations:
-    """Compliance results remembered by their whole input, least recently used forgotten first.
-
-    Evaluation is a pure function of a student's doses, exemptions, evidence and provisional
-    enrollments, their birth date, the as-of date and the rules (and the shipped CDSi map), all
-    read afresh on every call and all part of the key; so nothing needs invalidating: a new dose,
-    a changed rule or another date is simply another key. A report asked again, or a student who
-    appears in several reports, is then not worked out twice.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, StudentCompliance] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> StudentCompliance | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, result: StudentCompliance) -> None:
-        with self._lock:
-            self._items[key] = result
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_evaluations = _Evaluations()
+# Compliance results remembered by their whole input, least recently used forgotten first.
+# Evaluation is a pure function of a student's doses, exemptions, evidence and provisional
+# enrollments, their birth date, the as-of date and the rules (and the shipped CDSi map), all read
+# afresh on every call and all part of the key; so nothing needs invalidating: a new dose, a
+# changed rule or another date is simply another key. A report asked again, or a student who
+# appears in several reports, is then not worked out twice. About 5 KB per entry.
+_evaluations: LruMemo[Hashable, StudentCompliance] = LruMemo(4096)
 
 
 def forget_evaluations() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Generic, TypeVar
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.idset import ids_in
+from db.memo import LruMemo
 from db.models import Organization
 from domain.errors import NotFound
 from policies.scope import Action, DataClass, Scope
@@ -28,9 +28,7 @@ class TreeMemo(Generic[V]):
     """
 
     def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._items: dict[tuple[str, uuid.UUID], V] = {}
-        self._lock = threading.Lock()
+        self._items: LruMemo[tuple[str, uuid.UUID], V] = LruMemo(size)
 
     def get_many(
         self,
@@ -51,10 +49,8 @@ class TreeMemo(Generic[V]):
             return found
         loaded = load(missing)
         if version:
-            with self._lock:
-                if len(self._items) + len(loaded) > self._size:
-                    self._items.clear()
-                self._items.update(((version, org_id), value) for org_id, value in loaded.items())
+            for org_id, value in loaded.items():
+                self._items.put((version, org_id), value)
         return found | dict(loaded)
 
 
