@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import CompoundSelect, Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,24 +39,26 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-# What a request asks first (has the org tree changed?), asked by the liveness check on checkout
-# so that one round trip does both. See `fresh_org_tree_token`.
-_ORG_TREE_TOKEN_SQL = "SELECT token FROM org_tree_version WHERE id = 1"
-_TOKEN_KEY = "sis_org_tree_token"
+# What a request asks first (has the org tree changed? have the immunization rules?), read by
+# the liveness check on checkout so that one round trip does both. See `fresh_version`.
+_VERSIONS_SQL = (
+    "SELECT 'org_tree', token FROM org_tree_version WHERE id = 1 UNION ALL SELECT name, token FROM reference_version"
+)
+_VERSIONS_KEY = "sis_versions"
 
 
 def _check_out_postgresql(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    """Prove a pooled connection alive before use (what pool_pre_ping does), reading the org tree token.
+    """Prove a pooled connection alive before use (what pool_pre_ping does), reading the versions.
 
     A dead connection raises DisconnectionError, and the pool replaces it and tries again. Before
-    the migrations there is no token table; the request then reads nothing here.
+    the migrations there are no version tables; the request then reads them itself.
     """
-    record.info.pop(_TOKEN_KEY, None)
+    record.info.pop(_VERSIONS_KEY, None)
     before = dbapi_connection.autocommit
     try:
         dbapi_connection.autocommit = True
         with dbapi_connection.cursor() as cursor:
-            row = cursor.execute(_ORG_TREE_TOKEN_SQL).fetchone()
+            rows = cursor.execute(_VERSIONS_SQL).fetchall()
     except (psycopg.OperationalError, psycopg.InterfaceError) as err:
         raise DisconnectionError(str(err)) from err
     except psycopg.Error:
@@ -64,22 +66,26 @@ def _check_out_postgresql(dbapi_connection: Any, record: Any, _proxy: Any) -> No
     finally:
         if not dbapi_connection.closed:
             dbapi_connection.autocommit = before
-    if row is not None:
-        record.info[_TOKEN_KEY] = str(row[0])
+    record.info[_VERSIONS_KEY] = {str(name): str(token) for name, token in rows}
 
 
-def _forget_checkout_token(conn: Connection, *_: Any) -> None:
-    # Any statement may change the org tree: only the token read before the first one is fresh.
-    conn.info.pop(_TOKEN_KEY, None)
+def _keep_versions_across_reads_only(
+    conn: Connection, _cursor: Any, _sql: str, _params: Any, context: Any, *_: Any
+) -> None:
+    # A write may change what a version describes: the versions read at checkout stay current
+    # across compiled SELECTs only, and anything else (DML, DDL, text) discards them.
+    compiled = getattr(context, "compiled", None)
+    if compiled is None or not isinstance(compiled.statement, Select | CompoundSelect):
+        conn.info.pop(_VERSIONS_KEY, None)
 
 
-def fresh_org_tree_token(conn: Connection) -> str | None:
-    """The org tree token read at checkout, if nothing has run on `conn` since (then it is current).
+def fresh_version(conn: Connection, name: str) -> str | None:
+    """A version token ("org_tree", or a reference_version name) as read at checkout, if still current.
 
-    Taken once: asking again reads the table.
+    Current means no write has run on `conn` since. Taken once: asking again reads the table.
     """
-    token: str | None = conn.info.pop(_TOKEN_KEY, None)
-    return token
+    versions: dict[str, str] | None = conn.info.get(_VERSIONS_KEY)
+    return None if versions is None else versions.pop(name, None)
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
@@ -99,7 +105,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         if not kwargs.get("pool_pre_ping"):
             event.listen(engine.pool, "checkout", _check_out_postgresql)
-            event.listen(engine, "before_cursor_execute", _forget_checkout_token)
+            event.listen(engine, "before_cursor_execute", _keep_versions_across_reads_only)
         return engine
     raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://")
 

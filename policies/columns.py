@@ -46,6 +46,7 @@ TABLE_CLASSES: dict[str, DataClass] = {
     "audit_chain_head": _D.AUDIT,
     "api_key": _D.AUDIT,
     "org_tree_version": _D.AUDIT,
+    "reference_version": _D.AUDIT,
     # Billing: rules, agreements, ledgers and gateway records are all financial data.
     "fee_definition": _D.FINANCIAL,
     "discount_definition": _D.FINANCIAL,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import URL, func, select
 from sqlalchemy.orm import Session
 
-from db.engine import fresh_org_tree_token
+from db.engine import fresh_version
 from db.memo import LruMemo
 from db.models import Organization, OrgKind, OrgTreeVersion
 
@@ -75,7 +75,7 @@ _VERSION = select(OrgTreeVersion.token).where(OrgTreeVersion.id == 1)
 def _token(session: Session) -> str:
     """The org_tree_version token: as read by the connection's checkout when still fresh, else read now."""
     connection = session.connection()
-    fresh = fresh_org_tree_token(connection)
+    fresh = fresh_version(connection, "org_tree")
     if fresh is not None:
         return fresh
     token = connection.execute(_VERSION).scalar_one_or_none()

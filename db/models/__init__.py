@@ -63,7 +63,7 @@ from db.models.outbox import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from db.models.security import ApiKey, OrgTreeVersion
+from db.models.security import ApiKey, OrgTreeVersion, ReferenceVersion
 from db.models.student import (
     GuideAssignment,
     Household,
@@ -134,6 +134,7 @@ __all__ = [
     "ProvisionalEnrollment",
     "QueryLog",
     "QueryOutcome",
+    "ReferenceVersion",
     "RefundRule",
     "RoleGrant",
     "SchoolDay",

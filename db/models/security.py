@@ -44,3 +44,16 @@ class OrgTreeVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     token: Mapped[str] = mapped_column(String(64))
+
+
+class ReferenceVersion(Base):
+    """A token per reference table (jurisdictions' immunization rules), replaced by trigger on any change.
+
+    What is derived from such a table alone is remembered under its token; a random token (not a
+    counter) keeps a rolled-back change from ever sharing a version with a committed one.
+    """
+
+    __tablename__ = "reference_version"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -28,6 +28,7 @@ from db.models import (
     ProvisionalEnrollment,
     Student,
 )
+from db.versions import reference_version
 from domain.audit.changes import record_changes
 from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
 from domain.health import rules
@@ -121,20 +122,35 @@ _REQUIREMENTS_OF_ONE = _REQUIREMENTS.where(_R.jurisdiction == bindparam("jurisdi
 _REQUIREMENTS_OF_MANY = _REQUIREMENTS.where(_R.jurisdiction.in_(bindparam("jurisdictions", expanding=True)))
 
 
-def _requirements(session: Session, jurisdictions: Iterable[str]) -> dict[str, list[RequirementRule]]:
-    """Every requirement row of the given jurisdictions, as rules grouped by jurisdiction."""
-    by_jurisdiction: dict[str, list[RequirementRule]] = defaultdict(list)
-    wanted = sorted(set(jurisdictions))
+def _requirements(session: Session, jurisdictions: Iterable[str]) -> Mapping[str, tuple[RequirementRule, ...]]:
+    """Every requirement row of the given jurisdictions, as rules grouped by jurisdiction.
+
+    Read once per version of the requirement table (triggers replace its token on any change).
+    """
+    wanted = tuple(sorted(set(jurisdictions)))
     if not wanted:
-        return by_jurisdiction
+        return {}
+    version = reference_version(session, "immunization_requirement")
+    if not version:
+        return _read_requirements(session, wanted)
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), version, wanted)
+    return _rule_sets.get_or_make(key, lambda: _read_requirements(session, wanted))
+
+
+def _read_requirements(session: Session, wanted: tuple[str, ...]) -> dict[str, tuple[RequirementRule, ...]]:
     rows = (
         session.execute(_REQUIREMENTS_OF_ONE, {"jurisdiction": wanted[0]})
         if len(wanted) == 1
-        else session.execute(_REQUIREMENTS_OF_MANY, {"jurisdictions": wanted})
+        else session.execute(_REQUIREMENTS_OF_MANY, {"jurisdictions": list(wanted)})
     )
+    by_jurisdiction: dict[str, list[RequirementRule]] = defaultdict(list)
     for row in rows:
         by_jurisdiction[row.jurisdiction].append(RequirementRule.of(row))
-    return by_jurisdiction
+    return {jurisdiction: tuple(found) for jurisdiction, found in by_jurisdiction.items()}
+
+
+# Parsed rule sets per (database, requirement table version, jurisdictions).
+_rule_sets: LruMemo[tuple[str, str, tuple[str, ...]], dict[str, tuple[RequirementRule, ...]]] = LruMemo(64)
 
 
 @dataclass(frozen=True)
@@ -416,7 +432,7 @@ def find_missing_immunizations(
         if context.jurisdiction is None:
             unevaluated[f"no immunization jurisdiction set for {context.name} or any org above it"] += 1
             continue
-        jurisdiction_rules = requirements.get(context.jurisdiction, [])
+        jurisdiction_rules = requirements.get(context.jurisdiction, ())
         if not jurisdiction_rules:
             unevaluated[f"no immunization requirements configured for jurisdiction {context.jurisdiction}"] += 1
             continue
@@ -591,7 +607,7 @@ def get_immunization_history(
         return history
     context = _org_contexts(session, scope, [enrollment.org_id])[enrollment.org_id]
     jurisdiction_rules = _requirements(session, [context.jurisdiction] if context.jurisdiction else []).get(
-        context.jurisdiction or "", []
+        context.jurisdiction or "", ()
     )
     applicable = rules.current_rules(jurisdiction_rules, enrollment.grade_level)
     if not applicable:

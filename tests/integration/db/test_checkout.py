@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import OrgTreeVersion
+from db.versions import reference_version
 from policies.orgtree import org_index, tree_version
 from tests.factories import create_org
 
@@ -59,6 +60,15 @@ def test_the_first_tree_version_of_a_checkout_needs_no_query(pg_engine: Engine, 
         assert tree_version(session) == version
         assert [s for s in statements if "org_tree_version" in s]
     assert version.endswith("|" + _stored_token(pg_engine))
+
+
+def test_versions_read_at_checkout_stay_current_across_reads(pg_engine: Engine, statements: list[str]) -> None:
+    with Session(pg_engine) as session:
+        session.execute(select(OrgTreeVersion.id)).all()
+        version = tree_version(session)
+        rules = reference_version(session, "immunization_requirement")
+        assert [s for s in statements if "_version" in s] == ["SELECT org_tree_version.id \nFROM org_tree_version"]
+    assert version.endswith("|" + _stored_token(pg_engine)) and rules
 
 
 def test_an_org_written_after_checkout_is_in_the_next_index(pg_engine: Engine) -> None:
