@@ -152,6 +152,8 @@ class AntigenDose(NamedTuple):
     antigen: str
     given_on: dt.date
     cvx_codes: frozenset[str] = frozenset()
+    # Product names of the records without a CVX code: a CVX code, where a record has one, says
+    # what was given, so a product name only speaks for a record that lacks one.
     products: frozenset[str] = frozenset()
 
 
@@ -275,11 +277,10 @@ class _RecordPlan:
 
     @functools.cached_property
     def marks(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The CVX codes and product names an antigen-dose from such a record carries."""
-        return (
-            frozenset(() if self.cvx is None else (self.cvx,)),
-            frozenset(() if self.product is None else (self.product,)),
-        )
+        """The CVX code, or else the product name, an antigen-dose from such a record carries."""
+        if self.cvx is not None:
+            return frozenset((self.cvx,)), frozenset()
+        return frozenset(), frozenset(() if self.product is None else (self.product,))
 
 
 def _record_plan(cvx_code: str | None, vaccine_group: str, product: str | None, cdsi: CdsiMap) -> _RecordPlan:
@@ -329,13 +330,13 @@ def _plan_of(record: DoseInput, cdsi: CdsiMap) -> _RecordPlan:
     return plan
 
 
-def expand_doses(
-    records: Iterable[DoseInput], birth_on: dt.date, as_of: dt.date, cdsi: CdsiMap | None = None
-) -> tuple[list[AntigenDose], list[DataIssue]]:
-    """Antigen-doses given by `as_of`, one per antigen and day (a combination entered twice counts once)."""
-    cdsi = cdsi or load_map()
+def _doses_by_antigen(
+    records: Iterable[DoseInput], birth_on: dt.date, as_of: dt.date, cdsi: CdsiMap
+) -> tuple[dict[str, list[AntigenDose]], list[DataIssue]]:
+    """Antigen-doses given by `as_of` per antigen, in date order, one per antigen and day; and the
+    records' data issues in record order."""
     issues: list[DataIssue] = []
-    merged: dict[tuple[str, dt.date], tuple[frozenset[str], frozenset[str]]] = {}
+    given: list[tuple[dt.date, tuple[str, ...], tuple[frozenset[str], frozenset[str]]]] = []
     for record in records:
         day = record.administered_on
         if day > as_of:
@@ -349,13 +350,34 @@ def expand_doses(
         antigens = plan.antigens
         if plan.by_age is not None:
             antigens = tuple(a.antigen for a in plan.by_age if a.applies(birth_on, day))
-        marks = plan.marks
+        if antigens:
+            given.append((day, antigens, plan.marks))
+    given.sort(key=_first)
+    by_antigen: dict[str, list[AntigenDose]] = {}
+    for day, antigens, (cvx, products) in given:
         for antigen in antigens:
-            key = (antigen, day)
-            seen = merged.get(key)
-            merged[key] = marks if seen is None else (seen[0] | marks[0], seen[1] | marks[1])
-    doses = [AntigenDose(antigen, day, cvx, products) for (antigen, day), (cvx, products) in sorted(merged.items())]
-    return doses, issues
+            doses = by_antigen.get(antigen)
+            if doses is None:
+                by_antigen[antigen] = [AntigenDose(antigen, day, cvx, products)]
+            elif doses[-1].given_on == day:
+                # The same antigen twice on one day (a combination entered twice) is one dose.
+                last = doses[-1]
+                doses[-1] = AntigenDose(antigen, day, last.cvx_codes | cvx, last.products | products)
+            else:
+                doses.append(AntigenDose(antigen, day, cvx, products))
+    return by_antigen, issues
+
+
+_first = operator.itemgetter(0)
+
+
+def expand_doses(
+    records: Iterable[DoseInput], birth_on: dt.date, as_of: dt.date, cdsi: CdsiMap | None = None
+) -> tuple[list[AntigenDose], list[DataIssue]]:
+    """Antigen-doses given by `as_of`, one per antigen and day (a combination entered twice counts once),
+    in (antigen, day) order."""
+    by_antigen, issues = _doses_by_antigen(records, birth_on, as_of, cdsi or load_map())
+    return [dose for antigen in sorted(by_antigen) for dose in by_antigen[antigen]], issues
 
 
 # -- one requirement row ----------------------------------------------------------------------------
@@ -386,7 +408,8 @@ def _booster_failure(
     cvx_in = {normalise_cvx(c) for c in booster.get("cvx_in", [])}
     product_in = {p.lower() for p in booster.get("product_in", [])}
     for dose in doses_by_antigen.get(str(booster["antigen"]), ()):
-        if dose.given_on >= since and (dose.cvx_codes & cvx_in or (not dose.cvx_codes and dose.products & product_in)):
+        # Merged doses keep each record's say: a qualifying CVX code, or a qualifying product on a record without one.
+        if dose.given_on >= since and (dose.cvx_codes & cvx_in or dose.products & product_in):
             return None
     products = "/".join(booster.get("product_in", [])) or "booster"
     return f"no {products} booster in the last {booster['within']} (since {since.isoformat()})"
@@ -434,9 +457,6 @@ def _check_option(
     return _OptionCheck(min_doses, needed, satisfiable, tuple(failures), label)
 
 
-_given_on = operator.attrgetter("given_on")
-
-
 def evaluate_requirement(
     rule: RequirementRule,
     doses_by_antigen: Mapping[str, Sequence[AntigenDose]],
@@ -444,9 +464,12 @@ def evaluate_requirement(
     as_of: dt.date,
     evidence: Iterable[EvidenceInput] = (),
 ) -> RowResult:
-    """Whether one requirement row is met on `as_of`, with the doses counted against it and why."""
+    """Whether one requirement row is met on `as_of`, with the doses counted against it and why.
+
+    `doses_by_antigen` holds each antigen's doses in date order (as `evaluate_student` builds them).
+    """
     conditions = rule.conditions
-    doses = sorted(doses_by_antigen.get(rule.antigen, ()), key=_given_on)
+    doses = doses_by_antigen.get(rule.antigen, ())
     min_age = conditions.get("min_age")
     if min_age is None:
         counted = doses
@@ -619,10 +642,7 @@ def evaluate_student(
     cdsi: CdsiMap | None = None,
 ) -> StudentCompliance:
     """Every vaccine group of the given (already grade-selected) rules, evaluated as of a date."""
-    doses, issues = expand_doses(records, birth_on, as_of, cdsi)
-    doses_by_antigen: dict[str, list[AntigenDose]] = defaultdict(list)
-    for dose in doses:
-        doses_by_antigen[dose.antigen].append(dose)
+    doses_by_antigen, issues = _doses_by_antigen(records, birth_on, as_of, cdsi or load_map())
     by_group: dict[str, list[RequirementRule]] = defaultdict(list)
     for rule in rules:
         by_group[rule.vaccine_group].append(rule)

@@ -151,6 +151,20 @@ def test_td_recorded_by_product_counts_as_a_booster() -> None:
     assert evaluate(birth, 7, history).group(DTAP).state == ComplianceState.COMPLIANT
 
 
+def test_a_booster_recorded_by_product_still_counts_beside_another_record_that_day() -> None:
+    # Found by the property test: a Tdap entered by product name, and the same day a record of a
+    # pediatric combination (CVX 146) that also carries tetanus. Merged into one antigen-dose,
+    # the combination's CVX code must not silence the other record's product name.
+    birth = dt.date(2012, 5, 1)
+    day = dt.date(2023, 5, 2)
+    history = [*series(birth), dose(day, group=DTAP, product="Tdap"), dose(day, "146")]
+    assert evaluate(birth, 7, history).group(DTAP).state == ComplianceState.COMPLIANT
+    # A CVX code says what was given: a product name on the same record does not make it a booster.
+    assert evaluate(birth, 7, [*series(birth), dose(day, "146", product="Tdap")]).group(DTAP).state == (
+        ComplianceState.MISSING
+    )
+
+
 # -- age floors -------------------------------------------------------------------------------------------
 
 
