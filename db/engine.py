@@ -54,9 +54,11 @@ def _check_out_postgresql(dbapi_connection: Any, record: Any, _proxy: Any) -> No
     the migrations there are no version tables; the request then reads them itself.
     """
     record.info.pop(_VERSIONS_KEY, None)
-    before = dbapi_connection.autocommit
+    # Outside a transaction, as SQLAlchemy's own ping runs (psycopg refuses to toggle inside one).
+    toggle = not dbapi_connection.autocommit
     try:
-        dbapi_connection.autocommit = True
+        if toggle:
+            dbapi_connection.autocommit = True
         with dbapi_connection.cursor() as cursor:
             rows = cursor.execute(_VERSIONS_SQL).fetchall()
     except (psycopg.OperationalError, psycopg.InterfaceError) as err:
@@ -64,8 +66,8 @@ def _check_out_postgresql(dbapi_connection: Any, record: Any, _proxy: Any) -> No
     except psycopg.Error:
         return
     finally:
-        if not dbapi_connection.closed:
-            dbapi_connection.autocommit = before
+        if toggle and not dbapi_connection.closed and dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False
     record.info[_VERSIONS_KEY] = {str(name): str(token) for name, token in rows}
 
 
