@@ -2,17 +2,25 @@
 
 The callers key what they keep by everything the value depends on (a tree or policy version,
 or the whole input of a pure function), so an entry is never stale, only evicted.
+
+Every memo the process keeps is an `LruMemo`, and every `LruMemo` is in one registry:
+`forget_all()` empties them all at once (benchmarks timing a cold path, tests that rebuild a
+database under the same URL). There is no other reset.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+# Every live memo of the process (weakly: a memo that goes away leaves the registry by itself).
+_registry: weakref.WeakSet[LruMemo[Any, Any]] = weakref.WeakSet()
 
 
 class LruMemo(Generic[K, V]):
@@ -22,6 +30,7 @@ class LruMemo(Generic[K, V]):
         self._size = size
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
+        _registry.add(self)
 
     def get(self, key: K) -> V | None:
         """The value kept for `key`, or None."""
@@ -51,3 +60,9 @@ class LruMemo(Generic[K, V]):
         """Forget everything."""
         with self._lock:
             self._items.clear()
+
+
+def forget_all() -> None:
+    """Empty every memo of the process: the one way to start cold."""
+    for memo in list(_registry):
+        memo.clear()

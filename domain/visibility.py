@@ -1,0 +1,99 @@
+"""The one rule for "out of scope looks like not found", used by every domain service.
+
+Two questions, each answered in one place:
+
+- `visible_student`: may the caller see this student's records of a data class (and, for a
+  write, change them)? A student outside the caller's scope is reported exactly as a student
+  that does not exist; one that is visible but not writable is a PermissionDenied.
+- `org_condition`: the rows of an org subtree the caller asked about. Asking about an org
+  answers for the part of its subtree the caller may see: a registrar at Austin who names the
+  Alpha Academy brand gets Austin's rows, never Miami's. An org none of whose subtree is
+  visible (or that does not exist) is "organization not found". The returned scope is cut to
+  the subtree, so the caller's filters on the same org column become short id lists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import Organization, Student
+from domain.errors import NotFound, PermissionDenied
+from domain.org.service import in_subtree, subtree_ids
+from policies.scope import Action, DataClass, Scope
+
+# How a refusal to change a student's records names them, per data class.
+_RECORDS = {
+    DataClass.DIRECTORY: "enrollment records",
+    DataClass.CONTACT: "contact details",
+    DataClass.DEMOGRAPHICS: "demographic records",
+    DataClass.ATTENDANCE: "attendance records",
+    DataClass.HEALTH: "health records",
+    DataClass.BEHAVIOR: "behavior records",
+    DataClass.ADMISSIONS: "admissions records",
+    DataClass.FINANCIAL: "financial records",
+}
+
+
+def visible_student(
+    session: Session,
+    scope: Scope,
+    student_id: uuid.UUID,
+    data_class: DataClass = DataClass.DIRECTORY,
+    action: Action = Action.READ,
+) -> Student:
+    """The student if the caller may read their `data_class` records; for a write, also change them.
+
+    Raises:
+        NotFound: no such student, or outside the caller's scope for `data_class`.
+        PermissionDenied: visible, but the caller may not change these records.
+    """
+    student = session.execute(
+        select(Student).where(Student.id == student_id, scope.student_filter(data_class))
+    ).scalar_one_or_none()
+    if student is None:
+        raise NotFound(f"student {student_id} not found", field="student_id")
+    if action is not Action.READ:
+        allowed = session.execute(
+            select(Student.id).where(Student.id == student_id, scope.student_filter(data_class, action))
+        ).first()
+        if allowed is None:
+            words = _RECORDS.get(data_class, f"{data_class.value} records")
+            raise PermissionDenied(f"your role may not change {words} of this student", field="student_id")
+    return student
+
+
+def org_condition(
+    session: Session,
+    scope: Scope,
+    org_column: Any,
+    org_id: uuid.UUID | None,
+    data_class: DataClass = DataClass.DIRECTORY,
+) -> tuple[Scope, ColumnElement[bool]]:
+    """The scope and condition for rows of `org_column` in the visible part of `org_id`'s subtree.
+
+    None asks for everything the caller may see: the scope unchanged and no condition. Apply the
+    returned scope's filters to the same `org_column` (the cut is exact there, see `Scope.within`).
+
+    Raises:
+        NotFound: no such org, or no org of its subtree is in the caller's scope for `data_class`.
+    """
+    if org_id is None:
+        return scope, true()
+    narrowed, condition = scope.within(org_id), scope.subtree_filter(org_column, org_id)
+    if narrowed is not None and condition is not None:
+        if not narrowed.orgs(data_class):
+            raise NotFound(f"organization {org_id} not found", field="org_id")
+        return narrowed, condition
+    visible = session.execute(
+        select(Organization.id)
+        .where(Organization.id.in_(subtree_ids(session, org_id)), scope.org_filter(Organization.id, data_class))
+        .limit(1)
+    ).first()
+    if visible is None:
+        raise NotFound(f"organization {org_id} not found", field="org_id")
+    return scope, in_subtree(session, org_column, org_id)
