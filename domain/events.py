@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from db.base import utcnow
 from db.models import Application, DomainEvent, Enrollment, OutboxCursor
 from domain.audit.chain import json_safe
-from domain.org.service import get_org, in_subtree
+from domain.visibility import org_condition
 from policies.scope import DataClass, Scope
 
 PUBLISHED = "published"
@@ -182,8 +182,8 @@ def to_read(event: DomainEvent) -> EventRead:
 
 def list_events(session: Session, scope: Scope, data: EventQuery) -> EventPage:
     """Published events after a position that the caller may read (event org in scope for its class)."""
-    if data.org_id is not None:
-        get_org(session, scope, data.org_id, event_class(data.types[0]) if data.types else DataClass.DIRECTORY)
+    asked_class = event_class(data.types[0]) if data.types else DataClass.DIRECTORY
+    _, in_org = org_condition(session, scope, DomainEvent.org_id, data.org_id, asked_class)
     allowed = [
         and_(DomainEvent.data_class == dc.value, DomainEvent.org_id.in_(sorted(orgs)))
         for dc in set(EVENT_CLASSES.values())
@@ -195,7 +195,7 @@ def list_events(session: Session, scope: Scope, data: EventQuery) -> EventPage:
         DomainEvent.position.is_not(None),
         DomainEvent.position > data.after,
         or_(*allowed),
-        in_subtree(session, DomainEvent.org_id, data.org_id),
+        in_org,
     ]
     if data.types:
         conditions.append(DomainEvent.event_type.in_(sorted(set(data.types))))

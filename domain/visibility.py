@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import Organization, Student
 from domain.errors import NotFound, PermissionDenied
-from domain.org.service import in_subtree, subtree_ids
+from domain.org.service import subtree_ids
 from policies.scope import Action, DataClass, Scope
 
 # How a refusal to change a student's records names them, per data class.
@@ -89,11 +89,13 @@ def org_condition(
         if not narrowed.orgs(data_class):
             raise NotFound(f"organization {org_id} not found", field="org_id")
         return narrowed, condition
+    subtree = subtree_ids(session, org_id)
     visible = session.execute(
         select(Organization.id)
-        .where(Organization.id.in_(subtree_ids(session, org_id)), scope.org_filter(Organization.id, data_class))
+        .where(Organization.id.in_(subtree), scope.org_filter(Organization.id, data_class))
         .limit(1)
     ).first()
     if visible is None:
         raise NotFound(f"organization {org_id} not found", field="org_id")
-    return scope, in_subtree(session, org_column, org_id)
+    condition = org_column.in_(subtree)
+    return scope, condition

@@ -21,8 +21,8 @@ from domain.audit.changes import record_changes
 from domain.enrollment.service import create_stint, get_offering_for
 from domain.errors import InvalidInput, InvalidTransition, NotApplicable, NotFound, PermissionDenied
 from domain.events import application_payload, emit_event
-from domain.org.service import get_org, in_subtree
 from domain.paging import page_meta
+from domain.visibility import org_condition
 from policies.scope import Action, DataClass, Scope
 
 DEFAULT_OFFER_DAYS = 14
@@ -158,12 +158,8 @@ def _enroll_on_acceptance(
 
 def list_applications(session: Session, scope: Scope, data: ApplicationQuery) -> ApplicationPage:
     """Applications in the caller's admissions scope, newest first, with counts per stage."""
-    if data.org_id is not None:
-        get_org(session, scope, data.org_id, DataClass.ADMISSIONS)
-    where = [
-        scope.org_filter(Application.org_id, DataClass.ADMISSIONS),
-        in_subtree(session, Application.org_id, data.org_id),
-    ]
+    scope, in_org = org_condition(session, scope, Application.org_id, data.org_id, DataClass.ADMISSIONS)
+    where = [scope.org_filter(Application.org_id, DataClass.ADMISSIONS), in_org]
     counts = {
         status.value: n
         for status, n in session.execute(

@@ -39,11 +39,9 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CTE, Subquery
 
 from db.models import (
@@ -52,7 +50,6 @@ from db.models import (
     AttendanceStatus,
     Enrollment,
     EnrollmentStatus,
-    Organization,
     SchoolDay,
     Student,
 )
@@ -69,42 +66,13 @@ from domain.attendance.schemas import (
     StudentAttendance,
 )
 from domain.audit.changes import record_changes
-from domain.errors import EnrollmentNotActive, NotASchoolDay, NotFound, PermissionDenied
-from domain.org.service import subtree_ids
+from domain.errors import EnrollmentNotActive, NotASchoolDay, PermissionDenied
 from domain.paging import page_meta
+from domain.visibility import org_condition, visible_student
 from policies.scope import Action, DataClass, Scope
 
 # Every status but pending grants membership on the days the stint covers (Enrollment.active_on).
 MEMBERSHIP_STATUSES = tuple(s for s in EnrollmentStatus if s is not EnrollmentStatus.PENDING)
-
-
-def _subtree_filter(session: Session, scope: Scope, org_id: uuid.UUID | None, column: Any) -> ColumnElement[bool]:
-    """`column IN subtree(org_id)`; NotFound when no org of that subtree is in the caller's scope."""
-    if org_id is None:
-        return true()
-    subtree = subtree_ids(session, org_id)
-    visible = session.execute(
-        select(Organization.id)
-        .where(Organization.id.in_(subtree), scope.org_filter(Organization.id, DataClass.ATTENDANCE))
-        .limit(1)
-    ).first()
-    if visible is None:
-        raise NotFound(f"organization {org_id} not found", field="org_id")
-    return column.in_(subtree)  # type: ignore[no-any-return]
-
-
-def _visible_student(session: Session, scope: Scope, student_id: uuid.UUID) -> Student:
-    """The student if their attendance is visible to the caller.
-
-    Raises:
-        NotFound: no such student, or outside the caller's ATTENDANCE scope.
-    """
-    student = session.execute(
-        select(Student).where(Student.id == student_id, scope.student_filter(DataClass.ATTENDANCE))
-    ).scalar_one_or_none()
-    if student is None:
-        raise NotFound(f"student {student_id} not found", field="student_id")
-    return student
 
 
 def _stints(
@@ -116,6 +84,7 @@ def _stints(
 ) -> CTE:
     """Visible stints granting membership, clipped to the period: (enrollment_id, student_id, org_id, lo, hi)."""
     e = Enrollment
+    scope, in_org = org_condition(session, scope, e.org_id, data.org_id, DataClass.ATTENDANCE)
     start, end = literal(data.start_on, Date), literal(data.end_on, Date)
     # Portable GREATEST/LEAST (SQLite has neither): the part of the stint inside the period.
     lo = case((e.start_on > start, e.start_on), else_=start)
@@ -125,7 +94,7 @@ def _stints(
         e.start_on <= data.end_on,
         or_(e.end_on.is_(None), e.end_on >= data.start_on),
         scope.row_filter(e.org_id, e.student_id, DataClass.ATTENDANCE),
-        _subtree_filter(session, scope, data.org_id, e.org_id),
+        in_org,
     )
     if student_id is not None:
         stmt = stmt.where(e.student_id == student_id)
@@ -283,7 +252,7 @@ def attendance_summary(session: Session, scope: Scope, data: AttendanceSummaryQu
         NotFound: the org or student is outside the caller's scope.
     """
     if data.student_id is not None:
-        _visible_student(session, scope, data.student_id)
+        visible_student(session, scope, data.student_id, DataClass.ATTENDANCE)
     per = _per_student(_stints(session, scope, data, student_id=data.student_id), data)
     # Totals ride along as window sums over every matching student, so the aggregate runs once.
     totals = [
@@ -404,7 +373,7 @@ def record_attendance(session: Session, scope: Scope, data: RecordAttendanceInpu
         NotASchoolDay: the day is not a school day of the student's enrolled campus.
         PermissionDenied: the caller may read but not write attendance at that campus.
     """
-    student = _visible_student(session, scope, data.student_id)
+    student = visible_student(session, scope, data.student_id, DataClass.ATTENDANCE)
     campus_id = _campus_for_day(session, student, data)
     if not scope.allows_org(campus_id, DataClass.ATTENDANCE, Action.WRITE):
         raise PermissionDenied("you may not record attendance at this campus", field="student_id")

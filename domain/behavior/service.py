@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import BehaviorIncident, Organization, Student
+from db.models import BehaviorIncident, Student
 from domain.audit.changes import record_changes
 from domain.behavior.rules import is_in_future, severities_at_least
 from domain.behavior.schemas import (
@@ -23,39 +22,10 @@ from domain.behavior.schemas import (
     BehaviorIncidentRead,
     RecordBehaviorIncidentInput,
 )
-from domain.errors import InvalidInput, NotFound, PermissionDenied
-from domain.org.service import subtree_ids
+from domain.errors import InvalidInput, PermissionDenied
 from domain.paging import page_meta
+from domain.visibility import org_condition, visible_student
 from policies.scope import Action, DataClass, Scope
-
-
-def _subtree_filter(session: Session, scope: Scope, org_id: uuid.UUID | None, column: Any) -> ColumnElement[bool]:
-    """`column IN subtree(org_id)`; NotFound when no org of that subtree is in the caller's scope."""
-    if org_id is None:
-        return true()
-    subtree = subtree_ids(session, org_id)
-    visible = session.execute(
-        select(Organization.id)
-        .where(Organization.id.in_(subtree), scope.org_filter(Organization.id, DataClass.BEHAVIOR))
-        .limit(1)
-    ).first()
-    if visible is None:
-        raise NotFound(f"organization {org_id} not found", field="org_id")
-    return column.in_(subtree)  # type: ignore[no-any-return]
-
-
-def _visible_student(session: Session, scope: Scope, student_id: uuid.UUID) -> Student:
-    """The student if their behavior records are visible to the caller.
-
-    Raises:
-        NotFound: no such student, or outside the caller's BEHAVIOR scope.
-    """
-    student = session.execute(
-        select(Student).where(Student.id == student_id, scope.student_filter(DataClass.BEHAVIOR))
-    ).scalar_one_or_none()
-    if student is None:
-        raise NotFound(f"student {student_id} not found", field="student_id")
-    return student
 
 
 def _read(incident: BehaviorIncident, student: Student) -> BehaviorIncidentRead:
@@ -84,12 +54,10 @@ def list_behavior_incidents(session: Session, scope: Scope, data: BehaviorIncide
         NotFound: the org or student is outside the caller's scope.
     """
     bi = BehaviorIncident
-    conditions: list[ColumnElement[bool]] = [
-        scope.row_filter(bi.org_id, bi.student_id, DataClass.BEHAVIOR),
-        _subtree_filter(session, scope, data.org_id, bi.org_id),
-    ]
+    scope, in_org = org_condition(session, scope, bi.org_id, data.org_id, DataClass.BEHAVIOR)
+    conditions: list[ColumnElement[bool]] = [scope.row_filter(bi.org_id, bi.student_id, DataClass.BEHAVIOR), in_org]
     if data.student_id is not None:
-        _visible_student(session, scope, data.student_id)
+        visible_student(session, scope, data.student_id, DataClass.BEHAVIOR)
         conditions.append(bi.student_id == data.student_id)
     if data.start_on is not None:
         conditions.append(bi.occurred_on >= data.start_on)
@@ -125,7 +93,7 @@ def record_behavior_incident(
         PermissionDenied: the caller may read but not write behavior records at the campus.
         InvalidInput: occurred_on is after `today`.
     """
-    student = _visible_student(session, scope, data.student_id)
+    student = visible_student(session, scope, data.student_id, DataClass.BEHAVIOR)
     if not scope.allows_org(student.org_id, DataClass.BEHAVIOR, Action.WRITE):
         raise PermissionDenied("you may not record behavior incidents at this campus", field="student_id")
     if is_in_future(data.occurred_on, today):

@@ -19,7 +19,7 @@ from db.models import Enrollment, OfferingStatus, ProgramOffering, Student
 from domain.audit.changes import record_changes
 from domain.enrollment.service import HOLDING, create_stint
 from domain.errors import EnrollmentOverlap, GradeNotOffered, InvalidInput, OfferingFull
-from domain.org.service import get_org, in_subtree
+from domain.visibility import org_condition
 from policies.scope import Action, DataClass, Scope
 
 
@@ -64,13 +64,13 @@ def rollover_year(session: Session, scope: Scope, data: RolloverInput) -> Rollov
     Raises:
         NotFound (org outside scope), PermissionDenied, InvalidInput (nothing to roll over).
     """
-    get_org(session, scope, data.org_id)
+    scope, in_org = org_condition(session, scope, ProgramOffering.org_id, data.org_id)
     old_offerings = (
         session.execute(
             select(ProgramOffering)
             .where(
                 ProgramOffering.session_label == data.from_session,
-                in_subtree(session, ProgramOffering.org_id, data.org_id),
+                in_org,
                 scope.org_filter(ProgramOffering.org_id, DataClass.DIRECTORY, Action.WRITE),
             )
             .order_by(ProgramOffering.org_id, ProgramOffering.name)

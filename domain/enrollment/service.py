@@ -50,8 +50,9 @@ from domain.errors import (
     PermissionDenied,
 )
 from domain.events import emit_event, enrollment_payload
-from domain.org.service import org_names, require_org, within_org
+from domain.org.service import org_names
 from domain.paging import page_meta, total_from_page
+from domain.visibility import org_condition, visible_student
 from policies.scope import Action, DataClass, Scope
 
 # Stints that hold a seat or block a second stint in the same offering.
@@ -59,23 +60,6 @@ HOLDING = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING)
 
 
 # -- lookups -------------------------------------------------------------------------------
-
-
-def get_student_for(session: Session, scope: Scope, student_id: uuid.UUID, action: Action = Action.READ) -> Student:
-    """The student if visible in the directory; for writes, also writable.
-
-    Raises:
-        NotFound: no such student or outside the caller's scope.
-        PermissionDenied: visible but the caller may not write.
-    """
-    student = session.execute(
-        select(Student).where(Student.id == student_id, scope.student_filter(DataClass.DIRECTORY))
-    ).scalar_one_or_none()
-    if student is None:
-        raise NotFound(f"student {student_id} not found", field="student_id")
-    if action is Action.WRITE and not scope.allows_org(student.org_id, DataClass.DIRECTORY, Action.WRITE):
-        raise PermissionDenied("your role may not change enrollments at this student's campus", field="student_id")
-    return student
 
 
 def get_offering_for(
@@ -236,7 +220,7 @@ def enroll_student(session: Session, scope: Scope, data: EnrollStudentInput, *, 
     Raises:
         NotFound, PermissionDenied, OfferingClosed, GradeNotOffered, EnrollmentOverlap, OfferingFull.
     """
-    student = get_student_for(session, scope, data.student_id)
+    student = visible_student(session, scope, data.student_id)
     offering = get_offering_for(session, scope, data.offering_id, Action.WRITE, lock=True)
     start_on = data.start_on or max(today, offering.start_on)
     grade = data.grade_level if data.grade_level is not None else student.grade_level
@@ -343,7 +327,7 @@ def reenroll_student(session: Session, scope: Scope, data: ReenrollStudentInput)
     Raises:
         NotFound, PermissionDenied, InvalidInput (no earlier stint), and the enrollment rules.
     """
-    student = get_student_for(session, scope, data.student_id)
+    student = visible_student(session, scope, data.student_id)
     offering = get_offering_for(session, scope, data.offering_id, Action.WRITE, lock=True)
     previous = session.execute(
         select(Enrollment)
@@ -385,23 +369,24 @@ def _status_filter(data: RosterQuery) -> ColumnElement[bool]:
     return and_(Enrollment.status == data.status, Enrollment.end_on <= data.as_of)
 
 
-# Plain columns, not ORM entities: a roster page is read-only and this path is hot. Built once:
-# constructing the select cost about as much as PostgreSQL spends running it.
+# Plain columns, not ORM entities: a roster page is read-only and this path is hot. Built once
+# (building it per call cost about as much as running it). Each column is labelled with the
+# RosterEntry field it fills; `campus` comes from the org memo.
 _ROSTER_PAGE = (
     select(
-        Enrollment.id,
-        Student.id,
-        Student.student_number,
-        Student.first_name,
-        Student.last_name,
-        Enrollment.grade_level,
-        Enrollment.org_id,
-        ProgramOffering.id,
-        ProgramOffering.name,
-        Program.name,
-        Enrollment.status,
-        Enrollment.start_on,
-        Enrollment.end_on,
+        Enrollment.id.label("enrollment_id"),
+        Student.id.label("student_id"),
+        Student.student_number.label("student_number"),
+        Student.first_name.label("first_name"),
+        Student.last_name.label("last_name"),
+        Enrollment.grade_level.label("grade_level"),
+        Enrollment.org_id.label("org_id"),
+        ProgramOffering.id.label("offering_id"),
+        ProgramOffering.name.label("offering"),
+        Program.name.label("program"),
+        Enrollment.status.label("status"),
+        Enrollment.start_on.label("start_on"),
+        Enrollment.end_on.label("end_on"),
     )
     .select_from(Enrollment)
     .join(Student, Student.id == Enrollment.student_id)
@@ -413,9 +398,7 @@ _ROSTER_PAGE = (
 
 def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPage:
     """Stints matching the filters as of a date, in the caller's scope, sorted by name; paginated."""
-    if data.org_id is not None:
-        require_org(scope, data.org_id)
-    scope, in_org = within_org(session, scope, Enrollment.org_id, data.org_id)
+    scope, in_org = org_condition(session, scope, Enrollment.org_id, data.org_id)
     conditions = [
         scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
         in_org,
@@ -436,17 +419,14 @@ def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPag
         total = session.execute(select(func.count()).select_from(Enrollment).where(*conditions)).scalar_one()
     # Campus names come from the org tree's version, not a fifth join: planning that join cost
     # PostgreSQL more than running the whole query.
-    names = org_names(session, scope, {row[6] for row in rows})
-    fields = list(RosterEntry.model_fields)
-    items = [RosterEntry(**dict(zip(fields, (*row[:7], names[row[6]], *row[7:]), strict=True))) for row in rows]
+    names = org_names(session, scope, {row.org_id for row in rows})
+    items = [RosterEntry(**row._mapping, campus=names[row.org_id]) for row in rows]
     return RosterPage(as_of=data.as_of, items=items, **page_meta(total, data.limit, data.offset))
 
 
 def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery, *, today: dt.date) -> EnrollmentTrend:
     """Distinct students enrolled on the last day of each month (or today for the current month)."""
-    if data.org_id is not None:
-        require_org(scope, data.org_id)
-    scope, in_org = within_org(session, scope, Enrollment.org_id, data.org_id)
+    scope, in_org = org_condition(session, scope, Enrollment.org_id, data.org_id)
     days = [min(rules.month_end(m), today) for m in rules.months_between(data.start_month, data.end_month)]
     days = [d for d in days if d >= data.start_month.replace(day=1)]
     columns = [
@@ -496,9 +476,7 @@ def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery,
 
 def list_offerings(session: Session, scope: Scope, data: OfferingQuery) -> OfferingPage:
     """Offerings in the caller's scope with seats taken on as_of; sorted by campus, start date, name."""
-    if data.org_id is not None:
-        require_org(scope, data.org_id)
-    scope, in_org = within_org(session, scope, ProgramOffering.org_id, data.org_id)
+    scope, in_org = org_condition(session, scope, ProgramOffering.org_id, data.org_id)
     taken = (
         select(Enrollment.offering_id, func.count().label("n"))
         .where(Enrollment.active_on(data.as_of), Enrollment.status.in_(HOLDING))

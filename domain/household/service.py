@@ -30,6 +30,7 @@ from domain.household.schemas import (
     HouseholdShareRead,
     HouseholdStudentRead,
 )
+from domain.visibility import visible_student
 from policies.scope import Action, DataClass, Scope
 
 
@@ -58,20 +59,6 @@ def _visible_household(session: Session, scope: Scope, household_id: uuid.UUID) 
     if household is None:
         raise NotFound(f"household {household_id} not found", field="household_id")
     return household
-
-
-def _visible_student(session: Session, scope: Scope, student_id: uuid.UUID) -> Student:
-    """The student if visible in the caller's DIRECTORY scope.
-
-    Raises:
-        NotFound: no such student, or outside the caller's scope.
-    """
-    student = session.execute(
-        select(Student).where(Student.id == student_id, scope.student_filter(DataClass.DIRECTORY))
-    ).scalar_one_or_none()
-    if student is None:
-        raise NotFound(f"student {student_id} not found", field="student_id")
-    return student
 
 
 def _reads(session: Session, scope: Scope, households: list[Household]) -> list[HouseholdRead]:
@@ -146,7 +133,7 @@ def list_households_for_student(session: Session, scope: Scope, student_id: uuid
     Raises:
         NotFound: the student is outside the caller's scope.
     """
-    student = _visible_student(session, scope, student_id)
+    student = visible_student(session, scope, student_id)
     households = list(
         session.execute(
             select(Household)
@@ -164,7 +151,7 @@ def get_billing_shares(session: Session, scope: Scope, student_id: uuid.UUID) ->
     Raises:
         NotFound: the student is outside the caller's scope.
     """
-    student = _visible_student(session, scope, student_id)
+    student = visible_student(session, scope, student_id)
     rows = session.execute(
         select(Household, HouseholdStudent.billing_share_bp)
         .join(HouseholdStudent, HouseholdStudent.household_id == Household.id)
@@ -250,7 +237,7 @@ def set_billing_shares(
             or the shares across all the student's households do not sum to 10000 (the message says the sum).
         PermissionDenied: the caller may not write financial data of a named household.
     """
-    student = _visible_student(session, scope, student_id)
+    student = visible_student(session, scope, student_id)
     memberships = _memberships(session, student.id)
     current = {hid: (member.billing_share_bp, household) for hid, (member, household) in memberships.items()}
     final = _checked_shares(session, scope, student, current, shares)
@@ -270,7 +257,7 @@ def add_student_to_household(session: Session, scope: Scope, data: AddStudentToH
         BillingSharesInvalid: shares are missing for a second household, or invalid (see set_billing_shares).
     """
     household = _visible_household(session, scope, data.household_id)
-    student = _visible_student(session, scope, data.student_id)
+    student = visible_student(session, scope, data.student_id)
     if not scope.allows_org(household.org_id, DataClass.DIRECTORY, Action.WRITE):
         raise PermissionDenied("you may not change this household's members", field="household_id")
     memberships = _memberships(session, student.id)

@@ -67,20 +67,6 @@ def org_names(session: Session, scope: Scope, org_ids: Collection[uuid.UUID]) ->
     return _names.get_many(scope.tree_version, org_ids, load)
 
 
-def get_org(
-    session: Session, scope: Scope, org_id: uuid.UUID, data_class: DataClass = DataClass.DIRECTORY
-) -> Organization:
-    """The org if the caller may see it for `data_class`.
-
-    Raises:
-        NotFound: no such org, or it is outside the caller's scope.
-    """
-    org = session.get(Organization, org_id)
-    if org is None or not scope.allows_org(org.id, data_class, Action.READ):
-        raise NotFound(f"organization {org_id} not found", field="org_id")
-    return org
-
-
 def subtree_ids(session: Session, org_id: uuid.UUID) -> Select[Any]:
     """A subquery of the ids of `org_id` and every org below it (path-prefix match)."""
     path = session.execute(select(Organization.path).where(Organization.id == org_id)).scalar_one_or_none()
@@ -97,6 +83,7 @@ def in_subtree(session: Session, org_column: Any, org_id: uuid.UUID | None) -> C
     return result
 
 
+# Kept only until domain/health moves to domain.visibility.org_condition (same step); then deleted.
 def within_org(
     session: Session, scope: Scope, org_column: Any, org_id: uuid.UUID | None
 ) -> tuple[Scope, ColumnElement[bool]]:
@@ -122,13 +109,3 @@ def require_org(scope: Scope, org_id: uuid.UUID, data_class: DataClass = DataCla
     """
     if not scope.allows_org(org_id, data_class, Action.READ):
         raise NotFound(f"organization {org_id} not found", field="org_id")
-
-
-def find_org_by_slug_or_name(session: Session, scope: Scope, text: str) -> Organization | None:
-    """The visible org whose slug or name matches `text` case-insensitively (campus names in questions)."""
-    needle = text.strip().lower()
-    rows = session.execute(select(Organization).where(scope.org_filter(Organization.id, DataClass.DIRECTORY))).scalars()
-    for org in rows:
-        if org.slug.lower() == needle or org.name.lower() == needle:
-            return org
-    return None

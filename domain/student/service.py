@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from db.models import Enrollment, HouseholdStudent, Organization, Student
 from domain.enrollment.schemas import EnrollmentRead
 from domain.errors import NotFound
-from domain.org.service import require_org, within_org
 from domain.paging import page_meta
 from domain.student.schemas import StudentPage, StudentProfile, StudentSearchQuery, StudentSummary
+from domain.visibility import org_condition
 from policies.scope import DataClass, Scope
 
 
@@ -22,9 +22,7 @@ def _like_escape(text: str) -> str:
 
 def search_students(session: Session, scope: Scope, data: StudentSearchQuery) -> StudentPage:
     """Students visible in the caller's directory scope matching a name fragment or number."""
-    if data.org_id is not None:
-        require_org(scope, data.org_id)
-    scope, in_org = within_org(session, scope, Student.org_id, data.org_id)
+    scope, in_org = org_condition(session, scope, Student.org_id, data.org_id)
     where = [scope.student_filter(DataClass.DIRECTORY), in_org]
     if data.grade is not None:
         where.append(Student.grade_level == data.grade)
