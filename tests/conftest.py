@@ -1,7 +1,9 @@
 """Fixtures: every database test runs on a real SQLite file and a real PostgreSQL server.
 
-The schema always comes from the Alembic migrations. The demo data set is seeded once per
-engine into its own database; each test runs inside a transaction that is rolled back (services flush, never commit).
+The schema always comes from the Alembic migrations. The suite runs in parallel (pytest-xdist):
+each worker has databases of its own, cloned from templates built once per run (migrated, and
+for the demo data set seeded): on PostgreSQL `CREATE DATABASE ... TEMPLATE`, on SQLite a copy
+of the file. Each test runs inside a transaction that is rolled back (services flush, never commit).
 Set SIS_TEST_POSTGRES_URL to use an existing server; otherwise a throwaway cluster is started
 (initdb/pg_ctl in a temp dir on a free loopback port). Under CI a missing PostgreSQL is a failure.
 """
@@ -9,9 +11,13 @@ Set SIS_TEST_POSTGRES_URL to use an existing server; otherwise a throwaway clust
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -40,31 +46,68 @@ def postgres_server_url() -> Iterator[str]:
         cluster.stop()
 
 
-def _fresh_postgres_database(server_url: str, name: str) -> str:
+# One id per run, shared by its workers: names the template databases of this run.
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:12]
+
+
+def _fresh_postgres_database(server_url: str, name: str, *, template: str | None = None) -> str:
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     base, _, _ = server_url.rpartition("/")
     return f"{base}/{name}"
 
 
-def _migrated_engine(kind: str, request: pytest.FixtureRequest, tmp: pytest.TempPathFactory, tag: str) -> Engine:
-    if kind == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp.mktemp(tag) / 'sis-test.db'}")
-    else:
-        server = request.getfixturevalue("postgres_server_url")
-        # One database per test process, so concurrent runs against one server do not collide.
-        eng = make_engine(_fresh_postgres_database(server, f"sis_{tag}_{os.getpid()}"))
+def _run_dir(tmp: pytest.TempPathFactory) -> Path:
+    """A directory every worker of this run shares (xdist gives each worker a basetemp inside it)."""
+    base = tmp.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _build(eng: Engine, demo: bool) -> None:
     upgrade(eng)
-    return eng
+    if demo:
+        from db.demo.seed import DEMO_TODAY, seed_demo
+
+        seed_demo(eng, seed=7, today=DEMO_TODAY)
+    eng.dispose()
+
+
+def fresh_database(
+    kind: str, request: pytest.FixtureRequest, tmp: pytest.TempPathFactory, tag: str, *, demo: bool = False
+) -> Engine:
+    """A database of this worker's own, migrated and (with `demo`) holding the demo data set (seed 7).
+
+    The first worker to ask builds the template under a file lock; the others wait for it, then
+    each clones it, which is what makes a second worker cheap.
+    """
+    flavour = "demo" if demo else "empty"
+    shared = _run_dir(tmp)
+    with FileLock(str(shared / f"template-{kind}-{flavour}.lock")):
+        built = shared / f"template-{kind}-{flavour}.built"
+        if kind == "sqlite":
+            template = shared / f"template-{flavour}.db"
+            if not built.exists():
+                _build(make_engine(f"sqlite:///{template}"), demo)
+                built.touch()
+            target = tmp.mktemp(tag) / "sis-test.db"
+            shutil.copyfile(template, target)
+            return make_engine(f"sqlite:///{target}")
+        server = request.getfixturevalue("postgres_server_url")
+        template_name = f"sis_tpl_{flavour}_{RUN_ID}"
+        if not built.exists():
+            _build(make_engine(_fresh_postgres_database(server, template_name)), demo)
+            built.touch()
+        # One database per test process, so concurrent runs against one server do not collide.
+        return make_engine(_fresh_postgres_database(server, f"sis_{tag}_{os.getpid()}", template=template_name))
 
 
 @pytest.fixture(scope="session", params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated, empty database on each engine; tests build what they need with tests/factories.py."""
-    eng = _migrated_engine(request.param, request, tmp_path_factory, "empty")
+    eng = fresh_database(request.param, request, tmp_path_factory, "empty")
     yield eng
     eng.dispose()
 
@@ -72,10 +115,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="session", params=ENGINES)
 def demo_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated database holding the deterministic demo data set (personas), on each engine."""
-    from db.demo.seed import DEMO_TODAY, seed_demo
-
-    eng = _migrated_engine(request.param, request, tmp_path_factory, "demo")
-    seed_demo(eng, seed=7, today=DEMO_TODAY)
+    eng = fresh_database(request.param, request, tmp_path_factory, "demo", demo=True)
     yield eng
     eng.dispose()
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine, select
 
-from db.demo.seed import DEMO_TODAY, seed_demo
 from db.models import User
 from mcp_server.auth import create_api_key
-from tests.conftest import ENGINES, _migrated_engine
+from tests.conftest import ENGINES, fresh_database
 from tests.personas import PERSONAS
 
 
@@ -24,8 +23,7 @@ class ServedDatabase:
 
 @pytest.fixture(scope="session", params=ENGINES)
 def served_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDatabase]:
-    engine = _migrated_engine(request.param, request, tmp_path_factory, "served")
-    seed_demo(engine, seed=7, today=DEMO_TODAY)
+    engine = fresh_database(request.param, request, tmp_path_factory, "served", demo=True)
     keys: dict[str, str] = {}
     from sqlalchemy.orm import Session
 

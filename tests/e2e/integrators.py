@@ -11,11 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from db.demo.seed import DEMO_TODAY, seed_demo
 from db.models import Organization, User
 from mcp_server.app import create_app
 from mcp_server.auth import create_api_key
-from tests.conftest import ENGINES, _migrated_engine
+from tests.conftest import ENGINES, fresh_database
 
 BASE = "/ims/oneroster/rostering/v1p2"
 # persona -> (email, key scopes)
@@ -48,8 +47,7 @@ class IntegratorDatabase:
 def integrator_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[IntegratorDatabase]:
-    engine = _migrated_engine(request.param, request, tmp_path_factory, "integrators")
-    seed_demo(engine, seed=7, today=DEMO_TODAY)
+    engine = fresh_database(request.param, request, tmp_path_factory, "integrators", demo=True)
     keys: dict[str, str] = {}
     with Session(engine) as session, session.begin():
         for name, (email, scopes) in KEYS.items():

@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.demo.billing_seed import seed_billing
-from db.demo.seed import DEMO_TODAY, seed_demo
+from db.demo.seed import DEMO_TODAY
 from domain.billing.demo import DemoPricing
 from policies.principal import Principal, load_principal
-from tests.conftest import ENGINES, _migrated_engine
+from tests.conftest import ENGINES, fresh_database
 from tests.personas import email_of
 from tools.runner import Deps
 
@@ -21,8 +21,7 @@ from tools.runner import Deps
 @pytest.fixture(scope="module", params=ENGINES)
 def billing_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """Migrated, demo-seeded and billing-seeded (committed) database on each engine."""
-    engine = _migrated_engine(request.param, request, tmp_path_factory, "billing")
-    seed_demo(engine, seed=7, today=DEMO_TODAY)
+    engine = fresh_database(request.param, request, tmp_path_factory, "billing", demo=True)
     with Session(engine) as session, session.begin():
         seed_billing(session, rng=random.Random(7), today=DEMO_TODAY, pricing=DemoPricing())
     yield engine

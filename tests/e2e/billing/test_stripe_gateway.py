@@ -46,7 +46,7 @@ from domain.billing.schemas import (
 )
 from mcp_server.rest.billing_webhooks import PATH, router
 from mcp_server.stripe_gateway import StripeGateway, gateway_from_env
-from tests.conftest import ENGINES, _migrated_engine
+from tests.conftest import ENGINES, fresh_database
 from tests.integration.billing.support import TODAY, build_world, family, student_in
 from tools.runner import Deps
 
@@ -261,7 +261,7 @@ def test_a_decline_through_stripe_leaves_the_installment_open(session, gateway, 
 
 @pytest.fixture(scope="module", params=ENGINES)
 def committed_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = _migrated_engine(request.param, request, tmp_path_factory, "stripe")
+    engine = fresh_database(request.param, request, tmp_path_factory, "stripe")
     yield engine
     engine.dispose()
 

@@ -10,7 +10,7 @@ import pytest
 
 from domain.health.cdsi import MAP_PATH, add_age, build_map_from_xml, load_map, normalise_cvx, subtract_age
 
-SHARED_XML = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "cdsi" / "ScheduleSupportingData.xml"
+CDSI_XML = Path(__file__).resolve().parents[2] / "data" / "cdsi" / "ScheduleSupportingData.xml"
 
 
 def test_map_holds_the_218_cdsi_4_64_codes() -> None:
@@ -81,6 +81,6 @@ def test_malformed_ages_are_rejected() -> None:
         add_age(dt.date(2020, 1, 1), "four years")
 
 
-def test_shipped_json_is_what_the_generator_builds_from_the_shared_xml() -> None:
+def test_shipped_json_is_what_the_generator_builds_from_the_cdc_xml() -> None:
     shipped = json.loads(MAP_PATH.read_text(encoding="utf-8"))
-    assert shipped == build_map_from_xml(SHARED_XML)
+    assert shipped == build_map_from_xml(CDSI_XML)
