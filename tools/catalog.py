@@ -6,6 +6,9 @@ model from the return annotation and the description from the docstring (written
 model: what it does, when to use it, where its ids come from, what makes it fail), and
 records the permission the tool needs. Nothing here checks permissions or audits: the
 runner (tools/runner.py) is the one path every call takes.
+
+Every call runs in one transaction. A benchmarked hot read may opt out on PostgreSQL with
+`autocommit_read=True`; `tool` says when that is safe.
 """
 
 from __future__ import annotations
