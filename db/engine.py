@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from sqlalchemy import CompoundSelect, Connection, Engine, Select, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+from db import freshness
 
 DEFAULT_SQLITE_PATH = Path("sis-data") / "sis.db"
 
@@ -39,59 +39,20 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-# What a request asks first (has the org tree changed? have the immunization rules?), read by
-# the liveness check on checkout so that one round trip does both. See `fresh_version`.
-_VERSIONS_SQL = (
-    "SELECT 'org_tree', token FROM org_tree_version WHERE id = 1 UNION ALL SELECT name, token FROM reference_version"
-)
-_VERSIONS_KEY = "sis_versions"
-
-
-def _check_out_postgresql(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    """Prove a pooled connection alive before use (what pool_pre_ping does), reading the versions.
-
-    A dead connection raises DisconnectionError, and the pool replaces it and tries again. Before
-    the migrations there are no version tables; the request then reads them itself.
-    """
-    record.info.pop(_VERSIONS_KEY, None)
-    # Outside a transaction, as SQLAlchemy's own ping runs (psycopg refuses to toggle inside one).
-    toggle = not dbapi_connection.autocommit
-    try:
-        if toggle:
-            dbapi_connection.autocommit = True
-        with dbapi_connection.cursor() as cursor:
-            rows = cursor.execute(_VERSIONS_SQL).fetchall()
-    except (psycopg.OperationalError, psycopg.InterfaceError) as err:
-        raise DisconnectionError(str(err)) from err
-    except psycopg.Error:
-        return
-    finally:
-        if toggle and not dbapi_connection.closed and dbapi_connection.autocommit:
-            dbapi_connection.autocommit = False
-    record.info[_VERSIONS_KEY] = {str(name): str(token) for name, token in rows}
-
-
-def _keep_versions_across_reads_only(
-    conn: Connection, _cursor: Any, _sql: str, _params: Any, context: Any, *_: Any
-) -> None:
-    # A write may change what a version describes: the versions read at checkout stay current
-    # across compiled SELECTs only, and anything else (DML, DDL, text) discards them.
-    compiled = getattr(context, "compiled", None)
-    if compiled is None or not isinstance(compiled.statement, Select | CompoundSelect):
-        conn.info.pop(_VERSIONS_KEY, None)
-
-
-def fresh_version(conn: Connection, name: str) -> str | None:
-    """A version token ("org_tree", or a reference_version name) as read at checkout, if still current.
-
-    Current means no write has run on `conn` since. Taken once: asking again reads the table.
-    """
-    versions: dict[str, str] | None = conn.info.get(_VERSIONS_KEY)
-    return None if versions is None else versions.pop(name, None)
-
-
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """Create an engine for `url` with the settings this project relies on (FKs on, WAL on SQLite)."""
+    """Create an engine for `url` with the settings this project relies on (FKs on, WAL on SQLite).
+
+    On PostgreSQL the pool's checkout proves each connection alive in the round trip that reads
+    the version tokens (db/freshness.py), so pool_pre_ping is refused: it would add a second ping.
+
+    Raises:
+        ValueError: an unsupported URL, or pool_pre_ping passed.
+    """
+    if "pool_pre_ping" in kwargs:
+        raise ValueError(
+            "make_engine does not take pool_pre_ping: its PostgreSQL checkout already proves each connection"
+            " alive (and reads the version tokens in the same round trip, see db/freshness.py)"
+        )
     url = url or database_url()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -105,9 +66,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         if parsed.drivername in ("postgresql", "postgres"):
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         engine = create_engine(url, **kwargs)
-        if not kwargs.get("pool_pre_ping"):
-            event.listen(engine.pool, "checkout", _check_out_postgresql)
-            event.listen(engine, "before_cursor_execute", _keep_versions_across_reads_only)
+        freshness.install(engine)
         return engine
     raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://")
 
@@ -115,9 +74,3 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (results outlive the transaction)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-def is_postgresql(engine_or_session: Engine | Session) -> bool:
-    """True when the bound database is PostgreSQL."""
-    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
-    return bind.dialect.name == "postgresql"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from db.models import NumberSequence
@@ -29,8 +29,3 @@ def allocate_numbers(session: Session, name: str, count: int = 1, *, start: int 
         session.execute(insert(NumberSequence).values(name=name, next_value=start + count))
         return range(start, start + count)
     return range(bumped - count, bumped)
-
-
-def peek_next(session: Session, name: str) -> int | None:
-    """The next number the counter would hand out, without reserving it."""
-    return session.execute(select(NumberSequence.next_value).where(NumberSequence.name == name)).scalar()

@@ -22,7 +22,7 @@ from db.migrate import upgrade
 from db.models import Organization, RoleGrant, User
 from domain.errors import DomainError
 from mcp_server.cli_security import apikey_app, audit_app
-from mcp_server.rest.cli import webhooks_app
+from mcp_server.cli_webhooks import webhooks_app
 from mcp_server.settings import Settings
 
 app = typer.Typer(help="MCP-first Student Information System server.", no_args_is_help=True, add_completion=False)

@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 import db.models  # noqa: F401  (every table registered, for the column map)
 from db.base import Base
 from db.memo import LruMemo
-from domain.errors import NotFound, PermissionDenied
 from policies.columns import hidden_columns
 from policies.enforcer import FULL_SIS_ONLY, RELATIONSHIP_ROLES, PolicyEnforcer
 from policies.orgtree import OrgTreeIndex, org_index
@@ -100,11 +99,6 @@ def _decide_scope(enforcer: PolicyEnforcer, index: OrgTreeIndex, principal: Prin
 _decisions: LruMemo[tuple[Principal, str, str], _Decision] = LruMemo(4096)
 
 
-def clear_scope_cache() -> None:
-    """Forget every cached decision (the policy files or grants changed in place)."""
-    _decisions.clear()
-
-
 def build_scope(
     session: Session,
     enforcer: PolicyEnforcer,
@@ -152,39 +146,3 @@ def decide(
         return False
     key = (data_class, action)
     return any(key in enforcer.permissions(g.role) and index.contains(g.org_id, org_id) for g in principal.grants)
-
-
-def check(scope: Scope, data_class: DataClass, action: Action = Action.READ) -> None:
-    """Refuse a capability the caller holds nowhere.
-
-    Raises:
-        PermissionDenied: the caller may not perform `action` on `data_class` at any org.
-    """
-    if not scope.can(data_class, action):
-        raise PermissionDenied(f"your roles do not allow {action.value} access to {data_class.value} data")
-
-
-def require_visible(scope: Scope, org_id: uuid.UUID | None, data_class: DataClass, *, what: str, ident: object) -> None:
-    """Make an out-of-scope row look exactly like a missing one (org level; student rows use row_filter in SQL).
-
-    Raises:
-        NotFound: `org_id` is unknown or outside the caller's read scope for `data_class`.
-    """
-    if org_id is None or not scope.allows_org(org_id, data_class, Action.READ):
-        raise NotFound(f"{what} {ident} not found")
-
-
-def require_action(
-    scope: Scope, org_id: uuid.UUID | None, data_class: DataClass, action: Action, *, what: str, ident: object
-) -> None:
-    """A row the caller cannot see is "not found"; one it sees but may not act on is "permission denied".
-
-    Raises:
-        NotFound: the row is outside the caller's read scope.
-        PermissionDenied: the row is visible but `action` is not allowed at its org.
-    """
-    require_visible(scope, org_id, data_class, what=what, ident=ident)
-    if org_id is None or not scope.allows_org(org_id, data_class, action):
-        raise PermissionDenied(
-            f"your roles do not allow {action.value} access to {data_class.value} data of {what} {ident}"
-        )

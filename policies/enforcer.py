@@ -63,11 +63,6 @@ def grant_domain(org_path: str) -> str:
     return f"{org_path.rstrip('/')}/**"
 
 
-def subject_of(user_id: object) -> str:
-    """The Casbin subject naming a user or integration client."""
-    return f"user:{user_id}"
-
-
 class PolicyEnforcer:
     """A loaded policy: the Casbin enforcer plus each role's permissions, computed once through it."""
 

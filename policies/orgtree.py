@@ -3,7 +3,8 @@
 Grants are expanded from their node to the node's subtree through this index, so a decision
 is a set lookup instead of a walk over policy lines. The version is the token of the
 org_tree_version row, which database triggers replace on every insert, update or delete of an
-organization (raw SQL included); it is read once per request and a new token rebuilds the index.
+organization (raw SQL included); it is read once per request (db/freshness.py) and a new token
+rebuilds the index.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import URL, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.engine import fresh_version
+from db.freshness import org_tree_token
 from db.memo import LruMemo
-from db.models import Organization, OrgKind, OrgTreeVersion
+from db.models import Organization, OrgKind
 
 
 @dataclass(frozen=True)
@@ -69,59 +70,37 @@ def _ancestor_paths(path: str) -> list[str]:
     return ["/" + "/".join(segments[: i + 1]) + "/" for i in range(len(segments))]
 
 
-_VERSION = select(OrgTreeVersion.token).where(OrgTreeVersion.id == 1)
-
-
-def _token(session: Session) -> str:
-    """The org_tree_version token: as read by the connection's checkout when still fresh, else read now."""
-    connection = session.connection()
-    fresh = fresh_version(connection, "org_tree")
-    if fresh is not None:
-        return fresh
-    token = connection.execute(_VERSION).scalar_one_or_none()
-    if token is not None:
-        return str(token)
-    # Without the version row (never expected after migration 0002), fingerprint the table itself.
-    count, created, updated = session.execute(
-        select(func.count(Organization.id), func.max(Organization.created_at), func.max(Organization.updated_at))
-    ).one()
-    return f"{count}|{created}|{updated}"
-
-
 def tree_version(session: Session) -> str:
-    """The org tree's version in this database: its URL and the trigger-maintained token."""
-    return f"{session.get_bind().engine.url.render_as_string(hide_password=True)}|{_token(session)}"
+    """The org tree's version in this database: its rendered URL and the trigger-maintained token."""
+    return f"{_database(session)}|{org_tree_token(session)}"
+
+
+def _database(session: Session) -> str:
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
 def build_index(session: Session, version: str | None = None) -> OrgTreeIndex:
     """Read the whole org tree and index it (no cache)."""
     version = version or tree_version(session)
     rows = session.execute(select(Organization.id, Organization.path, Organization.parent_id, Organization.kind)).all()
-    roster_paths = [path for _, path, _, kind in rows if kind == OrgKind.ROSTER_ONLY]
+    roster_paths = [row.path for row in rows if row.kind == OrgKind.ROSTER_ONLY]
     nodes = [
         OrgNode(
-            id=org_id,
-            path=path,
-            parent_id=parent_id,
-            roster_only=any(path.startswith(rp) for rp in roster_paths),
+            id=row.id,
+            path=row.path,
+            parent_id=row.parent_id,
+            roster_only=any(row.path.startswith(rp) for rp in roster_paths),
         )
-        for org_id, path, parent_id, _ in rows
+        for row in rows
     ]
     return OrgTreeIndex(nodes, version)
 
 
-# The few most recent indexes, keyed by (database URL, tree token).
-_cache: LruMemo[tuple[URL, str], OrgTreeIndex] = LruMemo(8)
+# The few most recent indexes, keyed by (database URL as rendered, tree token).
+_indexes: LruMemo[tuple[str, str], OrgTreeIndex] = LruMemo(8)
 
 
 def org_index(session: Session) -> OrgTreeIndex:
     """The index of the session's current org tree, rebuilt only when the tree has changed."""
-    url, token = session.get_bind().engine.url, _token(session)
-    return _cache.get_or_make(
-        (url, token), lambda: build_index(session, f"{url.render_as_string(hide_password=True)}|{token}")
-    )
-
-
-def clear_org_index_cache() -> None:
-    """Forget every cached index (benchmarks and tests of cold paths)."""
-    _cache.clear()
+    database, token = _database(session), org_tree_token(session)
+    return _indexes.get_or_make((database, token), lambda: build_index(session, f"{database}|{token}"))

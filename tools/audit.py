@@ -30,7 +30,7 @@ class VerifyAuditLogInput(ToolInput):
     """No arguments besides `purpose`."""
 
 
-@tool(data_class=DataClass.AUDIT, title="Verify the audit log", needs_transaction=True)  # streams both chains
+@tool(data_class=DataClass.AUDIT, title="Verify the audit log")
 def verify_audit_log(session: Session, scope: Scope, data: VerifyAuditLogInput, ctx: ToolContext) -> AuditVerification:
     """Recompute the hash chains of the query log and the change events and report, per chain, how many
     entries were checked and the first entry that is missing, altered or out of place (ok=false).

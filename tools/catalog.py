@@ -6,6 +6,9 @@ model from the return annotation and the description from the docstring (written
 model: what it does, when to use it, where its ids come from, what makes it fail), and
 records the permission the tool needs. Nothing here checks permissions or audits: the
 runner (tools/runner.py) is the one path every call takes.
+
+Every call runs in one transaction. A benchmarked hot read may opt out on PostgreSQL with
+`autocommit_read=True`; `tool` says when that is safe.
 """
 
 from __future__ import annotations
@@ -70,8 +73,8 @@ class ToolSpec:
     destructive: bool = False
     # Names of output fields (searched recursively) that carry student ids, for the disclosure log.
     student_id_fields: tuple[str, ...] = ("student_id",)
-    # A read that needs a transaction block (e.g. a server-side cursor); other reads run without one.
-    needs_transaction: bool = False
+    # A read whose statements run without BEGIN/COMMIT on PostgreSQL (see `tool`).
+    autocommit_read: bool = False
 
     @property
     def read_only(self) -> bool:
@@ -89,9 +92,19 @@ def tool(
     idempotent: bool | None = None,
     destructive: bool = False,
     student_id_fields: Iterable[str] = ("student_id",),
-    needs_transaction: bool = False,
+    autocommit_read: bool = False,
 ) -> Callable[[F], F]:
-    """Register a tool in the catalog under its function name."""
+    """Register a tool in the catalog under its function name.
+
+    Every call runs in one transaction unless a read opts out with `autocommit_read=True`: on
+    PostgreSQL its statements then run without BEGIN/COMMIT, two round trips fewer (the runner's
+    `_without_transaction_block`). Opt in only for a hot read that a benchmark measures (bench/),
+    and only when each of its statements stands alone: under READ COMMITTED each takes its own
+    snapshot, so a read whose statements must agree on one snapshot, or that uses SET LOCAL, a
+    server-side cursor or a lock, stays in its transaction.
+    """
+    if autocommit_read and action is not Action.READ:
+        raise TypeError("autocommit_read is for reads: a write keeps its transaction")
 
     def register(fn: F) -> F:
         hints = get_type_hints(fn)
@@ -117,7 +130,7 @@ def tool(
             idempotent=action is Action.READ if idempotent is None else idempotent,
             destructive=destructive,
             student_id_fields=tuple(student_id_fields),
-            needs_transaction=needs_transaction,
+            autocommit_read=autocommit_read,
         )
         return fn
 

@@ -30,7 +30,7 @@ class QueryRosterInput(ToolInput, RosterQuery):
     as_of: dt.date | None = Field(default=None, description="The date the roster describes (default: today).")  # type: ignore[assignment]
 
 
-@tool(data_class=DataClass.DIRECTORY, title="Roster")
+@tool(data_class=DataClass.DIRECTORY, title="Roster", autocommit_read=True)
 def query_roster(session: Session, scope: Scope, data: QueryRosterInput, ctx: ToolContext) -> RosterPage:
     """List the students enrolled on a date, optionally for one campus (org_id), offering, program or grade.
 
@@ -47,7 +47,7 @@ class EnrollmentTrendInput(ToolInput, EnrollmentTrendQuery):
     """EnrollmentTrendQuery plus the runner's `purpose`."""
 
 
-@tool(data_class=DataClass.DIRECTORY, title="Enrollment trend")
+@tool(data_class=DataClass.DIRECTORY, title="Enrollment trend", autocommit_read=True)
 def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendInput, ctx: ToolContext) -> EnrollmentTrend:
     """Count distinct enrolled students at the end of each month for an org subtree (default: all you can see).
 

@@ -26,7 +26,7 @@ class FindMissingImmunizationsInput(ToolInput, MissingImmunizationsQuery):
     as_of: dt.date | None = Field(default=None, description="Evaluate as of this date (default: today).")  # type: ignore[assignment]
 
 
-@tool(data_class=DataClass.HEALTH, title="Missing immunizations")
+@tool(data_class=DataClass.HEALTH, title="Missing immunizations", autocommit_read=True)
 def find_missing_immunizations(
     session: Session, scope: Scope, data: FindMissingImmunizationsInput, ctx: ToolContext
 ) -> MissingImmunizationsPage:

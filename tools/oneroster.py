@@ -22,7 +22,12 @@ def _query(data: OneRosterReadInput, ctx: ToolContext) -> OneRosterQuery:
     return OneRosterQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
 
 
-@tool(data_class=DataClass.DIRECTORY, title="OneRoster rostering read", student_id_fields=("student_id",))
+@tool(
+    data_class=DataClass.DIRECTORY,
+    title="OneRoster rostering read",
+    student_id_fields=("student_id",),
+    autocommit_read=True,
+)
 def oneroster_read(session: Session, scope: Scope, data: OneRosterReadInput, ctx: ToolContext) -> OneRosterPage:
     """Read the roster in OneRoster 1.2 form: orgs, schools, academicSessions, terms, courses, classes, users,
     students, teachers or enrollments (the same answers the OneRoster REST API gives integrators).

@@ -163,10 +163,10 @@ _OUTCOME = {
 
 
 def _without_transaction_block(session: Session) -> None:
-    """Run a read-only call's statements without BEGIN/COMMIT on PostgreSQL (two round trips fewer).
+    """Run an `autocommit_read` tool's statements without BEGIN/COMMIT on PostgreSQL (two round trips fewer).
 
     Under READ COMMITTED every statement takes its own snapshot anyway, so a transaction block
-    gives a read nothing; the call's one write, its query-log entry, is a single statement and
+    gives such a read nothing; the call's one write, its query-log entry, is a single statement and
     atomic on its own, and the answer is returned only after it is written. SQLite keeps its
     transaction (there, BEGIN costs no round trip).
     """
@@ -236,7 +236,7 @@ def run_tool(
     scope: Scope | None = None
     try:
         with deps.session_factory.begin() as session:
-            if spec.read_only and not spec.needs_transaction:
+            if spec.autocommit_read:
                 _without_transaction_block(session)
             scope = build_scope(session, deps.enforcer, principal, operation_id=call_id)
             if not permitted(scope, principal, spec):

@@ -41,6 +41,7 @@ from db.demo.seed import (
     school_year_starting,
     with_gap,
 )
+from db.freshness import drop_tokens
 from db.models import (
     AttendanceRecord,
     AttendanceStatus,
@@ -167,6 +168,7 @@ class _Writer:
         if driver is None:
             raise RuntimeError("the connection has no DBAPI driver connection")
         self.driver: Any = driver
+        drop_tokens(conn)  # it writes through the driver, which the freshness listener does not see
         self.dialect = conn.dialect
         self.buffers: Batch = defaultdict(list)
         self.counts: dict[type[Base], int] = defaultdict(int)

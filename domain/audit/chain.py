@@ -44,6 +44,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.base import utcnow
+from db.freshness import drop_tokens
 from db.models import AuditChainHead, ChangeEvent, QueryLog
 from domain.errors import DomainError
 
@@ -330,6 +331,7 @@ def _append_one(session: Session, chain: Chain, values: Mapping[str, Any]) -> di
     }
     driver = connection.connection.driver_connection
     assert driver is not None, "a checked-out connection has its driver connection"
+    drop_tokens(connection)  # a write the freshness listener does not see (db/freshness.py)
     with driver.cursor() as cursor:
         cursor.execute(statement.sql, params)
         link = cursor.fetchone()

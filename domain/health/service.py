@@ -14,6 +14,7 @@ from sqlalchemy import CompoundSelect, Date, String, bindparam, cast, literal_co
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from db.freshness import reference_version
 from db.idset import chunked, ids_in, in_ids_param
 from db.memo import LruMemo
 from db.models import (
@@ -28,7 +29,6 @@ from db.models import (
     ProvisionalEnrollment,
     Student,
 )
-from db.versions import reference_version
 from domain.audit.changes import record_changes
 from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
 from domain.health import rules

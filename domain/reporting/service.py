@@ -91,6 +91,7 @@ def run_guarded(session: Session, statement: GuardedSql, *, timeout_s: float = D
         SqlFailed: the statement ran past its time limit or the database rejected it.
     """
     engine = engine_of(session)
+    # Through the driver, but read-only on a checkout of its own: no version token to drop (db/freshness.py).
     raw = engine.raw_connection()
     healthy = False
     try:

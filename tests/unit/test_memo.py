@@ -1,10 +1,10 @@
-"""db.memo.LruMemo: the least recently used entry goes first, and a value is made once."""
+"""db.memo.LruMemo: the least recently used entry goes first, a value is made once, forget_all empties all."""
 
 from __future__ import annotations
 
 import threading
 
-from db.memo import LruMemo
+from db.memo import LruMemo, forget_all
 
 
 def test_the_least_recently_used_entry_is_forgotten_first() -> None:
@@ -47,3 +47,12 @@ def test_concurrent_use_keeps_the_size_bound() -> None:
     for thread in threads:
         thread.join()
     assert sum(memo.get(n * 1_000 + i) is not None for n in range(4) for i in range(120)) <= 50
+
+
+def test_forget_all_empties_every_memo_of_the_process() -> None:
+    first: LruMemo[str, int] = LruMemo(4)
+    second: LruMemo[int, str] = LruMemo(4)
+    first.put("a", 1)
+    second.put(1, "a")
+    forget_all()
+    assert (first.get("a"), second.get(1)) == (None, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +12,12 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine
+from db.freshness import drop_tokens, reference_version
 from db.migrate import upgrade
 from db.models import OrgTreeVersion
-from db.versions import reference_version
+from domain.audit.querylog import record_query
 from policies.orgtree import org_index, tree_version
+from policies.scope import Actor
 from tests.factories import create_org
 
 
@@ -102,3 +105,26 @@ def test_a_connection_that_died_in_the_pool_is_replaced_at_checkout(pg_engine: E
             assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
     finally:
         single.dispose()
+
+
+def test_pool_pre_ping_cannot_switch_the_checkout_read_off(pg_engine: Engine, tmp_path: Path) -> None:
+    for url in (pg_engine.url.render_as_string(hide_password=False), f"sqlite:///{tmp_path / 'ping.db'}"):
+        with pytest.raises(ValueError, match="pool_pre_ping"):
+            make_engine(url, pool_pre_ping=True)
+
+
+def test_a_write_through_the_raw_driver_drops_the_tokens(pg_engine: Engine, statements: list[str]) -> None:
+    # The audit append sends its statement straight to the driver, past the listener.
+    with Session(pg_engine) as session, session.begin():
+        record_query(session, Actor(user_id=None, label="freshness test"), capability="whoami")
+        assert not [s for s in statements if "org_tree_version" in s]
+        tree_version(session)
+        assert [s for s in statements if "org_tree_version" in s]
+        session.rollback()
+
+
+def test_dropped_tokens_are_read_again(pg_engine: Engine, statements: list[str]) -> None:
+    with Session(pg_engine) as session:
+        drop_tokens(session.connection())
+        assert reference_version(session, "immunization_requirement")
+        assert [s for s in statements if "reference_version" in s]

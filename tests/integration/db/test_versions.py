@@ -7,8 +7,8 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from db.freshness import reference_version
 from db.models import ImmunizationRequirement
-from db.versions import reference_version
 
 
 def test_every_change_to_the_requirement_table_replaces_its_token(session: Session) -> None:

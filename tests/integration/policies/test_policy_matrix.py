@@ -10,7 +10,7 @@ import pytest
 
 from db.models import OrgLevel
 from policies.authorize import decide
-from policies.enforcer import PolicyEnforcer, default_enforcer, subject_of
+from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.orgtree import org_index
 from policies.scope import Action, DataClass
 from tests.factories import create_org
@@ -36,7 +36,7 @@ def test_role_decisions_match_the_matrix_at_every_position(session, role, data_c
     user, principal = persona(session, (role, own))
     scope = scope_of(session, principal)
     index = org_index(session)
-    _casbin.add_grant_line(subject_of(user.id), role, own.path)
+    _casbin.add_grant_line(str(user.id), role, own.path)
 
     wrong = []
     for action in Action:
@@ -46,7 +46,7 @@ def test_role_decisions_match_the_matrix_at_every_position(session, role, data_c
             answers = {
                 "scope": scope.allows_org(org.id, data_class, action),
                 "decide": decide(default_enforcer(), index, principal, data_class, action, org.id),
-                "casbin": _casbin.enforce(subject_of(user.id), org.path, data_class, action),
+                "casbin": _casbin.enforce(str(user.id), org.path, data_class, action),
             }
             wrong += [
                 f"{path}: {action.value} at {position} -> {got}" for path, got in answers.items() if got != expected

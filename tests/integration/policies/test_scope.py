@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Enrollment, OrgKind, OrgLevel, Student
-from domain.errors import NotFound, PermissionDenied
-from policies.authorize import check, decide, require_action, require_visible
-from policies.enforcer import PolicyEnforcer, default_enforcer, subject_of
+from domain.errors import NotFound
+from policies.authorize import decide
+from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.orgtree import org_index
 from policies.principal import AuthMethod, load_principal
 from policies.scope import Action, DataClass
@@ -32,12 +32,12 @@ def test_grant_at_a_node_never_reaches_a_sibling_whose_name_extends_it(session):
     scope = scope_of(session, principal)
     index = org_index(session)
     casbin = PolicyEnforcer()
-    casbin.add_grant_line(subject_of(user.id), "network_admin", b.path)
+    casbin.add_grant_line(str(user.id), "network_admin", b.path)
 
     assert scope.orgs(D.DIRECTORY) == {b.id, b_campus.id}
     for org, inside in ((b, True), (b_campus, True), (bc, False), (bc_campus, False), (root, False)):
         assert decide(default_enforcer(), index, principal, D.DIRECTORY, R, org.id) is inside, org.path
-        assert casbin.enforce(subject_of(user.id), org.path, D.DIRECTORY, R) is inside, org.path
+        assert casbin.enforce(str(user.id), org.path, D.DIRECTORY, R) is inside, org.path
 
 
 def test_roster_only_orgs_never_carry_financial_or_admissions_data(session):
@@ -203,23 +203,6 @@ def test_each_request_gets_its_own_operation_id_and_a_summary_for_the_log(sessio
     assert first.actor.label == principal.email and first.roles == ("nurse",)
     assert first.summary["health:write"] == (campus.path,)
     assert first.policy_version == default_enforcer().version
-
-
-def test_forbidden_action_on_a_visible_row_is_denied_and_an_invisible_one_is_not_found(session):
-    root = create_org(session, level=OrgLevel.NETWORK)
-    mine, elsewhere = create_org(session, parent=root), create_org(session, parent=root)
-    _, nurse = persona(session, ("nurse", mine))
-    scope = scope_of(session, nurse)
-
-    require_action(scope, mine.id, D.HEALTH, W, what="student", ident="s1")
-    with pytest.raises(PermissionDenied):
-        require_action(scope, mine.id, D.DIRECTORY, W, what="student", ident="s1")
-    with pytest.raises(NotFound) as missing:
-        require_visible(scope, elsewhere.id, D.DIRECTORY, what="student", ident="s2")
-    assert missing.value.message == "student s2 not found"
-    with pytest.raises(PermissionDenied):
-        check(scope, D.FINANCIAL)
-    check(scope, D.HEALTH, W)
 
 
 def test_a_scope_over_every_org_sends_no_id_list_and_sees_the_same_rows(session):

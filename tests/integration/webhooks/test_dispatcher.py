@@ -17,9 +17,9 @@ from sqlalchemy import select
 from db.base import utcnow
 from db.models import DeliveryStatus, Organization, WebhookAttempt, WebhookDelivery
 from domain.events import emit_event
-from domain.webhooks.dispatcher import Dispatcher, RetryPolicy, SendResult
 from domain.webhooks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
-from mcp_server.rest.cli import http_sender
+from mcp_server.cli_webhooks import http_sender
+from mcp_server.webhook_worker import Dispatcher, RetryPolicy, SendResult
 from tools.runner import ToolCallError, run_tool
 
 

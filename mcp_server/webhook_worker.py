@@ -14,6 +14,7 @@ Restart safety comes from the database, not from the process:
 Delivery is at-least-once: a crash between a receiver's 2xx and step 3 repeats that delivery,
 with the same SIS-Event-Id, which receivers deduplicate by. The HTTP transport is injected (a
 Sender), so this module stays free of web libraries and tests can stand in a failing network.
+It is process machinery (threads, leases named after the host), so it lives with the faces, not in domain/.
 """
 
 from __future__ import annotations

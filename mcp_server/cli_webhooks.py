@@ -1,4 +1,4 @@
-"""`sis webhooks dispatch`: deliver domain events to webhook subscriptions (the lead mounts `webhooks_app`)."""
+"""`sis webhooks dispatch`: deliver domain events to webhook subscriptions (mounted by mcp_server/cli.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import httpx
 import typer
 
 from db.engine import make_engine, make_session_factory
-from domain.webhooks.dispatcher import Dispatcher, RetryPolicy, Sender, SendResult
 from mcp_server.settings import Settings
+from mcp_server.webhook_worker import Dispatcher, RetryPolicy, Sender, SendResult
 
 webhooks_app = typer.Typer(help="Webhook delivery.", no_args_is_help=True)
 RESPONSE_EXCERPT = 500
