@@ -7,21 +7,23 @@ written to the query log exactly like an MCP or REST call.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from chat_ui import events
 from chat_ui.events import ChatEvent
+from chat_ui.offline.names import Campus
 from chat_ui.present import views_for
-from chat_ui.understand import Campus
 from policies.principal import Principal
 from tools.runner import Deps, ToolCallError, ToolResult, run_tool
 
 CHANNEL = "chat"
+M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger("sis.chat")
 
 
@@ -85,6 +87,17 @@ class CallOutcome:
         """The result as JSON-ready data (empty for a failed call)."""
         return self.result.data if self.result else {}
 
+    def output_as(self, model: type[M]) -> M:
+        """The result as the tool's own output model, so fields are read by name and checked by mypy.
+
+        Raises:
+            TypeError: the call failed, or the tool answers with another model (its output changed).
+        """
+        output = self.result.output if self.result else None
+        if not isinstance(output, model):
+            raise TypeError(f"{self.name} answered with {type(output).__name__}, not {model.__name__}")
+        return output
+
 
 def call_tool(
     deps: Deps, caller: Caller, name: str, arguments: dict[str, Any], *, call_id: str | None = None
@@ -108,8 +121,3 @@ def call_tool(
     rows = len(getattr(result.output, "items", []) or []) if hasattr(result.output, "items") else None
     yield events.tool_result(call_id, name, result.audit_seq, views_for(name, result.output), rows)
     return CallOutcome(call_id, name, result=result)
-
-
-def today_of(deps: Deps) -> dt.date:
-    """The day the tools consider today (the runner's clock)."""
-    return deps.clock()

@@ -7,11 +7,17 @@ billing) falls back to the scalar fields of its rows.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
+
+from policies.scope import CLASS_WORDS
+from tools.identity import WhoamiRead
+
+log = logging.getLogger("sis.chat")
 
 View = dict[str, Any]
 Cell = str | int | float | None
@@ -425,22 +431,16 @@ def views_for(name: str, output: BaseModel) -> list[View]:
         try:
             return presenter(dumped)
         except (KeyError, TypeError):
-            # A tool whose output grew or changed shape still renders, just less tidily.
+            # The page still shows the answer, less tidily; the log says which presenter fell behind the tool.
+            log.error("the %s presenter does not fit the tool's output; showing generic views", name, exc_info=True)
             return generic_views(name, dumped)
     return generic_views(name, dumped)
 
 
-_CLASS_WORDS = {
-    "directory": "student directory",
-    "contact": "contact details",
-    "demographics": "demographics",
-    "attendance": "attendance",
-    "health": "health records",
-    "behavior": "behavior",
-    "admissions": "admissions",
-    "financial": "financial records",
-    "audit": "the audit log",
-}
+def _class_words(data_class: str) -> str:
+    """A data class in words ('health' -> 'health records'); an unknown one by its own name."""
+    known = {dc.value: words for dc, words in CLASS_WORDS.items()}
+    return known.get(data_class, data_class)
 
 
 def _places(paths: list[str], campuses: dict[str, str]) -> str:
@@ -456,25 +456,25 @@ def _places(paths: list[str], campuses: dict[str, str]) -> str:
 
 
 def banner(whoami: dict[str, Any]) -> dict[str, Any]:
-    """Who the caller is and what they may see, in sentences for the page's banner."""
-    campuses = {c["path"]: c["name"] for c in whoami.get("campuses", [])}
-    roles = ", ".join(f"{r['role'].replace('_', ' ')} ({_places([r['org_path']], campuses)})" for r in whoami["roles"])
-    readable = whoami.get("readable", {})
-    may_see = [f"{_CLASS_WORDS.get(k, k)} at {_places(v, campuses)}" for k, v in sorted(readable.items())]
-    hidden = [_CLASS_WORDS[k] for k in _CLASS_WORDS if k not in readable]
-    lines = [f"Signed in as {whoami['display_name']} ({whoami['email']}), {roles or 'no role'}."]
+    """Who the caller is and what they may see, in sentences for the page's banner (from whoami's answer)."""
+    who = WhoamiRead.model_validate(whoami)
+    campuses = {c.path: c.name for c in who.campuses}
+    roles = ", ".join(f"{r.role.replace('_', ' ')} ({_places([r.org_path], campuses)})" for r in who.roles)
+    may_see = [f"{_class_words(k)} at {_places(v, campuses)}" for k, v in sorted(who.readable.items())]
+    hidden = [words for dc, words in CLASS_WORDS.items() if dc.value not in who.readable]
+    lines = [f"Signed in as {who.display_name} ({who.email}), {roles or 'no role'}."]
     lines.append("You may see " + ("; ".join(may_see) if may_see else "nothing yet: ask an administrator") + ".")
-    if whoami.get("guide_limited"):
+    if who.guide_limited:
         lines.append("Student data is limited to the students assigned to you.")
     if hidden:
         lines.append("Not visible to your role: " + ", ".join(hidden) + ".")
-    if whoami.get("token_scopes") is not None:
-        lines.append("Your API key is limited to: " + ", ".join(whoami["token_scopes"]) + ".")
+    if who.token_scopes is not None:
+        lines.append("Your API key is limited to: " + ", ".join(who.token_scopes) + ".")
     return {
-        "name": whoami["display_name"],
-        "email": whoami["email"],
-        "roles": [r["role"] for r in whoami["roles"]],
-        "campuses": [c["name"] for c in whoami.get("campuses", [])],
+        "name": who.display_name,
+        "email": who.email,
+        "roles": [r.role for r in who.roles],
+        "campuses": [c.name for c in who.campuses],
         "lines": lines,
-        "today": whoami.get("today"),
+        "today": who.today,
     }

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from chat_ui import events
 from chat_ui.agent import Agent, ChatSettings
 from chat_ui.caller import CHANNEL, Caller
-from chat_ui.planner import Planner
+from chat_ui.offline.planner import Planner
 from chat_ui.present import banner
 from chat_ui.sessions import ChatSession, SessionStore
 from db.demo.personas import PERSONAS, PERSONAS_BY_KEY

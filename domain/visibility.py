@@ -24,19 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from db.models import Organization, Student
 from domain.errors import NotFound, PermissionDenied
 from domain.org.service import subtree_ids
-from policies.scope import Action, DataClass, Scope
-
-# How a refusal to change a student's records names them, per data class.
-_RECORDS = {
-    DataClass.DIRECTORY: "enrollment records",
-    DataClass.CONTACT: "contact details",
-    DataClass.DEMOGRAPHICS: "demographic records",
-    DataClass.ATTENDANCE: "attendance records",
-    DataClass.HEALTH: "health records",
-    DataClass.BEHAVIOR: "behavior records",
-    DataClass.ADMISSIONS: "admissions records",
-    DataClass.FINANCIAL: "financial records",
-}
+from policies.scope import CLASS_WORDS, Action, DataClass, Scope
 
 
 def visible_student(
@@ -62,7 +50,7 @@ def visible_student(
             select(Student.id).where(Student.id == student_id, scope.student_filter(data_class, action))
         ).first()
         if allowed is None:
-            words = _RECORDS.get(data_class, f"{data_class.value} records")
+            words = CLASS_WORDS[data_class]
             raise PermissionDenied(f"your role may not change {words} of this student", field="student_id")
     return student
 

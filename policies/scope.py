@@ -33,6 +33,21 @@ class DataClass(enum.StrEnum):
     AUDIT = "audit"
 
 
+# What each data class is called in sentences people read (runner refusals, the chat banner,
+# domain refusals): specific enough to act on, never revealing data.
+CLASS_WORDS: dict[DataClass, str] = {
+    DataClass.DIRECTORY: "student directory records",
+    DataClass.CONTACT: "contact details",
+    DataClass.DEMOGRAPHICS: "demographic records",
+    DataClass.ATTENDANCE: "attendance records",
+    DataClass.HEALTH: "health records",
+    DataClass.BEHAVIOR: "behavior records",
+    DataClass.ADMISSIONS: "admissions records",
+    DataClass.FINANCIAL: "financial records",
+    DataClass.AUDIT: "the audit log",
+}
+
+
 class Action(enum.StrEnum):
     READ = "read"
     WRITE = "write"

@@ -16,13 +16,9 @@ from domain.attendance.schemas import (
     ChronicAbsenceQuery,
     RecordAttendanceInput,
 )
+from domain.calendar import school_year_start
 from policies.scope import Action, DataClass, Scope
 from tools.catalog import ToolContext, ToolInput, tool
-
-
-def school_year_start(today: dt.date) -> dt.date:
-    """August 1 of the school year containing `today` (the default start of "this year")."""
-    return dt.date(today.year if today.month >= 8 else today.year - 1, 8, 1)
 
 
 class AttendanceSummaryInput(ToolInput, AttendanceSummaryQuery):

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Organization
-from policies.scope import Action, DataClass, Scope
+from domain.identity.schemas import OrgAccess
+from domain.identity.service import list_visible_campuses
+from policies.scope import Action, Scope
 from tools.catalog import ToolContext, ToolInput, tool
 
 
 class WhoamiInput(ToolInput):
     """No arguments besides `purpose`."""
-
-
-class OrgAccess(BaseModel):
-    org_id: uuid.UUID
-    name: str
-    path: str
-    kind: str
-    level: str
 
 
 class RoleRead(BaseModel):
@@ -55,12 +45,6 @@ def whoami(session: Session, scope: Scope, data: WhoamiInput, ctx: ToolContext) 
     for key, paths in sorted(scope.summary.items()):
         data_class, _, action = key.partition(":")
         (writable if action == Action.WRITE.value else readable)[data_class] = list(paths)
-    # Plain columns: a network admin sees every campus, and entities cost twice as much to load.
-    campuses = session.execute(
-        select(Organization.id, Organization.name, Organization.path, Organization.kind, Organization.level)
-        .where(scope.org_filter(Organization.id, DataClass.DIRECTORY), Organization.level == "campus")
-        .order_by(Organization.name)
-    ).all()
     return WhoamiRead(
         email=principal.email,
         display_name=principal.display_name,
@@ -70,8 +54,6 @@ def whoami(session: Session, scope: Scope, data: WhoamiInput, ctx: ToolContext) 
         readable=readable,
         writable=writable,
         guide_limited=scope.guide_user_id is not None,
-        campuses=[
-            OrgAccess(org_id=o.id, name=o.name, path=o.path, kind=o.kind.value, level=o.level.value) for o in campuses
-        ],
+        campuses=list_visible_campuses(session, scope),
         today=ctx.today.isoformat(),
     )

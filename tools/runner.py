@@ -27,23 +27,10 @@ from domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from policies.authorize import build_scope
 from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
-from policies.scope import Action, DataClass, Scope
+from policies.scope import CLASS_WORDS, Action, DataClass, Scope
 from tools.catalog import ToolContext, ToolSpec, load_catalog
 
 log = logging.getLogger("sis.tools")
-
-# What a refusal says, per data class: specific enough to act on, never revealing data.
-_CLASS_WORDS = {
-    DataClass.DIRECTORY: "student directory records",
-    DataClass.CONTACT: "contact details",
-    DataClass.DEMOGRAPHICS: "demographic records",
-    DataClass.ATTENDANCE: "attendance records",
-    DataClass.HEALTH: "health records",
-    DataClass.BEHAVIOR: "behavior records",
-    DataClass.ADMISSIONS: "admissions records",
-    DataClass.FINANCIAL: "financial records",
-    DataClass.AUDIT: "the audit log",
-}
 
 
 @dataclass(frozen=True)
@@ -80,7 +67,7 @@ class ToolResult:
 
 def refusal_message(data_class: DataClass, action: Action) -> str:
     """'health records are not visible to your role' and the like."""
-    words = _CLASS_WORDS[data_class]
+    words = CLASS_WORDS[data_class]
     if action is Action.READ:
         return (
             f"{words} are not visible to your role"

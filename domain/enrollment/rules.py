@@ -40,9 +40,3 @@ def months_between(start: dt.date, end: dt.date) -> list[dt.date]:
         months.append(dt.date(year, month, 1))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
-
-
-def month_end(first: dt.date) -> dt.date:
-    """The last day of the month that starts on `first`."""
-    nxt = dt.date(first.year + 1, 1, 1) if first.month == 12 else dt.date(first.year, first.month + 1, 1)
-    return nxt - dt.timedelta(days=1)

@@ -21,6 +21,7 @@ from db.models import (
 from db.models.enrollment import OfferingStatus
 from domain.audit.changes import record_changes
 from domain.billing.service import on_enrollment_ended
+from domain.calendar import month_end
 from domain.enrollment import rules
 from domain.enrollment.schemas import (
     EnrollmentRead,
@@ -427,7 +428,7 @@ def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPag
 def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery, *, today: dt.date) -> EnrollmentTrend:
     """Distinct students enrolled on the last day of each month (or today for the current month)."""
     scope, in_org = org_condition(session, scope, Enrollment.org_id, data.org_id)
-    days = [min(rules.month_end(m), today) for m in rules.months_between(data.start_month, data.end_month)]
+    days = [min(month_end(m), today) for m in rules.months_between(data.start_month, data.end_month)]
     days = [d for d in days if d >= data.start_month.replace(day=1)]
     columns = [
         func.count(

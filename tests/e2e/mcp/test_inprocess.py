@@ -286,7 +286,7 @@ async def test_scope_resource_and_data_dictionary_are_served(demo_deps, persona)
         scope = json.loads((await client.read_resource("sis://me/scope")).contents[0].text)
         dictionary = json.loads((await client.read_resource("sis://data-dictionary")).contents[0].text)
         prompts = (await client.list_prompts()).prompts
-    assert scope["user"] == "nurse.austin@sis.example" and "health:read" in scope["access"]
+    assert scope["email"] == "nurse.austin@sis.example" and "health" in scope["readable"]
     assert dictionary["find_missing_immunizations"]["data_class"] == "health"
     assert any("immunization" in (p.description or "") for p in prompts)
 

@@ -6,19 +6,10 @@ import datetime as dt
 
 import pytest
 
-from chat_ui.understand import (
-    Campus,
-    find_amount,
-    find_campuses,
-    find_grades,
-    find_period,
-    find_vaccines,
-    grade_label,
-    mentions_all_campuses,
-    normalise,
-    unknown_place,
-    words_to_numbers,
-)
+from chat_ui.offline.names import Campus, find_campuses, mentions_all_campuses, unknown_place
+from chat_ui.offline.periods import find_period
+from chat_ui.offline.slots import find_amount, find_grades, find_vaccines, grade_label
+from chat_ui.offline.text import normalise, words_to_numbers
 
 TODAY = dt.date(2026, 11, 20)  # a Friday
 CAMPUSES = [

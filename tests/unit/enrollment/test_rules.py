@@ -1,6 +1,7 @@
 import datetime as dt
 
-from domain.enrollment.rules import Stint, month_end, months_between, overlaps
+from domain.calendar import month_end
+from domain.enrollment.rules import Stint, months_between, overlaps
 
 
 def test_stints_sharing_a_day_overlap():
