@@ -7,30 +7,22 @@ from sqlalchemy.orm import Session
 from domain.admissions import service
 from domain.admissions.schemas import AdvanceApplicationInput, ApplicationPage, ApplicationQuery, ApplicationRead
 from policies.scope import Action, DataClass, Scope
-from tools.catalog import ToolContext, ToolInput, tool
-
-
-class ListApplicationsInput(ToolInput, ApplicationQuery):
-    """ApplicationQuery plus the runner's `purpose`."""
+from tools.catalog import ToolContext, tool
 
 
 @tool(data_class=DataClass.ADMISSIONS, title="Admissions pipeline")
-def list_applications(session: Session, scope: Scope, data: ListApplicationsInput, ctx: ToolContext) -> ApplicationPage:
+def list_applications(session: Session, scope: Scope, data: ApplicationQuery, ctx: ToolContext) -> ApplicationPage:
     """List admissions applications (newest first) with the number in each stage of the pipeline.
 
     Stages: submitted, shadow_scheduled, shadow_completed, offered, accepted, declined, rejected, withdrawn.
     Filter by org_id (a campus) or status. Roster-only schools have no admissions.
     """
-    return service.list_applications(session, scope, ApplicationQuery(**data.domain_fields()))
-
-
-class AdvanceApplicationToolInput(ToolInput, AdvanceApplicationInput):
-    """AdvanceApplicationInput plus the runner's `purpose`."""
+    return service.list_applications(session, scope, data)
 
 
 @tool(data_class=DataClass.ADMISSIONS, action=Action.WRITE, title="Advance an application", idempotent=False)
 def advance_application(
-    session: Session, scope: Scope, data: AdvanceApplicationToolInput, ctx: ToolContext
+    session: Session, scope: Scope, data: AdvanceApplicationInput, ctx: ToolContext
 ) -> ApplicationRead:
     """Move an application one step: schedule_shadow (needs shadow_day_on), complete_shadow, make_offer,
     accept_offer (enrolls the student in the offering), decline_offer, reject or withdraw.
@@ -38,4 +30,4 @@ def advance_application(
     application_id comes from list_applications. An invalid step fails with the steps allowed from the
     application's current stage; an expired offer cannot be accepted.
     """
-    return service.advance_application(session, scope, AdvanceApplicationInput(**data.domain_fields()))
+    return service.advance_application(session, scope, data)

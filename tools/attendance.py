@@ -59,17 +59,13 @@ def find_chronic_absence(
     return service.find_chronic_absence(session, scope, query)
 
 
-class RecordAttendanceToolInput(ToolInput, RecordAttendanceInput):
-    """RecordAttendanceInput plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.ATTENDANCE, action=Action.WRITE, title="Record attendance", idempotent=True)
 def record_attendance(
-    session: Session, scope: Scope, data: RecordAttendanceToolInput, ctx: ToolContext
+    session: Session, scope: Scope, data: RecordAttendanceInput, ctx: ToolContext
 ) -> AttendanceDayRead:
     """Set a student's attendance for one school day: present, tardy, excused_absence or unexcused_absence.
 
     Fails when the day is not a school day of the student's campus or the student was not enrolled that day.
     Setting the same status again changes nothing.
     """
-    return service.record_attendance(session, scope, RecordAttendanceInput(**data.domain_fields()))
+    return service.record_attendance(session, scope, data)

@@ -10,12 +10,8 @@ from policies.scope import DataClass, Scope
 from tools.catalog import ToolContext, ToolInput, tool
 
 
-class SearchAuditLogInput(ToolInput, AuditSearchQuery):
-    """AuditSearchQuery plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.AUDIT, title="Search the audit log", student_id_fields=())
-def search_audit_log(session: Session, scope: Scope, data: SearchAuditLogInput, ctx: ToolContext) -> AuditLogPage:
+def search_audit_log(session: Session, scope: Scope, data: AuditSearchQuery, ctx: ToolContext) -> AuditLogPage:
     """Search the audit trails, newest first: the query log (every tool call, REST read and SQL statement,
     with who, why, the students disclosed and the outcome) or change events (field-level writes).
 

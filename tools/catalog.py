@@ -1,8 +1,9 @@
 """The tool catalog: one definition per capability, shared by MCP, REST and chat.
 
 A tool is a plain function `(session, scope, data, ctx) -> OutputModel` decorated with
-`@tool(...)`. The decorator reads the input model from the `data` annotation, the output
-model from the return annotation and the description from the docstring (written for a
+`@tool(...)`. The decorator reads the input model from the `data` annotation (a domain input
+model, which it extends with the runner's `purpose`, or an explicit ToolInput subclass when
+the tool changes a field), the output model from the return annotation and the description from the docstring (written for a
 model: what it does, when to use it, where its ids come from, what makes it fail), and
 records the permission the tool needs. Nothing here checks permissions or audits: the
 runner (tools/runner.py) is the one path every call takes.
@@ -18,9 +19,9 @@ import inspect
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, cast, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy.orm import Session
 
 from policies.scope import Action, DataClass, Scope
@@ -108,9 +109,7 @@ def tool(
 
     def register(fn: F) -> F:
         hints = get_type_hints(fn)
-        input_model, output_model = hints.get("data"), hints.get("return")
-        if not (isinstance(input_model, type) and issubclass(input_model, ToolInput)):
-            raise TypeError(f"tool {fn.__name__}: `data` must be annotated with a ToolInput subclass")
+        input_model, output_model = _tool_input(fn, hints.get("data")), hints.get("return")
         if not (isinstance(output_model, type) and issubclass(output_model, BaseModel)):
             raise TypeError(f"tool {fn.__name__}: must return a pydantic model")
         description = inspect.getdoc(fn)
@@ -135,6 +134,22 @@ def tool(
         return fn
 
     return register
+
+
+def _tool_input(fn: Callable[..., Any], hinted: object) -> type[ToolInput]:
+    """The tool's input model: `hinted` itself if it is a ToolInput, else `hinted` plus `purpose`.
+
+    The handler receives the validated object as is: it already is an instance of the domain
+    model it was annotated with, so it goes straight to the service.
+    """
+    if isinstance(hinted, type) and issubclass(hinted, ToolInput):
+        return hinted
+    if not (isinstance(hinted, type) and issubclass(hinted, BaseModel)):
+        raise TypeError(f"tool {fn.__name__}: `data` must be annotated with a pydantic input model")
+    name = "".join(part.capitalize() for part in fn.__name__.split("_")) + "ToolInput"
+    bases: tuple[type[BaseModel], ...] = (ToolInput, hinted)
+    model = create_model(name, __base__=bases, __module__=fn.__module__, __doc__=hinted.__doc__)
+    return cast("type[ToolInput]", model)
 
 
 _loaded = False

@@ -43,18 +43,14 @@ def query_roster(session: Session, scope: Scope, data: QueryRosterInput, ctx: To
     )
 
 
-class EnrollmentTrendInput(ToolInput, EnrollmentTrendQuery):
-    """EnrollmentTrendQuery plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.DIRECTORY, title="Enrollment trend", autocommit_read=True)
-def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendInput, ctx: ToolContext) -> EnrollmentTrend:
+def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery, ctx: ToolContext) -> EnrollmentTrend:
     """Count distinct enrolled students at the end of each month for an org subtree (default: all you can see).
 
     Use for "what's our enrollment trend by month for the past year?": start_month 12 months ago, end_month
     this month. by_program=true splits each month by program. At most 60 months per call.
     """
-    return service.enrollment_trend(session, scope, EnrollmentTrendQuery(**data.domain_fields()), today=ctx.today)
+    return service.enrollment_trend(session, scope, data, today=ctx.today)
 
 
 class ListOfferingsInput(ToolInput, OfferingQuery):
@@ -73,23 +69,15 @@ def list_offerings(session: Session, scope: Scope, data: ListOfferingsInput, ctx
     )
 
 
-class EnrollStudentToolInput(ToolInput, EnrollStudentInput):
-    """EnrollStudentInput plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Enroll a student", idempotent=False)
-def enroll_student(session: Session, scope: Scope, data: EnrollStudentToolInput, ctx: ToolContext) -> EnrollmentRead:
+def enroll_student(session: Session, scope: Scope, data: EnrollStudentInput, ctx: ToolContext) -> EnrollmentRead:
     """Enroll a student in a program offering, starting on start_on (default: today or the offering start).
 
     student_id comes from search_students; offering_id from list_offerings. Fails when the offering is not
     open, is full, does not offer the grade, or the student already has a stint in it. A student may hold
     stints in different offerings at once (main year plus a camp).
     """
-    return service.enroll_student(session, scope, EnrollStudentInput(**data.domain_fields()), today=ctx.today)
-
-
-class WithdrawEnrollmentToolInput(ToolInput, WithdrawEnrollmentInput):
-    """WithdrawEnrollmentInput plus the runner's `purpose`."""
+    return service.enroll_student(session, scope, data, today=ctx.today)
 
 
 @tool(
@@ -100,42 +88,30 @@ class WithdrawEnrollmentToolInput(ToolInput, WithdrawEnrollmentInput):
     idempotent=False,
 )
 def withdraw_enrollment(
-    session: Session, scope: Scope, data: WithdrawEnrollmentToolInput, ctx: ToolContext
+    session: Session, scope: Scope, data: WithdrawEnrollmentInput, ctx: ToolContext
 ) -> EnrollmentRead:
     """End an active enrollment stint on end_on with an exit reason; its history is kept.
 
     enrollment_id comes from query_roster or get_student. Fails when the stint has already ended.
     To move a student to another campus use transfer_student instead.
     """
-    return service.withdraw_enrollment(session, scope, WithdrawEnrollmentInput(**data.domain_fields()))
-
-
-class TransferStudentToolInput(ToolInput, TransferStudentInput):
-    """TransferStudentInput plus the runner's `purpose`."""
+    return service.withdraw_enrollment(session, scope, data)
 
 
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Transfer a student", idempotent=False)
-def transfer_student(
-    session: Session, scope: Scope, data: TransferStudentToolInput, ctx: ToolContext
-) -> TransferResult:
+def transfer_student(session: Session, scope: Scope, data: TransferStudentInput, ctx: ToolContext) -> TransferResult:
     """Move a student to an offering at another campus: the old stint ends the day before effective_on.
 
     enrollment_id from query_roster or get_student; to_offering_id from list_offerings. You need write
     access at both campuses.
     """
-    return service.transfer_student(session, scope, TransferStudentInput(**data.domain_fields()))
-
-
-class ReenrollStudentToolInput(ToolInput, ReenrollStudentInput):
-    """ReenrollStudentInput plus the runner's `purpose`."""
+    return service.transfer_student(session, scope, data)
 
 
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Re-enroll a student", idempotent=False)
-def reenroll_student(
-    session: Session, scope: Scope, data: ReenrollStudentToolInput, ctx: ToolContext
-) -> EnrollmentRead:
+def reenroll_student(session: Session, scope: Scope, data: ReenrollStudentInput, ctx: ToolContext) -> EnrollmentRead:
     """Start a new stint for a student whose earlier stint ended; old stints are never reactivated.
 
     Fails when the student has never left (use enroll_student) or the new stint would overlap an old one.
     """
-    return service.reenroll_student(session, scope, ReenrollStudentInput(**data.domain_fields()))
+    return service.reenroll_student(session, scope, data)

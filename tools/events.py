@@ -22,12 +22,8 @@ from policies.scope import Action, DataClass, Scope
 from tools.catalog import ToolContext, ToolInput, tool
 
 
-class ListEventsInput(ToolInput, EventQuery):
-    """EventQuery plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.DIRECTORY, title="Domain events", student_id_fields=("student_id",))
-def list_events(session: Session, scope: Scope, data: ListEventsInput, ctx: ToolContext) -> EventPage:
+def list_events(session: Session, scope: Scope, data: EventQuery, ctx: ToolContext) -> EventPage:
     """List domain events (enrollment.created, enrollment.withdrawn, enrollment.transferred, application.accepted,
     billing events) after a position, oldest first, for orgs and data you may read.
 
@@ -35,7 +31,7 @@ def list_events(session: Session, scope: Scope, data: ListEventsInput, ctx: Tool
     """
     # Publishing first means a pull consumer sees events the moment they commit, dispatcher or not.
     events.publish_pending(session)
-    return events.list_events(session, scope, EventQuery(**data.domain_fields()))
+    return events.list_events(session, scope, data)
 
 
 class ListWebhookSubscriptionsInput(ToolInput):
@@ -50,19 +46,15 @@ def list_webhook_subscriptions(
     return service.list_subscriptions(session, scope)
 
 
-class CreateWebhookSubscriptionInput(ToolInput, CreateSubscriptionInput):
-    """CreateSubscriptionInput plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Create a webhook subscription", idempotent=False)
 def create_webhook_subscription(
-    session: Session, scope: Scope, data: CreateWebhookSubscriptionInput, ctx: ToolContext
+    session: Session, scope: Scope, data: CreateSubscriptionInput, ctx: ToolContext
 ) -> SubscriptionCreated:
     """Subscribe a URL to an org's events (its whole subtree). The signing secret is returned only once.
 
     Fails when you may not manage the org or may not read one of the event types there.
     """
-    return service.create_subscription(session, scope, CreateSubscriptionInput(**data.domain_fields()))
+    return service.create_subscription(session, scope, data)
 
 
 class SubscriptionIdInput(ToolInput):

@@ -25,13 +25,9 @@ def get_household(session: Session, scope: Scope, data: GetHouseholdInput, ctx: 
     return service.get_household(session, scope, data.household_id)
 
 
-class SetBillingSharesToolInput(ToolInput, SetBillingSharesInput):
-    """SetBillingSharesInput plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Set billing shares", idempotent=True)
 def set_billing_shares(
-    session: Session, scope: Scope, data: SetBillingSharesToolInput, ctx: ToolContext
+    session: Session, scope: Scope, data: SetBillingSharesInput, ctx: ToolContext
 ) -> BillingSharesRead:
     """Split a student's charges between their households (split custody), in basis points (5000 = 50%).
 

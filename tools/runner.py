@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import QueryOutcome
 from domain.audit.querylog import record_query
-from domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from domain.errors import DomainError, NotFound, PermissionDenied
 from policies.authorize import build_scope
 from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
@@ -265,11 +265,7 @@ def run_tool(
             purpose=data.purpose,
             extra=_query_log_fields(err),
         ) from None
-    except ValueError as err:  # a rule expressed as a plain ValueError by a pure helper
-        raise fail(
-            InvalidInput.code, str(err), QueryOutcome.INVALID, status=422, scope=scope, purpose=data.purpose
-        ) from None
-    except Exception:
+    except Exception:  # a bug (a stray ValueError included): rules raise DomainError subclasses
         log.exception("tool %s failed (call %s)", name, call_id)
         raise fail(
             "internal_error",

@@ -13,17 +13,13 @@ from policies.scope import DataClass, Scope
 from tools.catalog import ToolContext, ToolInput, tool
 
 
-class SearchStudentsInput(ToolInput, StudentSearchQuery):
-    """StudentSearchQuery plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.DIRECTORY, title="Search students", student_id_fields=("id",))
-def search_students(session: Session, scope: Scope, data: SearchStudentsInput, ctx: ToolContext) -> StudentPage:
+def search_students(session: Session, scope: Scope, data: StudentSearchQuery, ctx: ToolContext) -> StudentPage:
     """Find students by part of a name ("maria lopez") or an exact student number, optionally by campus or grade.
 
     Returns student ids for get_student and the other tools. Only students you may see are searched.
     """
-    return service.search_students(session, scope, StudentSearchQuery(**data.domain_fields()))
+    return service.search_students(session, scope, data)
 
 
 class GetStudentInput(ToolInput):

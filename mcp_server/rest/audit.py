@@ -19,7 +19,7 @@ from domain.audit.search import AuditLogPage
 from mcp_server.rest.core import call, principal_dependency, tool_route, without
 from mcp_server.rest.errors import ERROR_RESPONSES
 from policies.principal import Principal
-from tools.audit import SearchAuditLogInput
+from tools.catalog import load_catalog
 from tools.runner import Deps
 
 # Enough for an audit period's export while keeping one request bounded; narrow by time to get more.
@@ -49,7 +49,7 @@ def add_routes(router: APIRouter, deps: Deps) -> None:
     """Register the audit routes."""
     tool_route(router, deps, "GET", "/audit/log", "search_audit_log")
     tool_route(router, deps, "GET", "/audit/verify", "verify_audit_log")
-    filters = without(SearchAuditLogInput, {"limit", "offset"}, "Export")
+    filters = without(load_catalog()["search_audit_log"].input_model, {"limit", "offset"}, "Export")
     assert filters is not None
 
     @router.get(

@@ -1,0 +1,56 @@
+"""A bug is an internal error, logged and audited; a broken rule is the caller's invalid input.
+
+A stray ValueError from a bug must not reach the caller as a 422 with its text: its message may
+carry data the caller should not see, and the caller cannot fix it. Rules raise InvalidInput.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from db.models import QueryLog
+from db.models.audit import QueryOutcome
+from domain.errors import InvalidInput
+from tools.catalog import CATALOG, load_catalog
+from tools.runner import ToolCallError, run_tool
+
+
+def _replace_whoami(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    def handler(*_: Any) -> Any:
+        raise error
+
+    spec = load_catalog()["whoami"]
+    monkeypatch.setitem(CATALOG, "whoami", dataclasses.replace(spec, handler=handler))
+
+
+def _last_entry(deps: Any) -> QueryLog:
+    with deps.session_factory() as session:
+        return session.execute(select(QueryLog).order_by(QueryLog.seq.desc()).limit(1)).scalar_one()
+
+
+def test_a_stray_value_error_is_an_audited_internal_error_whose_text_stays_on_the_server(
+    demo_deps, persona, monkeypatch
+):
+    _replace_whoami(monkeypatch, ValueError("secret detail from a bug"))
+    with pytest.raises(ToolCallError) as failed:
+        run_tool(demo_deps, persona("registrar.austin"), "whoami", {}, channel="test")
+    assert (failed.value.code, failed.value.status) == ("internal_error", 500)
+    assert "secret detail" not in failed.value.message
+    entry = _last_entry(demo_deps)
+    assert (entry.seq, entry.capability, entry.outcome) == (failed.value.audit_seq, "whoami", QueryOutcome.ERROR)
+    assert "secret detail" not in (entry.error_message or "")
+
+
+def test_a_broken_rule_is_invalid_input_with_its_message_and_field(demo_deps, persona, monkeypatch):
+    _replace_whoami(monkeypatch, InvalidInput("start_on must be a school day", field="start_on"))
+    with pytest.raises(ToolCallError) as failed:
+        run_tool(demo_deps, persona("registrar.austin"), "whoami", {}, channel="test")
+    refused = failed.value
+    assert (refused.code, refused.status, refused.field) == ("invalid_input", 422, "start_on")
+    assert refused.message == "start_on must be a school day"
+    entry = _last_entry(demo_deps)
+    assert (entry.seq, entry.outcome) == (refused.audit_seq, QueryOutcome.INVALID)
