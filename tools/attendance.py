@@ -37,7 +37,7 @@ def attendance_summary(
     """Attendance rate per student over a period: membership days (school days while enrolled), days present,
     tardy, excused and unexcused absences; plus totals. Filter by org_id, student_id or grade.
     """
-    query = AttendanceSummaryQuery(**data.domain_fields() | _period(data, ctx.today))
+    query = data.as_domain(AttendanceSummaryQuery, **_period(data, ctx.today))
     return service.attendance_summary(session, scope, query)
 
 
@@ -55,7 +55,7 @@ def find_chronic_absence(
     Excused and unexcused absences both count; tardies do not. Students with fewer than min_membership_days
     enrolled days are not flagged.
     """
-    query = ChronicAbsenceQuery(**data.domain_fields() | _period(data, ctx.today))
+    query = data.as_domain(ChronicAbsenceQuery, **_period(data, ctx.today))
     return service.find_chronic_absence(session, scope, query)
 
 

@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from sqlalchemy.orm import Session
 
+from domain.errors import InvalidInput
 from policies.scope import Action, DataClass, Scope
 
 if TYPE_CHECKING:
@@ -41,9 +42,55 @@ class ToolInput(BaseModel):
         description="Why you need this information (recorded in the disclosure log with your identity).",
     )
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """NUL cannot be stored in a PostgreSQL text column (nor shown): refuse it up front, on every face."""
+        if _holds_nul(value):
+            raise ValueError("text must not contain NUL (0x00) characters")
+        return value
+
     def domain_fields(self) -> dict[str, Any]:
-        """The input without runner-level fields, ready for a domain schema."""
+        """The input without runner-level fields (next: goes once billing, health and oneroster use as_domain)."""
         return self.model_dump(exclude={"purpose"})
+
+    def as_domain(self, model: type[M], **filled: object) -> M:
+        """This input as the domain `model`, with the defaults the tool fills in (`as_of` = today...).
+
+        Raises:
+            InvalidInput: a filled-in default breaks one of the model's rules (end_on before the
+                default start of the school year): the caller's input, not a bug.
+        """
+        try:
+            return model(**self.model_dump(exclude={"purpose"}) | filled)
+        except ValidationError as err:
+            message, where = validation_message(err)
+            raise InvalidInput(message, field=where) from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, BaseModel):
+        return any(_holds_nul(getattr(value, name)) for name in type(value).model_fields)
+    return False
+
+
+def validation_message(err: ValidationError) -> tuple[str, str | None]:
+    """'invalid arguments: end_on: ...' and the first field named, from a pydantic error."""
+    parts, first_field = [], None
+    for problem in err.errors()[:5]:
+        where = ".".join(str(p) for p in problem["loc"]) or "input"
+        first_field = first_field or where
+        parts.append(f"{where}: {problem['msg']}")
+    return "invalid arguments: " + "; ".join(parts), first_field
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,7 @@ def query_roster(session: Session, scope: Scope, data: QueryRosterInput, ctx: To
     org_id comes from whoami (your campuses) or list_offerings; offering_id from list_offerings.
     Paginated: pass next_offset as offset for the next page. An org outside your scope is not found.
     """
-    return service.query_roster(
-        session, scope, RosterQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
-    )
+    return service.query_roster(session, scope, data.as_domain(RosterQuery, as_of=data.as_of or ctx.today))
 
 
 @tool(data_class=DataClass.DIRECTORY, title="Enrollment trend", autocommit_read=True)
@@ -64,9 +62,7 @@ def list_offerings(session: Session, scope: Scope, data: ListOfferingsInput, ctx
     Use it to find an offering_id before enroll_student, or to answer capacity questions. Filter by org_id,
     session_label (e.g. '2026-27'), status or program_kind.
     """
-    return service.list_offerings(
-        session, scope, OfferingQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
-    )
+    return service.list_offerings(session, scope, data.as_domain(OfferingQuery, as_of=data.as_of or ctx.today))
 
 
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Enroll a student", idempotent=False)

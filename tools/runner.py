@@ -28,7 +28,7 @@ from policies.authorize import build_scope
 from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
 from policies.scope import CLASS_WORDS, Action, DataClass, Scope
-from tools.catalog import ToolContext, ToolSpec, load_catalog
+from tools.catalog import ToolContext, ToolSpec, load_catalog, validation_message
 
 log = logging.getLogger("sis.tools")
 
@@ -128,15 +128,6 @@ def _row_count(output: BaseModel) -> int:
     return len(points) if isinstance(points, list) else 1
 
 
-def _validation_message(err: ValidationError) -> tuple[str, str | None]:
-    parts, first_field = [], None
-    for problem in err.errors()[:5]:
-        where = ".".join(str(p) for p in problem["loc"]) or "input"
-        first_field = first_field or where
-        parts.append(f"{where}: {problem['msg']}")
-    return "invalid arguments: " + "; ".join(parts), first_field
-
-
 def _query_log_fields(source: object) -> dict[str, Any]:
     """Extra query-log fields a result or error offers (run_sql: its SQL, the students disclosed, the decision)."""
     fields = getattr(source, "query_log_fields", None)
@@ -217,7 +208,7 @@ def run_tool(
     try:
         data = spec.input_model.model_validate(raw)
     except ValidationError as err:
-        message, where = _validation_message(err)
+        message, where = validation_message(err)
         raise fail("invalid_input", message, QueryOutcome.INVALID, field=where, status=422) from None
 
     scope: Scope | None = None

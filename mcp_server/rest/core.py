@@ -13,13 +13,14 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, create_model
 
 from mcp_server.auth import AuthenticationFailed, authenticate_bearer, recently_verified
 from mcp_server.oneroster.oauth import TOKEN_PREFIX
-from mcp_server.rest.errors import ERROR_RESPONSES, ApiError
+from mcp_server.rest import idempotency
+from mcp_server.rest.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from policies.principal import Principal
 from tools.catalog import ToolSpec, load_catalog
 from tools.runner import Deps, ToolCallError, ToolResult, run_tool
@@ -94,8 +95,15 @@ def tool_route(
     status_code: int = 200,
     summary: str | None = None,
     body: bool | None = None,
+    operation_id: str | None = None,
+    description: str | None = None,
+    idempotent_key: bool = False,
 ) -> None:
-    """Add `METHOD path` calling `tool`: path params and query (GET/DELETE) or JSON body fill its input."""
+    """Add `METHOD path` calling `tool`: path params and query (GET/DELETE) or JSON body fill its input.
+
+    With `idempotent_key` the route honours an Idempotency-Key header (mcp_server/rest/idempotency.py):
+    a retry with the same key gets the first answer, refusals included, instead of a second write.
+    """
     spec = spec_of(tool)
     path_names = set(re.findall(r"{(\w+)}", path))
     use_body = body if body is not None else method not in ("GET", "DELETE")
@@ -126,12 +134,31 @@ def tool_route(
             )
         )
 
+    if idempotent_key:
+        parameters += [
+            inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
+            inspect.Parameter(
+                "idempotency_key", inspect.Parameter.KEYWORD_ONLY, annotation=idempotency.KeyHeader, default=None
+            ),
+        ]
+
     def endpoint(**kwargs: Any) -> Any:
         principal: Principal = kwargs.pop("principal")
+        request: Request | None = kwargs.pop("request", None)
+        key: str | None = kwargs.pop("idempotency_key", None)
         params: BaseModel | None = kwargs.pop("params", None)
         arguments = params.model_dump(mode="json", exclude_unset=True) if params is not None else {}
         arguments |= {k: str(v) if not isinstance(v, int | str) else v for k, v in kwargs.items()}
-        return call(deps, principal, tool, arguments).output
+        if request is None:
+            return call(deps, principal, tool, arguments).output
+
+        def answer() -> tuple[int, Any]:
+            try:
+                return status_code, call(deps, principal, tool, arguments).data
+            except ApiError as err:  # a refusal is an answer too: a retry gets it again
+                return err.status, ErrorBody(error=err.detail).model_dump(mode="json")
+
+        return idempotency.respond_once(deps, principal, key, request, arguments, answer)
 
     endpoint.__signature__ = inspect.Signature(parameters, return_annotation=spec.output_model)  # type: ignore[attr-defined]
     endpoint.__name__ = tool
@@ -139,9 +166,9 @@ def tool_route(
         path,
         endpoint,
         methods=[method],
-        operation_id=tool,
+        operation_id=operation_id or tool,
         summary=summary or spec.title,
-        description=spec.description,
+        description=description or spec.description,
         response_model=spec.output_model,
         status_code=status_code,
         responses=ERROR_RESPONSES,

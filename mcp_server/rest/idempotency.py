@@ -12,9 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from db.base import utcnow
@@ -26,6 +29,16 @@ from tools.runner import Deps
 LOCK_FOR = dt.timedelta(seconds=60)
 HEADER = "Idempotency-Key"
 MAX_KEY = 200
+
+# The header as a route parameter.
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        max_length=MAX_KEY,
+        description="Any unique string; a retry with the same key gets the first answer instead of a second write.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -101,3 +114,28 @@ def finish(deps: Deps, principal: Principal, key: str, status_code: int, body: A
         record.response = body
         record.locked_until = None
         record.completed_at = utcnow()
+
+
+def respond_once(
+    deps: Deps,
+    principal: Principal,
+    key: str | None,
+    request: Request,
+    payload: Any,
+    run: Callable[[], tuple[int, Any]],
+) -> JSONResponse:
+    """Answer with `run() -> (status, body)`, once per key: a retry gets the stored answer (or every time without a key)."""
+    if key is None:
+        status, body = run()
+        return JSONResponse(body, status_code=status)
+    method_path = f"{request.method} {request.url.path}"
+    stored = start(deps, principal, key, method_path, fingerprint(request.method, request.url.path, payload))
+    if stored is not None:
+        return JSONResponse(stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
+    try:
+        status, body = run()
+    except Exception:
+        finish(deps, principal, key, 500, None)
+        raise
+    finish(deps, principal, key, status, body)
+    return JSONResponse(body, status_code=status)

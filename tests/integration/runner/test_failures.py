@@ -54,3 +54,11 @@ def test_a_broken_rule_is_invalid_input_with_its_message_and_field(demo_deps, pe
     assert refused.message == "start_on must be a school day"
     entry = _last_entry(demo_deps)
     assert (entry.seq, entry.outcome) == (refused.audit_seq, QueryOutcome.INVALID)
+
+
+def test_text_with_a_nul_character_is_refused_before_anything_is_stored(demo_deps, persona):
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(demo_deps, persona("registrar.austin"), "search_students", {"text": "ann\x00"}, channel="test")
+    assert (refused.value.code, refused.value.status, refused.value.field) == ("invalid_input", 422, "text")
+    assert "NUL" in refused.value.message
+    assert _last_entry(demo_deps).outcome == QueryOutcome.INVALID
