@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from domain.oneroster import service
 from domain.oneroster.schemas import Collection, OneRosterPage, OneRosterQuery
-from domain.oneroster.service import PROPERTIES
 from policies.scope import DataClass, Scope
 from tools.catalog import ToolContext, ToolInput, tool
 
@@ -57,4 +56,4 @@ def oneroster_demographics(
     return service.read(session, scope, _query(data, ctx))
 
 
-__all__ = ["PROPERTIES", "oneroster_demographics", "oneroster_read"]
+__all__ = ["oneroster_demographics", "oneroster_read"]
