@@ -17,6 +17,7 @@ from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Organization, ProgramOffering
+from domain.calendar import school_year_start
 from domain.oneroster.filters import Filter, InvalidSelectionField, Kind, matches
 from domain.oneroster.mapping import Refs, as_uuid, school_of, timestamp
 from domain.oneroster.schemas import Collection, OneRosterQuery
@@ -24,11 +25,6 @@ from policies.scope import DataClass, Scope
 
 # Stable ids of derived academic sessions (uuid5 of their natural key under this namespace).
 SESSION_NAMESPACE = uuid.UUID("6f3d0a52-7a61-4a3e-9b1e-0e2f3c4d5a61")
-
-
-def school_year_of(end_on: dt.date) -> int:
-    """The school year a period belongs to, named by the year it ends in (summer closes the year)."""
-    return end_on.year if end_on.month <= 7 else end_on.year + 1
 
 
 def session_id(kind: str, *parts: object) -> uuid.UUID:
@@ -87,7 +83,7 @@ def _session_rows(session: Session, scope: Scope, q: OneRosterQuery) -> list[dic
     rows: list[dict[str, Any]] = []
     years: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for label, start, end, modified in _periods(session, scope, q.school_id):
-        year = school_year_of(end)
+        year = school_year_start(end).year + 1  # OneRoster names a school year by the year it ends in
         row = {
             "sourcedId": term_id(label, start, end),
             "status": "active",
