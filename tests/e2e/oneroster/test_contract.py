@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from mcp_server.oneroster import ROUTES
+from mcp_server.oneroster.routes import ROUTES
 from tests.e2e.integrators import BASE
 
 SPEC_PATH = (
