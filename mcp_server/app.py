@@ -20,7 +20,7 @@ from db.models import Organization, Student
 from mcp_server import stripe_gateway
 from mcp_server.auth import authenticate_api_key
 from mcp_server.mcp_face import http_server
-from mcp_server.oneroster import build_oneroster_router
+from mcp_server.oneroster.routes import build_oneroster_router
 from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers
 from tools.runner import Deps
 

@@ -7,9 +7,9 @@ import datetime as dt
 from pydantic import Field
 from sqlalchemy.orm import Session
 
+from domain.errors import InvalidInput
 from domain.oneroster import service
 from domain.oneroster.schemas import Collection, OneRosterPage, OneRosterQuery
-from domain.oneroster.service import PROPERTIES
 from policies.scope import DataClass, Scope
 from tools.catalog import ToolContext, ToolInput, tool
 
@@ -36,7 +36,9 @@ def oneroster_read(session: Session, scope: Scope, data: OneRosterReadInput, ctx
     filter uses OneRoster grammar, e.g. status='active' or dateLastModified>'2026-01-01T00:00:00Z'.
     """
     if data.collection is Collection.DEMOGRAPHICS:
-        raise ValueError("demographics are read with oneroster_demographics (they need demographic access)")
+        raise InvalidInput(
+            "demographics are read with oneroster_demographics (they need demographic access)", field="collection"
+        )
     return service.read(session, scope, _query(data, ctx))
 
 
@@ -53,8 +55,8 @@ def oneroster_demographics(
     Needs demographic access. Same paging and filter grammar as oneroster_read.
     """
     if data.collection is not Collection.DEMOGRAPHICS:
-        raise ValueError("oneroster_demographics reads only the demographics collection")
+        raise InvalidInput("oneroster_demographics reads only the demographics collection", field="collection")
     return service.read(session, scope, _query(data, ctx))
 
 
-__all__ = ["PROPERTIES", "oneroster_demographics", "oneroster_read"]
+__all__ = ["oneroster_demographics", "oneroster_read"]

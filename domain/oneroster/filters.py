@@ -142,7 +142,9 @@ def _coerce(kind: Kind, clause: Clause) -> Any:
 
 def _check_op(kind: Kind, clause: Clause) -> None:
     if clause.op == "~" and kind is not Kind.TEXT:
-        raise InvalidFilterField(f"~ (contains) applies to text fields; {clause.field} is a {kind.value}")
+        raise InvalidFilterField(
+            f"~ (contains) applies to text fields; {clause.field} is a {kind.value}", field="filter"
+        )
     if kind is Kind.UUID and clause.op not in ("=", "!="):
         raise InvalidFilterField(f"{clause.field} is an identifier: compare it with = or !=", field="filter")
 

@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mcp_server.oneroster import BASE_PATH, TOKEN_PATH
 from mcp_server.oneroster.errors import OneRosterError, error_response, status_body
+from mcp_server.oneroster.routes import BASE_PATH, TOKEN_PATH
 from tools.runner import ToolCallError
 
 log = logging.getLogger("sis.http")

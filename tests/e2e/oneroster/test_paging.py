@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.oneroster import service
+from domain.oneroster import mapping, users
 from tests.e2e.integrators import BASE
 
 CASES = [
@@ -34,13 +34,13 @@ def test_per_branch_pages_equal_the_unsplit_pages(integrator_db, monkeypatch, so
     pages = [(0, 7), (5, 40), (333, 25), (10_000, 10)]
     split = [_ids(client, sort, order, filt, offset, limit) for offset, limit in pages]
 
-    original = service._user_source
+    original = users.user_source
 
     def unsplit(*args, **kwargs):
         source = original(*args, **kwargs)
-        return service.Source(**{**source.__dict__, "branches": ()})
+        return mapping.Source(**{**source.__dict__, "branches": ()})
 
-    monkeypatch.setattr(service, "_user_source", unsplit)
+    monkeypatch.setattr(users, "user_source", unsplit)
     whole = [_ids(client, sort, order, filt, offset, limit) for offset, limit in pages]
 
     assert split == whole
