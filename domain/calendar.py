@@ -1,7 +1,8 @@
 """School dates: the school year runs August 1 to July 31; whole-month steps clamp to the month's length.
 
-The one home for these rules (the demo seed's calendar with its holidays and the OneRoster
-academic sessions are separate on purpose: they describe a timetable, not "this year").
+The one home for these rules. OneRoster's school years use this boundary too (named by the year
+they end in); its terms, and the demo seed's calendar with its holidays, are separate on purpose:
+they describe a timetable, not "this year".
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ class OneRosterReadInput(ToolInput, OneRosterQuery):
 
 
 def _query(data: OneRosterReadInput, ctx: ToolContext) -> OneRosterQuery:
-    return OneRosterQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
+    return data.as_domain(OneRosterQuery, as_of=data.as_of or ctx.today)
 
 
 @tool(
