@@ -1,6 +1,6 @@
 """The reporting schema: the only relations agent-written SQL may name, defined over the real tables.
 
-A reporting view is not a database view. It is a definition the query guard (policies/sql_auditor.py)
+A reporting view is not a database view. It is a definition the query guard (policies/sql_guard/)
 expands, at every place a query names it, into a subquery over the real tables that projects only
 the columns the query uses and filters rows by the caller's Scope through bind parameters. One
 schema therefore serves both engines and needs no migration. Every view names the org column its
