@@ -356,11 +356,6 @@ SCOPE_TABLES = frozenset({"guide_assignment", "household_student"})
 BASE_TABLES: frozenset[str] = frozenset().union(*(v.base_tables for v in VIEWS.values())) | SCOPE_TABLES
 
 
-def readable_classes(scope: Scope) -> frozenset[DataClass]:
-    """The data classes the caller may read somewhere."""
-    return frozenset(dc for dc in DataClass if scope.can(dc, Action.READ))
-
-
 def view_visible(scope: Scope, view: ReportingView) -> bool:
     """True when the caller may read the view's rows somewhere."""
     return scope.can(view.data_class, Action.READ)
