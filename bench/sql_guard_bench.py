@@ -1,6 +1,6 @@
 """Median query-guard overhead per statement (parse, check, rewrite, transpile, re-check; no execution).
 
-Runs every benign query of tests/integration/reporting/test_benign.py through policies.sql_auditor.guard_sql
+Runs every benign query of tests/integration/reporting/test_benign.py through policies.sql_guard.guard.guard_sql
 for a campus-level scope and a guide scope, for both engine dialects, and compares with sqlglot's
 parse alone as the baseline. Not a timed test: run it by hand.
 
@@ -21,7 +21,7 @@ import sqlglot
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from policies.scope import Action, Actor, DataClass, Scope, scope_for_orgs
-from policies.sql_auditor import guard_sql
+from policies.sql_guard.guard import guard_sql
 from tests.integration.reporting.test_benign import CASES
 
 ORGS = [uuid.uuid5(uuid.NAMESPACE_DNS, f"org{i}.example") for i in range(4)]

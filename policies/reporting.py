@@ -1,6 +1,6 @@
 """The reporting schema: the only relations agent-written SQL may name, defined over the real tables.
 
-A reporting view is not a database view. It is a definition the query guard (policies/sql_auditor.py)
+A reporting view is not a database view. It is a definition the query guard (policies/sql_guard/)
 expands, at every place a query names it, into a subquery over the real tables that projects only
 the columns the query uses and filters rows by the caller's Scope through bind parameters. One
 schema therefore serves both engines and needs no migration. Every view names the org column its
@@ -354,11 +354,6 @@ VIEWS: dict[str, ReportingView] = {
 # Real tables the expansions read besides the views' own (guide limits join guide_assignment).
 SCOPE_TABLES = frozenset({"guide_assignment", "household_student"})
 BASE_TABLES: frozenset[str] = frozenset().union(*(v.base_tables for v in VIEWS.values())) | SCOPE_TABLES
-
-
-def readable_classes(scope: Scope) -> frozenset[DataClass]:
-    """The data classes the caller may read somewhere."""
-    return frozenset(dc for dc in DataClass if scope.can(dc, Action.READ))
 
 
 def view_visible(scope: Scope, view: ReportingView) -> bool:

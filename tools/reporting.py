@@ -14,7 +14,8 @@ from domain.reporting.schemas import (
 from domain.reporting.service import dialect_of, run_guarded
 from policies.reporting import ReportingView, readable_columns, visible_views
 from policies.scope import DataClass, Scope
-from policies.sql_auditor import DEFAULT_LIMIT, MAX_LIMIT, EngineDialect, guard_sql
+from policies.sql_guard.guard import guard_sql
+from policies.sql_guard.refusals import DEFAULT_LIMIT, MAX_LIMIT, EngineDialect
 from tools.catalog import ToolContext, ToolInput, tool
 
 # What an agent should know before writing a query; the guard enforces each of these.

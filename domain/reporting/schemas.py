@@ -79,7 +79,7 @@ class OutputColumnSpec(Protocol):
 
 
 class GuardedSql(Protocol):
-    """A statement the query guard accepted (policies.sql_auditor.GuardedStatement has this shape)."""
+    """A statement the query guard accepted (policies.sql_guard.guard.GuardedStatement has this shape)."""
 
     @property
     def original(self) -> str: ...

@@ -1,6 +1,6 @@
 """Runs a statement the query guard accepted: read-only, time-limited, on a connection of its own.
 
-The guard (policies/sql_auditor.py) decides what may run; this module makes the database enforce
+The guard (policies/sql_guard/) decides what may run; this module makes the database enforce
 it a second time. The statement runs on a dedicated connection from the engine's pool, never on
 the request's own session, so the read-only settings cannot leak into the audit write that follows:
 

@@ -10,7 +10,8 @@ from sqlglot import exp
 
 from domain.errors import PermissionDenied
 from policies.scope import Action, Actor, DataClass, Scope, scope_for_orgs
-from policies.sql_auditor import MAX_SQL_CHARS, SqlForbidden, SqlRefused, guard_sql
+from policies.sql_guard.guard import guard_sql
+from policies.sql_guard.refusals import MAX_SQL_CHARS, SqlForbidden, SqlRefused
 
 AUSTIN, MIAMI = uuid.UUID(int=1), uuid.UUID(int=2)
 GUIDE_ID = uuid.UUID(int=9)
