@@ -26,21 +26,18 @@ from sqlalchemy import Connection, Engine, Uuid, select
 from sqlalchemy.orm import Session
 
 from db.base import Base
-from db.demo.requirements import seed_tx_requirements
-from db.demo.seed import (
-    EXCUSE_NOTES,
-    WITHDRAWAL_REASONS,
+from db.demo.builder import make_uuid
+from db.demo.calendar import (
     at,
     birth_range,
-    immunization_history,
-    incident_text,
     instructional_days,
-    make_uuid,
     next_weekday,
     school_year_containing,
     school_year_starting,
-    with_gap,
 )
+from db.demo.immunizations import immunization_history, with_gap
+from db.demo.requirements import seed_tx_requirements
+from db.demo.texts import EXCUSE_NOTES, WITHDRAWAL_REASONS, incident_text
 from db.freshness import drop_tokens
 from db.models import (
     AttendanceRecord,

@@ -16,14 +16,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, aliased
 
 from db.base import Base
+from db.demo.calendar import DEMO_TODAY, school_year_containing
 from db.demo.personas import GUIDE_AUSTIN_STUDENTS, PERSONAS, persona
-from db.demo.seed import (
-    DEMO_TODAY,
-    PROMPT_INJECTION_TEXT,
-    DemoAlreadySeeded,
-    school_year_containing,
-    seed_demo,
-)
+from db.demo.seed import DemoAlreadySeeded, seed_demo
+from db.demo.texts import PROMPT_INJECTION_TEXT
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import (
