@@ -97,6 +97,37 @@ def add_event(
     )
 
 
+def this_year_stint(
+    b: DemoBuilder,
+    kid: Kid,
+    offering_id: uuid.UUID,
+    org: Org,
+    start_on: dt.date,
+    end_on: dt.date | None = None,
+    status: EnrollmentStatus = EnrollmentStatus.ACTIVE,
+    *,
+    previous: uuid.UUID | None,
+    start_event: str,
+    exit_reason: str | None = None,
+    registered_on: dt.date | None = None,
+) -> uuid.UUID:
+    """A current-year regular stint in the student's own grade: open and active unless it ends with `status`."""
+    return stint(
+        b,
+        kid,
+        offering_id,
+        org,
+        kid.grade,
+        start_on,
+        end_on,
+        status,
+        previous=previous,
+        exit_reason=exit_reason,
+        start_event=start_event,
+        registered_on=registered_on,
+    )
+
+
 def build_enrollments(b: DemoBuilder) -> None:
     """Last year's completed stints, this year's stints (withdrawals, transfers, mid-year starts), camps."""
     enrolled = [k for k in b.kids if not k.applicant]
@@ -137,12 +168,11 @@ def build_enrollments(b: DemoBuilder) -> None:
         if kid in movers:
             transfer(b, kid, offerings.current, org, start, previous_id, start_event, twice=kid is double_mover)
         elif kid.id in withdrawn and (end := b.school_day_between(spec.slug, start + dt.timedelta(days=10), yesterday)):
-            stint(
+            this_year_stint(
                 b,
                 kid,
                 offerings.current,
                 org,
-                kid.grade,
                 start,
                 end,
                 EnrollmentStatus.WITHDRAWN,
@@ -153,18 +183,7 @@ def build_enrollments(b: DemoBuilder) -> None:
         elif kid in returners:
             withdraw_and_return(b, kid, offerings.current, org, start, previous_id, start_event)
         else:
-            stint(
-                b,
-                kid,
-                offerings.current,
-                org,
-                kid.grade,
-                start,
-                None,
-                EnrollmentStatus.ACTIVE,
-                previous=previous_id,
-                start_event=start_event,
-            )
+            this_year_stint(b, kid, offerings.current, org, start, previous=previous_id, start_event=start_event)
     build_camps(b, enrolled)
 
 
@@ -186,29 +205,17 @@ def transfer(
         d for d in (b.school_day_between(kid.campus.slug, window_start, window_end) for _ in range(hops)) if d
     )
     if len(set(dates)) < hops:
-        stint(
-            b,
-            kid,
-            offering_id,
-            org,
-            kid.grade,
-            start,
-            None,
-            EnrollmentStatus.ACTIVE,
-            previous=previous_id,
-            start_event=start_event,
-        )
+        this_year_stint(b, kid, offering_id, org, start, previous=previous_id, start_event=start_event)
         return
     here, current_offering, current_start, event = kid.campus, offering_id, start, start_event
     for move_on in dates:
         targets = [c for c in b.full_sis() if c.slug != here.slug and c.grade_min <= kid.grade <= c.grade_max]
         target = b.rng.choice(targets)
-        previous_id = stint(
+        previous_id = this_year_stint(
             b,
             kid,
             current_offering,
             b.campus(here.slug),
-            kid.grade,
             current_start,
             move_on - dt.timedelta(days=1),
             EnrollmentStatus.TRANSFERRED,
@@ -222,15 +229,12 @@ def transfer(
             move_on,
             "transferred_in",
         )
-    stint(
+    this_year_stint(
         b,
         kid,
         current_offering,
         b.campus(here.slug),
-        kid.grade,
         current_start,
-        None,
-        EnrollmentStatus.ACTIVE,
         previous=previous_id,
         start_event=event,
         registered_on=current_start - dt.timedelta(days=3),
@@ -254,26 +258,14 @@ def withdraw_and_return(
     """A student who withdrew early in the year and came back: two non-overlapping stints, linked."""
     days = [d for d in b.calendar(kid.campus.slug) if d >= start]
     if len(days) < 40:
-        stint(
-            b,
-            kid,
-            offering_id,
-            org,
-            kid.grade,
-            start,
-            None,
-            EnrollmentStatus.ACTIVE,
-            previous=previous_id,
-            start_event=event,
-        )
+        this_year_stint(b, kid, offering_id, org, start, previous=previous_id, start_event=event)
         return
     left_on, back_on = days[12], days[30]
-    first = stint(
+    first = this_year_stint(
         b,
         kid,
         offering_id,
         org,
-        kid.grade,
         start,
         left_on,
         EnrollmentStatus.WITHDRAWN,
@@ -281,15 +273,12 @@ def withdraw_and_return(
         exit_reason="Family traveling abroad for several weeks",
         start_event=event,
     )
-    stint(
+    this_year_stint(
         b,
         kid,
         offering_id,
         org,
-        kid.grade,
         back_on,
-        None,
-        EnrollmentStatus.ACTIVE,
         previous=first,
         start_event="reenrolled",
         registered_on=back_on - dt.timedelta(days=5),
