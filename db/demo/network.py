@@ -1,7 +1,7 @@
 """The demo network's shape: its brands and campuses, where they are, whom they teach, their prices.
 
 The generator walks these tables in order, so adding a campus here adds it everywhere
-(orgs, offerings, staff, students).
+(orgs, offerings, staff, students). The scale generator's place names sit at the end.
 """
 
 from __future__ import annotations
@@ -74,3 +74,25 @@ SUMMER_TUITION_CENTS = 180_000
 ROBOTICS_TUITION_CENTS = 95_000
 # Next year's price: this year's plus a typical annual increase.
 TUITION_INCREASE_BP = 350
+
+# The scale network (db/demo/scale.py): (city, state, area code, IANA zone); its campuses cycle
+# through these so names and phones look local.
+SCALE_CITIES = (
+    ("Austin", "TX", "512", "America/Chicago"),
+    ("Houston", "TX", "713", "America/Chicago"),
+    ("Dallas", "TX", "214", "America/Chicago"),
+    ("San Antonio", "TX", "210", "America/Chicago"),
+    ("Fort Worth", "TX", "817", "America/Chicago"),
+    ("El Paso", "TX", "915", "America/Denver"),
+    ("Plano", "TX", "972", "America/Chicago"),
+    ("Lubbock", "TX", "806", "America/Chicago"),
+    ("Corpus Christi", "TX", "361", "America/Chicago"),
+    ("Waco", "TX", "254", "America/Chicago"),
+    ("Miami", "FL", "305", "America/New_York"),
+    ("Tampa", "FL", "813", "America/New_York"),
+    ("Orlando", "FL", "407", "America/New_York"),
+)
+SCALE_NEIGHBORHOODS = (
+    "North", "South", "East", "West", "Central", "Lakeview", "Riverside", "Hillcrest", "Oak Park", "Westlake",
+    "Cedar Park", "Midtown", "Heights", "Bayside", "Parkside", "Brookhaven",
+)  # fmt: skip
