@@ -12,7 +12,7 @@ The rule: tokens read at checkout are current only until the connection writes.
   other statement (DML, DDL, text, exec_driver_sql), since a write may change what they describe.
 - A raw-driver execution (cursor.execute on the DBAPI connection) bypasses the listener, so any
   raw-driver WRITE must drop the tokens itself: call `drop_tokens(connection)` before it. The
-  audit append (domain/audit/chain.py) and the scale loader (db/demo/scale.py) do. The guarded
+  audit append (domain/audit/chain.py) and the scale loader (db/demo/bulk.py) do. The guarded
   SQL runner (domain/reporting/service.py) need not: it runs read-only
   (SET TRANSACTION READ ONLY, PRAGMA query_only) on a checkout of its own.
 - A token is taken once: asking again reads the table.

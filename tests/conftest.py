@@ -69,7 +69,8 @@ def _run_dir(tmp: pytest.TempPathFactory) -> Path:
 def _build(eng: Engine, demo: bool) -> None:
     upgrade(eng)
     if demo:
-        from db.demo.seed import DEMO_TODAY, seed_demo
+        from db.demo.calendar import DEMO_TODAY
+        from db.demo.seed import seed_demo
 
         seed_demo(eng, seed=7, today=DEMO_TODAY)
     eng.dispose()
@@ -149,7 +150,7 @@ def demo_deps(demo_engine: Engine) -> Iterator[object]:
     """Runner dependencies on the demo database; everything the calls commit is rolled back afterwards."""
     from sqlalchemy.orm import sessionmaker
 
-    from db.demo.seed import DEMO_TODAY
+    from db.demo.calendar import DEMO_TODAY
     from tools.runner import Deps
 
     with demo_engine.connect() as conn:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db.demo.seed import DEMO_TODAY
+from db.demo.calendar import DEMO_TODAY
 from db.models import Organization
 from tools.runner import ToolCallError, run_tool
 

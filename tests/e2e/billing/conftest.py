@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.demo.billing_seed import seed_billing
-from db.demo.seed import DEMO_TODAY
+from db.demo.calendar import DEMO_TODAY
 from domain.billing.demo import DemoPricing
 from policies.principal import Principal, load_principal
 from tests.conftest import ENGINES, fresh_database

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 from sqlalchemy import func, select, text
 
-from db.demo.seed import DEMO_TODAY
+from db.demo.calendar import DEMO_TODAY
 from db.models import HouseholdStudent, Installment, InstallmentStatus, LedgerEntry, Organization
 from mcp_server.mcp_face import fixed_principal_server
 

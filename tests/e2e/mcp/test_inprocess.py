@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 from sqlalchemy import and_, func, or_, select, text
 
-from db.demo.seed import DEMO_TODAY
+from db.demo.calendar import DEMO_TODAY
 from db.models import (
     Enrollment,
     EnrollmentStatus,

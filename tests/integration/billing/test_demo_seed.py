@@ -8,7 +8,7 @@ from collections import defaultdict
 from sqlalchemy import func, select
 
 from db.demo.billing_seed import seed_billing
-from db.demo.seed import DEMO_TODAY
+from db.demo.calendar import DEMO_TODAY
 from db.models import (
     AgreementStatus,
     BillingAgreement,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from chat_ui.caller import Memory
 from chat_ui.offline.planner import Planner
-from db.demo.seed import DEMO_TODAY
+from db.demo.calendar import DEMO_TODAY
 from db.models import GuideAssignment, Student
 from domain.calendar import add_months, school_year_start
 from tests.integration.chat.conftest import calls, kinds, of_kind, prose

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, aliased
 
+from db.demo.calendar import DEMO_TODAY, school_year_containing
 from db.demo.scale import ROOT_PATH, ScaleAlreadySeeded, ScaleSummary, seed_scale
-from db.demo.seed import DEMO_TODAY, school_year_containing, seed_demo
+from db.demo.seed import seed_demo
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import (

@@ -16,19 +16,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, aliased
 
 from db.base import Base
+from db.demo.calendar import DEMO_TODAY, school_year_containing
 from db.demo.personas import GUIDE_AUSTIN_STUDENTS, PERSONAS, persona
-from db.demo.seed import (
-    DEMO_TODAY,
-    PROMPT_INJECTION_TEXT,
-    DemoAlreadySeeded,
-    school_year_containing,
-    seed_demo,
-)
+from db.demo.seed import INSERT_ORDER, DemoAlreadySeeded, seed_demo
+from db.demo.texts import PROMPT_INJECTION_TEXT
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import (
     ABSENT_STATUSES,
-    Allergy,
     Application,
     ApplicationStatus,
     AttendanceRecord,
@@ -38,14 +33,12 @@ from db.models import (
     EnrollmentEvent,
     EnrollmentStatus,
     GuideAssignment,
-    Household,
     HouseholdGuardian,
     HouseholdStudent,
     ImmunityEvidence,
     ImmunizationExemption,
     ImmunizationRecord,
     ImmunizationRequirement,
-    Medication,
     NumberSequence,
     Organization,
     OrgKind,
@@ -76,33 +69,9 @@ def _fresh_sqlite(tmp_path: Path, name: str) -> Engine:
     return engine
 
 
-# Every table the seed writes (other tables hold migration-time tokens that are random by design).
-SEEDED_MODELS: tuple[type[Base], ...] = (
-    Organization,
-    User,
-    RoleGrant,
-    Program,
-    ProgramOffering,
-    Household,
-    HouseholdGuardian,
-    Student,
-    HouseholdStudent,
-    GuideAssignment,
-    Enrollment,
-    EnrollmentEvent,
-    Application,
-    SchoolDay,
-    AttendanceRecord,
-    ImmunizationRecord,
-    ImmunizationExemption,
-    ImmunityEvidence,
-    ImmunizationRequirement,
-    ProvisionalEnrollment,
-    Medication,
-    Allergy,
-    BehaviorIncident,
-    NumberSequence,
-)
+# Every table the seed writes (other tables hold migration-time tokens that are random by design):
+# the seed's own insert order, plus the requirement rows and the student-number sequence.
+SEEDED_MODELS: tuple[type[Base], ...] = (*INSERT_ORDER, ImmunizationRequirement, NumberSequence)
 
 
 def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

@@ -8,7 +8,7 @@ import pytest
 from mcp import Client
 from sqlalchemy import func, select
 
-from db.demo.seed import PROMPT_INJECTION_TEXT
+from db.demo.texts import PROMPT_INJECTION_TEXT
 from db.models import BehaviorIncident, Student
 from mcp_server.mcp_face import fixed_principal_server
 from tools.runner import run_tool
