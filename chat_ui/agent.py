@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-from collections.abc import Generator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import anthropic
@@ -26,66 +24,24 @@ from chat_ui.events import ChatEvent
 from chat_ui.offline.planner import Planner
 from policies.scope import Action, DataClass
 from tools.catalog import ToolSpec
+from tools.chat_settings import ChatSettings
 from tools.runner import Deps, ToolCallError, refusal_message, visible_tools
 from tools.untrusted import untrusted_text
 
 log = logging.getLogger("sis.chat.agent")
 
-DEFAULT_MODEL = "claude-sonnet-5-5"
 # A tool answer larger than this is cut to its first rows before the model sees it; the page keeps them all.
 RESULT_CHARS = 24_000
 
 
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    """An integer setting from the environment, or the default."""
-    value = environ.get(name, "").strip()
-    return int(value) if value.isdigit() else default
-
-
-@dataclass(frozen=True)
-class ChatSettings:
-    """How the chat reaches the language model, and its bounds (from the environment)."""
-
-    api_key: str | None = None
-    model: str = DEFAULT_MODEL
-    base_url: str | None = None
-    max_steps: int = 8
-    max_tokens: int = 1024
-    # The whole answer's output budget across every step of the loop.
-    max_total_tokens: int = 8000
-    timeout_seconds: float = 60.0
-    max_retries: int = 2
-    # Write tools (enroll, withdraw, ...) are left out of the chat unless switched on: an instruction
-    # hidden in stored text must never be able to change records through the page.
-    allow_writes: bool = False
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ChatSettings:
-        """ANTHROPIC_API_KEY, SIS_CHAT_MODEL, ANTHROPIC_BASE_URL (or SIS_CHAT_BASE_URL) and SIS_CHAT_* bounds."""
-        env = os.environ if environ is None else environ
-        return cls(
-            api_key=env.get("ANTHROPIC_API_KEY", "").strip() or None,
-            model=env.get("SIS_CHAT_MODEL", "").strip() or DEFAULT_MODEL,
-            base_url=(env.get("SIS_CHAT_BASE_URL") or env.get("ANTHROPIC_BASE_URL") or "").strip() or None,
-            max_steps=_int(env, "SIS_CHAT_MAX_STEPS", 8),
-            max_tokens=_int(env, "SIS_CHAT_MAX_TOKENS", 1024),
-            max_total_tokens=_int(env, "SIS_CHAT_MAX_TOTAL_TOKENS", 8000),
-            allow_writes=env.get("SIS_CHAT_WRITE_TOOLS", "").strip().lower() in {"1", "true", "yes"},
-        )
-
-    @property
-    def online(self) -> bool:
-        """True when a language model is configured (otherwise the offline planner answers)."""
-        return bool(self.api_key)
-
-    def client(self) -> anthropic.Anthropic:
-        """An SDK client for these settings."""
-        return anthropic.Anthropic(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            max_retries=self.max_retries,
-            timeout=self.timeout_seconds,
-        )
+def model_client(settings: ChatSettings) -> anthropic.Anthropic:
+    """An SDK client for these settings."""
+    return anthropic.Anthropic(
+        api_key=settings.api_key,
+        base_url=settings.base_url,
+        max_retries=settings.max_retries,
+        timeout=settings.timeout_seconds,
+    )
 
 
 def compact(output: dict[str, Any], limit: int = RESULT_CHARS) -> dict[str, Any]:
@@ -191,7 +147,7 @@ class Agent:
     @property
     def client(self) -> anthropic.Anthropic:
         if self._client is None:
-            self._client = self.settings.client()
+            self._client = model_client(self.settings)
         return self._client
 
     def _tools(self) -> list[ToolSpec]:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from chat_ui import events
-from chat_ui.agent import Agent, ChatSettings
+from chat_ui.agent import Agent
 from chat_ui.caller import CHANNEL, Caller
 from chat_ui.offline.planner import Planner
 from chat_ui.present import banner
@@ -96,17 +96,14 @@ def build_chat_router(
     *,
     demo_mode: bool,
     authenticate_key: KeyAuthenticator | None = None,
-    settings: ChatSettings | None = None,
     store: SessionStore | None = None,
 ) -> APIRouter:
-    """The /chat page and API; API-key sign-in needs `authenticate_key`, the persona picker needs demo mode."""
+    """The /chat page and API; API-key sign-in needs `authenticate_key`, the persona picker needs demo mode.
+
+    The model and its bounds are `deps.chat`, fixed when the composition root built `deps`.
+    """
     router = APIRouter(tags=["chat"])
     sessions = store or SessionStore()
-
-    def current_settings() -> ChatSettings:
-        """The chat settings in force for this request."""
-        # Read per request so that setting ANTHROPIC_API_KEY does not require rebuilding the app.
-        return settings or ChatSettings.from_env()
 
     def principal_for(method: str, credential: str) -> Principal:
         """Authenticate again from the stored credential (revocations apply at once)."""
@@ -123,7 +120,7 @@ def build_chat_router(
 
     def describe(session: ChatSession, *, with_token: bool) -> dict[str, Any]:
         """What the page shows for a session: banner, questions, assistant."""
-        chat = current_settings()
+        chat = deps.chat
         body: dict[str, Any] = {
             "banner": banner(session.caller.whoami),
             "questions": _questions(session.caller),
@@ -161,7 +158,7 @@ def build_chat_router(
     @router.get("/chat/api/config")
     def config() -> dict[str, Any]:
         """How to sign in here: the persona picker (demo mode only) and which assistant answers."""
-        chat = current_settings()
+        chat = deps.chat
         personas = [
             {"key": p.key, "name": p.display_name, "role": p.role, "email": p.email, "description": p.description}
             for p in PERSONAS
@@ -227,7 +224,7 @@ def build_chat_router(
             raise HTTPException(401, f"sign in again: {err.message}") from None
         caller = caller_for(principal, session.caller.whoami)
         session.caller = caller
-        chat = current_settings()
+        chat = deps.chat
 
         def stream() -> Iterator[str]:
             """The answer as SSE text, one question at a time per session."""

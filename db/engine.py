@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import freshness
 
 DEFAULT_SQLITE_PATH = Path("sis-data") / "sis.db"
-
-
-def database_url() -> str:
-    """The configured database URL: SIS_DATABASE_URL, else a SQLite file under the working directory."""
-    url = os.environ.get("SIS_DATABASE_URL", "").strip()
-    if url:
-        return url
-    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+# Where the data lives when SIS_DATABASE_URL is unset (mcp_server/settings.py reads it).
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -39,7 +32,7 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for `url` with the settings this project relies on (FKs on, WAL on SQLite).
 
     On PostgreSQL the pool's checkout proves each connection alive in the round trip that reads
@@ -53,7 +46,6 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             "make_engine does not take pool_pre_ping: its PostgreSQL checkout already proves each connection"
             " alive (and reads the version tokens in the same round trip, see db/freshness.py)"
         )
-    url = url or database_url()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,7 +13,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from chat_ui.routes import build_chat_router
-from db.engine import make_session_factory
 from db.migrate import current_revision
 from db.models import Organization, Student
 from mcp_server import stripe_gateway
@@ -22,23 +20,33 @@ from mcp_server.auth import authenticate_api_key
 from mcp_server.mcp_face import http_server
 from mcp_server.oneroster.routes import build_oneroster_router
 from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers
-from tools.runner import Deps
+from mcp_server.settings import Settings
+from mcp_server.wiring import build_deps
 
 
-def _allowed_hosts(base_url: str) -> list[str]:
+def _allowed_hosts(base_url: str, extra: tuple[str, ...]) -> list[str]:
     """Host headers the MCP endpoint accepts (DNS-rebinding protection), plus SIS_ALLOWED_HOSTS."""
     parts = urlsplit(base_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     hosts = {f"{parts.hostname}:{port}", f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
-    hosts |= {h.strip() for h in os.environ.get("SIS_ALLOWED_HOSTS", "").split(",") if h.strip()}
-    return sorted(hosts)
+    return sorted(hosts | set(extra))
 
 
-def create_app(engine: Engine, *, demo_mode: bool = False, base_url: str = "http://127.0.0.1:8000") -> FastAPI:
-    """Build the app over one engine: MCP (streamable HTTP, bearer API keys) and a health probe."""
-    deps = Deps(session_factory=make_session_factory(engine))
+def create_app(
+    engine: Engine,
+    *,
+    settings: Settings | None = None,
+    demo_mode: bool = False,
+    base_url: str = "http://127.0.0.1:8000",
+) -> FastAPI:
+    """Build the app over one engine: MCP (streamable HTTP, bearer API keys) and a health probe.
+
+    `settings` default to an empty environment's; the CLI passes the process's.
+    """
+    settings = settings or Settings()
+    deps = build_deps(settings, engine)
     mcp = http_server(deps, base_url=base_url)
-    hosts = _allowed_hosts(base_url)
+    hosts = _allowed_hosts(base_url, settings.allowed_hosts)
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/",
         json_response=True,
@@ -61,6 +69,7 @@ def create_app(engine: Engine, *, demo_mode: bool = False, base_url: str = "http
     )
     app.state.engine = engine
     app.state.deps = deps
+    app.state.stripe_webhook_secret = settings.stripe_webhook_secret
     app.state.mcp = mcp
     app.state.demo_mode = demo_mode
 

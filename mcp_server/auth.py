@@ -10,14 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
 import secrets
-import threading
-import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
@@ -33,6 +29,7 @@ from policies.principal import (
     principal_of,
     token_permissions,
 )
+from policies.verified import RecentlyVerified
 
 KEY_ENVIRONMENT = "live"
 SECRET_BYTES = 32  # token_urlsafe(32): 43 characters, 256 bits
@@ -186,95 +183,25 @@ def authenticate_bearer(session: Session, authorization: str | None) -> Principa
     return authenticate_api_key(session, credential.strip(), method=AuthMethod.BEARER)
 
 
-def authenticate_stdio(session: Session, environ: Mapping[str, str]) -> Principal:
-    """The Principal of an MCP stdio server process, from its SIS_API_KEY environment variable.
+def authenticate_stdio(session: Session, api_key: str | None) -> Principal:
+    """The Principal of an MCP stdio server process, from its SIS_API_KEY (`Settings.api_key`).
 
     Raises:
         AuthenticationFailed: SIS_API_KEY is unset, or the key is not accepted.
     """
-    presented = environ.get(ENV_VAR, "").strip()
+    presented = (api_key or "").strip()
     if not presented:
         raise AuthenticationFailed(f"set {ENV_VAR} to an API key (create one with `sis apikey create`)")
     return authenticate_api_key(session, presented, method=AuthMethod.STDIO)
 
 
-V = TypeVar("V")
-
-
-class RecentlyVerified:
-    """Credentials verified in the last `ttl` seconds, so that a client sending many requests is not
-    authenticated against the database on every one of them.
-
-    Entries are keyed by a digest of the presented text (never the text itself) and a namespace
-    (what was derived from it: an MCP principal, a OneRoster credential). A change to a key or to
-    its owner's grants takes effect within `ttl`; a revocation made in this process (the API,
-    `revoke_api_key`) takes effect at once. Failures are never remembered.
-    """
-
-    def __init__(self, ttl: float = 2.0, size: int = 4096) -> None:
-        self.ttl = ttl
-        self._size = size
-        self._entries: dict[tuple[str, str], tuple[float, str | None, Any]] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(namespace: str, presented: str) -> tuple[str, str]:
-        return namespace, hashlib.sha256(presented.encode("utf-8")).hexdigest()
-
-    def get(self, namespace: str, presented: str) -> Any | None:
-        """What was verified for `presented` less than `ttl` seconds ago, or None."""
-        key = self._key(namespace, presented)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= time.monotonic():
-                del self._entries[key]
-                return None
-            return entry[2]
-
-    def put(self, namespace: str, presented: str, value: Any, *, api_key_prefix: str | None) -> None:
-        """Remember `value` as verified for `presented` (tagged with its key's prefix for revocation)."""
-        if self.ttl <= 0:
-            return
-        with self._lock:
-            if len(self._entries) >= self._size:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[self._key(namespace, presented)] = (time.monotonic() + self.ttl, api_key_prefix, value)
-
-    def verify(self, namespace: str, presented: str, check: Callable[[], V], prefix_of: Callable[[V], str | None]) -> V:
-        """What `check()` verifies for `presented`, remembered for `ttl`; its exceptions pass through unremembered."""
-        remembered: V | None = self.get(namespace, presented)
-        if remembered is not None:
-            return remembered
-        value = check()
-        self.put(namespace, presented, value, api_key_prefix=prefix_of(value))
-        return value
-
-    def forget_key(self, api_key_prefix: str) -> None:
-        """Drop everything verified through the key with this prefix."""
-        with self._lock:
-            for key in [k for k, entry in self._entries.items() if entry[1] == api_key_prefix]:
-                del self._entries[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-def _cache_seconds() -> float:
-    try:
-        return max(0.0, float(os.environ.get("SIS_AUTH_CACHE_SECONDS", "2")))
-    except ValueError:
-        return 2.0
-
-
-# One per process: every HTTP face (MCP, REST, OneRoster) consults it before the database.
-recently_verified = RecentlyVerified(ttl=_cache_seconds())
-
-
-def revoke_api_key(session: Session, prefix: str, *, now: dt.datetime | None = None) -> ApiKey:
+def revoke_api_key(
+    session: Session, prefix: str, *, now: dt.datetime | None = None, verified: RecentlyVerified | None = None
+) -> ApiKey:
     """Revoke the key with this public prefix (idempotent: the first revocation time is kept).
+
+    `verified`, the serving process's cache (`Deps.recently_verified`), forgets the key at once;
+    any other server refuses it when its cache entry lapses.
 
     Raises:
         NotFound: no key has this prefix.
@@ -285,7 +212,8 @@ def revoke_api_key(session: Session, prefix: str, *, now: dt.datetime | None = N
     if key.revoked_at is None:
         key.revoked_at = now or utcnow()
         session.flush()
-    recently_verified.forget_key(key.prefix)
+    if verified is not None:
+        verified.forget_key(key.prefix)
     return key
 
 

@@ -45,8 +45,13 @@ class CliError(Exception):
     """An error the user can fix; printed as one line."""
 
 
-def _engine() -> Engine:
-    return make_engine(Settings().resolved_database_url())
+def _settings(ctx: typer.Context) -> Settings:
+    """The settings `main()` read from the environment (an empty environment's when invoked otherwise)."""
+    return ctx.ensure_object(Settings)
+
+
+def _engine(ctx: typer.Context) -> Engine:
+    return make_engine(_settings(ctx).database_url)
 
 
 @contextmanager
@@ -75,22 +80,23 @@ def _is_empty(engine: Engine) -> bool:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(ctx: typer.Context) -> None:
     """Apply all migrations to the configured database."""
-    engine = _engine()
+    engine = _engine(ctx)
     upgrade(engine)
     console.print(f"database at {engine.url.render_as_string()} is up to date")
 
 
 @seed_app.command("demo")
 def seed_demo_command(
+    ctx: typer.Context,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed and date give the same data.")] = 7,
     today: Annotated[str | None, typer.Option(help="Anchor date YYYY-MM-DD (default: today).")] = None,
 ) -> None:
     """Write the deterministic demo data set (network, campuses, ~600 students, personas)."""
     from mcp_server.demo import seed_full_demo
 
-    engine = _engine()
+    engine = _engine(ctx)
     upgrade(engine)
     anchor = _parse_date(today) if today else dt.date.today()
     with _progress() as report:
@@ -100,6 +106,7 @@ def seed_demo_command(
 
 @seed_app.command("scale")
 def seed_scale_command(
+    ctx: typer.Context,
     campuses: Annotated[int, typer.Option(min=1, help="FULL_SIS campuses to generate.")] = 200,
     students: Annotated[int, typer.Option(min=1, help="Students to generate.")] = 100_000,
     attendance_days: Annotated[int, typer.Option(min=0, help="School days of attendance to generate.")] = 20,
@@ -108,7 +115,7 @@ def seed_scale_command(
     """Generate network-scale data (bulk inserts; COPY on PostgreSQL)."""
     from db.demo.scale import seed_scale
 
-    engine = _engine()
+    engine = _engine(ctx)
     upgrade(engine)
     with _progress() as report:
         summary = seed_scale(
@@ -118,9 +125,9 @@ def seed_scale_command(
 
 
 @users_app.command("list")
-def users_list() -> None:
+def users_list(ctx: typer.Context) -> None:
     """Staff users with their roles and the org subtree each role covers."""
-    engine = _engine()
+    engine = _engine(ctx)
     with Session(engine) as session:
         rows = session.execute(
             select(User.email, User.display_name, RoleGrant.role, Organization.path, Organization.name)
@@ -143,74 +150,78 @@ def _parse_date(text: str) -> dt.date:
         raise CliError(f"not a date (YYYY-MM-DD): {text!r}") from err
 
 
-def _serve(engine: Engine, host: str, port: int, *, demo_mode: bool) -> None:
+def _serve(settings: Settings, engine: Engine, host: str, port: int, *, demo_mode: bool) -> None:
     import uvicorn
 
     from mcp_server.app import create_app
 
     base_url = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
     console.print(f"serving on {base_url}  (MCP at /mcp, docs at /docs, health at /healthz)")
-    uvicorn.run(create_app(engine, demo_mode=demo_mode, base_url=base_url), host=host, port=port, log_level="info")
+    app = create_app(engine, settings=settings, demo_mode=demo_mode, base_url=base_url)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Serve the configured database over HTTP (run `sis db upgrade` first)."""
-    _serve(_engine(), host, port, demo_mode=False)
+    _serve(_settings(ctx), _engine(ctx), host, port, demo_mode=False)
 
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     seed: Annotated[int, typer.Option(help="Random seed for the demo data.")] = 7,
 ) -> None:
     """Migrate, seed the demo data when the database is empty, then serve."""
-    engine = _engine()
+    engine = _engine(ctx)
     upgrade(engine)
     if _is_empty(engine):
         from mcp_server.demo import seed_full_demo
 
         with _progress() as report:
             seed_full_demo(engine, seed=seed, today=dt.date.today(), progress=report)
-    users_list()
+    users_list(ctx)
     console.print(
         "To connect an MCP client as one of these users: "
         "[bold]sis apikey create --user nurse.austin@sis.example --name demo[/bold], then send "
         "'Authorization: Bearer <key>' to /mcp/ (or set SIS_API_KEY for `sis mcp`)."
     )
-    _serve(engine, host, port, demo_mode=True)
+    _serve(_settings(ctx), engine, host, port, demo_mode=True)
 
 
 @app.command("mcp")
-def mcp_stdio() -> None:
+def mcp_stdio(ctx: typer.Context) -> None:
     """Serve MCP over stdio for desktop clients, acting as the owner of SIS_API_KEY."""
     import logging
 
-    from db.engine import make_session_factory
     from mcp_server import stripe_gateway
     from mcp_server.auth import authenticate_stdio
     from mcp_server.mcp_face import fixed_principal_server
-    from tools.runner import Deps
+    from mcp_server.wiring import build_deps
 
     # stdout is the protocol channel: every log line goes to stderr.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    engine = _engine()
+    settings = _settings(ctx)
+    engine = make_engine(settings.database_url)
     upgrade(engine)
-    deps = Deps(session_factory=make_session_factory(engine))
+    deps = build_deps(settings, engine)
     stripe_gateway.install_from_env()
     with deps.session_factory.begin() as session:
-        principal = authenticate_stdio(session, os.environ)
+        principal = authenticate_stdio(session, settings.api_key)
     fixed_principal_server(deps, principal).run()
 
 
 def main() -> None:
-    """Entry point: run the CLI and turn any failure into one clear line and a non-zero exit."""
+    """Entry point: read the settings from the environment, run the CLI, and turn any failure into one
+    clear line and a non-zero exit."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, obj=Settings.from_environ(os.environ))
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)

@@ -15,11 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.engine import database_url, make_engine
+from db.engine import make_engine
 from db.models import Organization, User
 from domain.audit.chain import Chain, verify_chain
 from domain.errors import DomainError
 from mcp_server.auth import create_api_key, list_api_keys, revoke_api_key
+from mcp_server.settings import Settings
 
 apikey_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail: verify its hash chains.", no_args_is_help=True)
@@ -38,9 +39,9 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextmanager
-def _session(*, write: bool) -> Iterator[Session]:
+def _session(ctx: typer.Context, *, write: bool) -> Iterator[Session]:
     """A session on the configured database; errors become one line and a non-zero exit."""
-    engine = make_engine(database_url())
+    engine = make_engine(ctx.ensure_object(Settings).database_url)
     try:
         with Session(engine, expire_on_commit=False) as session:
             yield session
@@ -67,6 +68,7 @@ def _audit() -> None:
 
 @apikey_app.command("create")
 def apikey_create(
+    ctx: typer.Context,
     user: Annotated[str, typer.Option("--user", help="Email of the user the key acts for.")],
     name: Annotated[str, typer.Option("--name", help="What the key is for, shown in lists.")],
     scope: Annotated[
@@ -81,7 +83,7 @@ def apikey_create(
     ] = None,
 ) -> None:
     """Create a key; the key is printed once, on the last line, and cannot be shown again."""
-    with _session(write=True) as session:
+    with _session(ctx, write=True) as session:
         owner = session.execute(select(User).where(func.lower(User.email) == user.strip().lower())).scalar_one_or_none()
         if owner is None or not owner.is_active:
             _fail(f"no active user with email {user!r}")
@@ -103,9 +105,9 @@ def apikey_create(
 
 
 @apikey_app.command("list")
-def apikey_list() -> None:
+def apikey_list(ctx: typer.Context) -> None:
     """List keys: prefix, name, owner, scopes, org, expiry, last use and revocation (never the secret)."""
-    with _session(write=False) as session:
+    with _session(ctx, write=False) as session:
         keys = list_api_keys(session)
         paths = {org_id: path for org_id, path in session.execute(select(Organization.id, Organization.path))}
     if not keys:
@@ -142,18 +144,19 @@ def apikey_list() -> None:
 
 @apikey_app.command("revoke")
 def apikey_revoke(
+    ctx: typer.Context,
     prefix: Annotated[str, typer.Argument(help="The key's public prefix, e.g. sis_live_ab12cd34.")],
 ) -> None:
     """Revoke a key at once; requests presenting it are refused from now on."""
-    with _session(write=True) as session:
+    with _session(ctx, write=True) as session:
         key = revoke_api_key(session, prefix)
         console.print(f"revoked {key.prefix} ({key.name}) at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(ctx: typer.Context) -> None:
     """Walk both hash chains; exit 0 when intact, else name the first broken link and exit 1."""
-    with _session(write=False) as session:
+    with _session(ctx, write=False) as session:
         results = [verify_chain(session, chain) for chain in Chain]
     broken = False
     for result in results:

@@ -34,6 +34,7 @@ def http_sender(client: httpx.Client) -> Sender:
 
 @webhooks_app.command("dispatch")
 def dispatch(
+    ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run one pass and exit (for cron or tests).")] = False,
     batch: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries claimed per pass.")] = 50,
     lease_s: Annotated[
@@ -45,7 +46,7 @@ def dispatch(
 ) -> None:
     """Publish events, fan them out to subscriptions, and deliver them signed, until stopped (Ctrl-C, SIGTERM)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    engine = make_engine(Settings().resolved_database_url())
+    engine = make_engine(ctx.ensure_object(Settings).database_url)
     with httpx.Client(headers={"User-Agent": "sis-webhooks/1"}) as client:
         dispatcher = Dispatcher(
             make_session_factory(engine),

@@ -23,7 +23,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 
 from domain.errors import DomainError
-from mcp_server.auth import authenticate_api_key, recently_verified
+from mcp_server.auth import authenticate_api_key
 from policies.principal import Principal
 from tools.catalog import ToolSpec, load_catalog
 from tools.questions import STAFF_QUESTIONS
@@ -163,8 +163,8 @@ class CatalogMCPServer(MCPServer[Any]):
 class ApiKeyVerifier:
     """Checks `Authorization: Bearer <api key>` for the HTTP transport on every request.
 
-    A key verified in the last moments is taken from `recently_verified` (see mcp_server/auth.py:
-    a revocation made here applies at once, other changes within its ttl); otherwise it is
+    A key verified in the last moments is taken from `deps.recently_verified` (policies/verified.py:
+    a revocation that forgets it there applies at once, other changes within its ttl); otherwise it is
     authenticated against the database. The tool resolver reads the same principal.
     """
 
@@ -179,12 +179,12 @@ class ApiKeyVerifier:
                 return authenticate_api_key(session, token)
 
         try:
-            return recently_verified.verify(self.NAMESPACE, token, check, lambda p: p.api_key_prefix)
+            return self.deps.recently_verified.verify(self.NAMESPACE, token, check, lambda p: p.api_key_prefix)
         except DomainError:
             return None
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        principal: Principal | None = recently_verified.get(self.NAMESPACE, token)
+        principal: Principal | None = self.deps.recently_verified.get(self.NAMESPACE, token)
         if principal is None:
             principal = await anyio.to_thread.run_sync(self._authenticate, token)
         if principal is None:

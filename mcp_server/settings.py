@@ -1,20 +1,77 @@
-"""Process settings from the environment (SIS_*)."""
+"""Every setting the product reads from its environment, read in this one place.
+
+The CLI entry (mcp_server/cli.py) calls `Settings.from_environ(os.environ)` once; everything else
+is handed the Settings, or the part it needs, by the composition root (mcp_server/wiring.py), so
+two apps built in one process with different settings share nothing. Secrets stay out of the repr.
+"""
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from db.engine import database_url
+from db.engine import DEFAULT_DATABASE_URL
+from tools.chat_settings import DEFAULT_MODEL, ChatSettings
+
+DEFAULT_AUTH_CACHE_SECONDS = 2.0
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SIS_", extra="ignore")
+@dataclass(frozen=True)
+class Settings:
+    """The process's configuration; the defaults are what an empty environment gives."""
 
-    database_url: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8000
-    demo_mode: bool = False
+    # SIS_DATABASE_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    # SIS_API_KEY: who `sis mcp` (stdio) acts as.
+    api_key: str | None = field(default=None, repr=False)
+    # SIS_ALLOWED_HOSTS: Host headers the MCP endpoint accepts beyond loopback.
+    allowed_hosts: tuple[str, ...] = ()
+    # SIS_AUTH_CACHE_SECONDS: how long the HTTP faces remember a verified credential (0: never).
+    auth_cache_seconds: float = DEFAULT_AUTH_CACHE_SECONDS
+    # ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL / SIS_CHAT_BASE_URL, SIS_CHAT_*
+    chat: ChatSettings = field(default_factory=ChatSettings)
+    # STRIPE_API_KEY enables online charging; STRIPE_API_BASE points the SDK elsewhere (tests).
+    stripe_api_key: str | None = field(default=None, repr=False)
+    stripe_api_base: str | None = None
+    # STRIPE_WEBHOOK_SECRET: without it the Stripe webhook answers 503.
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
 
-    def resolved_database_url(self) -> str:
-        """SIS_DATABASE_URL, or the embedded SQLite file under the working directory."""
-        return self.database_url or database_url()
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings in `environ`; an unset, blank or unreadable value takes its default."""
+
+        def text(name: str) -> str | None:
+            return environ.get(name, "").strip() or None
+
+        return cls(
+            database_url=text("SIS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            api_key=text("SIS_API_KEY"),
+            allowed_hosts=tuple(h.strip() for h in environ.get("SIS_ALLOWED_HOSTS", "").split(",") if h.strip()),
+            auth_cache_seconds=_seconds(environ.get("SIS_AUTH_CACHE_SECONDS", ""), DEFAULT_AUTH_CACHE_SECONDS),
+            chat=ChatSettings(
+                api_key=text("ANTHROPIC_API_KEY"),
+                model=text("SIS_CHAT_MODEL") or DEFAULT_MODEL,
+                base_url=text("SIS_CHAT_BASE_URL") or text("ANTHROPIC_BASE_URL"),
+                max_steps=_count(environ.get("SIS_CHAT_MAX_STEPS", ""), ChatSettings.max_steps),
+                max_tokens=_count(environ.get("SIS_CHAT_MAX_TOKENS", ""), ChatSettings.max_tokens),
+                max_total_tokens=_count(environ.get("SIS_CHAT_MAX_TOTAL_TOKENS", ""), ChatSettings.max_total_tokens),
+                allow_writes=environ.get("SIS_CHAT_WRITE_TOOLS", "").strip().lower() in {"1", "true", "yes"},
+            ),
+            stripe_api_key=text("STRIPE_API_KEY"),
+            stripe_api_base=environ.get("STRIPE_API_BASE") or None,
+            stripe_webhook_secret=text("STRIPE_WEBHOOK_SECRET"),
+        )
+
+
+def _count(value: str, default: int) -> int:
+    """A whole number setting, or the default."""
+    value = value.strip()
+    return int(value) if value.isdigit() else default
+
+
+def _seconds(value: str, default: float) -> float:
+    """A non-negative number of seconds, or the default."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default

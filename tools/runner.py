@@ -28,18 +28,23 @@ from policies.authorize import build_scope
 from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
 from policies.scope import CLASS_WORDS, Action, DataClass, Scope
+from policies.verified import RecentlyVerified
 from tools.catalog import ToolContext, ToolSpec, load_catalog, validation_message
+from tools.chat_settings import ChatSettings
 
 log = logging.getLogger("sis.tools")
 
 
 @dataclass(frozen=True)
 class Deps:
-    """What the runner needs from the composition root."""
+    """What the runner and the faces need from the composition root (mcp_server/wiring.py builds it)."""
 
     session_factory: sessionmaker[Session]
     enforcer: PolicyEnforcer = field(default_factory=default_enforcer)
     clock: Callable[[], dt.date] = dt.date.today
+    # The faces' memory of credentials verified moments ago: one per Deps, shared by no other app.
+    recently_verified: RecentlyVerified = field(default_factory=RecentlyVerified)
+    chat: ChatSettings = field(default_factory=ChatSettings)
 
 
 class ToolCallError(Exception):

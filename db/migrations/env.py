@@ -1,4 +1,4 @@
-"""Alembic environment: the engine is handed in by db.migrate (or built from SIS_DATABASE_URL)."""
+"""Alembic environment: the engine is handed in by db.migrate (`sis db upgrade`, the tests)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from alembic import context
 
 import db.models  # noqa: F401  (registers every table on the metadata)
 from db.base import Base
-from db.engine import make_engine
 
 config = context.config
-engine = config.attributes.get("engine") or make_engine()
+engine = config.attributes["engine"]
 
 with engine.begin() as connection:
     context.configure(

@@ -25,7 +25,7 @@ from fastapi.security import OAuth2
 from pydantic import BaseModel, Field
 
 from domain.oneroster.schemas import DEFAULT_LIMIT, MAX_LIMIT, Collection
-from mcp_server.auth import AuthenticationFailed, recently_verified
+from mcp_server.auth import AuthenticationFailed
 from mcp_server.oneroster.errors import OneRosterError, StatusInfo
 from mcp_server.oneroster.oauth import (
     ALL_SCOPES,
@@ -164,7 +164,7 @@ def _credential_dependency(deps: Deps, scopes: tuple[str, ...]) -> Callable[...,
                 return authenticate_oneroster(session, authorization)
 
         try:
-            found = recently_verified.verify(
+            found = deps.recently_verified.verify(
                 "oneroster", authorization or "", check, lambda c: c.principal.api_key_prefix
             )
         except AuthenticationFailed as err:

@@ -5,13 +5,13 @@ tolerance) is checked before anything is parsed; unsigned, wrongly signed and st
 get a 400 with a JSON body saying which. A verified event is applied by the billing service,
 which dedupes by event id, so redeliveries and replays change nothing. A 503 asks Stripe to
 deliver again later (a payment this database does not know yet). Include with
-`app.include_router(router)`; the app must hold its runner `Deps` in `app.state.deps`.
+`app.include_router(router)`; the app must hold its runner `Deps` in `app.state.deps` and the
+secret in `app.state.stripe_webhook_secret`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import stripe
@@ -38,9 +38,8 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def _secret(request: Request) -> str:
-    """The signing secret: app.state.stripe_webhook_secret when set (tests), else STRIPE_WEBHOOK_SECRET."""
-    configured = getattr(request.app.state, "stripe_webhook_secret", None)
-    return str(configured or os.environ.get(WEBHOOK_SECRET_ENV, "")).strip()
+    """The signing secret: app.state.stripe_webhook_secret (create_app sets it from STRIPE_WEBHOOK_SECRET)."""
+    return str(getattr(request.app.state, "stripe_webhook_secret", None) or "").strip()
 
 
 def _apply(deps: Deps, event: WebhookEvent) -> str:

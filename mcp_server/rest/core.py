@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, create_model
 
-from mcp_server.auth import AuthenticationFailed, authenticate_bearer, recently_verified
+from mcp_server.auth import AuthenticationFailed, authenticate_bearer
 from mcp_server.oneroster.oauth import TOKEN_PREFIX
 from mcp_server.rest import idempotency
 from mcp_server.rest.errors import ERROR_RESPONSES, ApiError, ErrorBody
@@ -51,7 +51,7 @@ def principal_dependency(deps: Deps) -> Callable[..., Principal]:
                 return authenticate_bearer(session, f"Bearer {presented}")
 
         try:
-            return recently_verified.verify("rest", presented, check, lambda p: p.api_key_prefix)
+            return deps.recently_verified.verify("rest", presented, check, lambda p: p.api_key_prefix)
         except AuthenticationFailed as err:
             raise ApiError(401, err.code, err.message) from None
 

@@ -133,7 +133,7 @@ async def test_http_a_key_revoked_here_is_refused_at_its_next_request_despite_th
         async with Client(streamable_http_client(f"{BASE}/mcp/", http_client=http)) as client:
             assert not (await client.call_tool("whoami", {})).is_error  # verified and now remembered
         with Session(served_db.engine) as session, session.begin():
-            revoke_api_key(session, prefix)
+            revoke_api_key(session, prefix, verified=app.state.deps.recently_verified)
         refused = await http.post(
             "/mcp/",
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from db.models import OrgLevel, QueryLog
 from mcp_server.auth import authenticate_api_key
 from mcp_server.cli_security import apikey_app, audit_app
+from mcp_server.settings import Settings
 from tests.factories import create_org, create_user
 from tests.integration.audit.conftest import fill_change_events, fill_query_log, triggers_off
 from tests.integration.policies.conftest import grant
@@ -17,10 +18,15 @@ from tests.integration.policies.conftest import grant
 runner = CliRunner()
 
 
+def sis(app, args, engine):
+    """Run a `sis` sub-command as main() would with SIS_DATABASE_URL naming `engine`'s database."""
+    url = engine.url.render_as_string(hide_password=False)
+    return runner.invoke(app, args, obj=Settings.from_environ({"SIS_DATABASE_URL": url}))
+
+
 @pytest.fixture()
-def cli_db(fresh_engine, monkeypatch):
-    """The fresh database as the CLI sees it (SIS_DATABASE_URL), with a registrar to own keys."""
-    monkeypatch.setenv("SIS_DATABASE_URL", fresh_engine.url.render_as_string(hide_password=False))
+def cli_db(fresh_engine):
+    """The fresh database the CLI is pointed at, with a registrar to own keys."""
     with Session(fresh_engine, expire_on_commit=False) as session:
         root = create_org(session, slug="alpha", level=OrgLevel.NETWORK)
         campus = create_org(session, parent=root, slug="austin")
@@ -31,7 +37,7 @@ def cli_db(fresh_engine, monkeypatch):
 
 
 def test_create_prints_the_key_on_its_last_line_and_it_authenticates(cli_db):
-    result = runner.invoke(
+    result = sis(
         apikey_app,
         [
             "create",
@@ -46,6 +52,7 @@ def test_create_prints_the_key_on_its_last_line_and_it_authenticates(cli_db):
             "--expires-days",
             "30",
         ],
+        cli_db,
     )
     assert result.exit_code == 0, result.output
     plaintext = result.stdout.strip().splitlines()[-1]
@@ -55,11 +62,11 @@ def test_create_prints_the_key_on_its_last_line_and_it_authenticates(cli_db):
 
 
 def test_list_shows_prefix_name_owner_and_scopes_but_never_the_secret(cli_db):
-    created = runner.invoke(apikey_app, ["create", "--user", "registrar@alpha.example", "--name", "nightly export"])
+    created = sis(apikey_app, ["create", "--user", "registrar@alpha.example", "--name", "nightly export"], cli_db)
     plaintext = created.stdout.strip().splitlines()[-1]
     prefix = "_".join(plaintext.split("_", 3)[:3])
 
-    listed = runner.invoke(apikey_app, ["list"])
+    listed = sis(apikey_app, ["list"], cli_db)
     assert listed.exit_code == 0, listed.output
     assert prefix in listed.stdout and "nightly export" in listed.stdout and "sis.read" in listed.stdout
     assert "registrar@alpha.example" in listed.stdout
@@ -67,11 +74,11 @@ def test_list_shows_prefix_name_owner_and_scopes_but_never_the_secret(cli_db):
 
 
 def test_revoke_refuses_the_key_from_then_on(cli_db):
-    created = runner.invoke(apikey_app, ["create", "--user", "registrar@alpha.example", "--name", "old"])
+    created = sis(apikey_app, ["create", "--user", "registrar@alpha.example", "--name", "old"], cli_db)
     plaintext = created.stdout.strip().splitlines()[-1]
     prefix = "_".join(plaintext.split("_", 3)[:3])
 
-    revoked = runner.invoke(apikey_app, ["revoke", prefix])
+    revoked = sis(apikey_app, ["revoke", prefix], cli_db)
     assert revoked.exit_code == 0 and "revoked" in revoked.stdout
     with Session(cli_db) as session, pytest.raises(Exception, match="revoked"):
         authenticate_api_key(session, plaintext)
@@ -87,7 +94,7 @@ def test_revoke_refuses_the_key_from_then_on(cli_db):
     ],
 )
 def test_mistakes_print_one_clear_line_and_exit_non_zero(cli_db, args, message):
-    result = runner.invoke(apikey_app, args)
+    result = sis(apikey_app, args, cli_db)
     assert result.exit_code == 2
     assert message in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
@@ -99,7 +106,7 @@ def test_verify_exits_zero_on_an_intact_trail(cli_db):
         fill_change_events(session, 1)
         session.commit()
 
-    result = runner.invoke(audit_app, ["verify"])
+    result = sis(audit_app, ["verify"], cli_db)
     assert result.exit_code == 0, result.output
     assert "query_log: intact, 3 entries" in result.stdout and "change_event: intact, 3 entries" in result.stdout
 
@@ -112,7 +119,7 @@ def test_verify_names_the_first_broken_entry_and_exits_one(cli_db):
         session.execute(update(QueryLog).where(QueryLog.seq == 2).values(row_count=999))
         session.commit()
 
-    result = runner.invoke(audit_app, ["verify"])
+    result = sis(audit_app, ["verify"], cli_db)
     assert result.exit_code == 1
     assert "query_log: BROKEN at seq 2" in result.stderr and "altered" in result.stderr
     assert "change_event: intact" in result.stdout

@@ -12,11 +12,13 @@ import socket
 import pytest
 from sqlalchemy import text
 
-from chat_ui.agent import Agent, ChatSettings
+from chat_ui.agent import Agent
 from chat_ui.caller import Memory
+from mcp_server.settings import Settings
 from tests.fakes.anthropic_server import FakeAnthropic, Reply, tool_use
 from tests.fakes.anthropic_server import text as said
 from tests.integration.chat.conftest import calls, kinds, of_kind, prose
+from tools.chat_settings import ChatSettings
 
 MODEL = "claude-sonnet-5-5"
 
@@ -206,8 +208,8 @@ def test_a_failing_model_service_falls_back_to_the_offline_planner(demo_deps, ca
 @pytest.mark.parametrize("variable", ["ANTHROPIC_API_KEY"])
 def test_settings_come_from_the_environment(variable):
     env = {variable: "sk-ant-x", "SIS_CHAT_MODEL": "claude-haiku-5-5", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
-    settings = ChatSettings.from_env(env | {"SIS_CHAT_MAX_STEPS": "4"})
+    settings = Settings.from_environ(env | {"SIS_CHAT_MAX_STEPS": "4"}).chat
     assert settings.online and settings.model == "claude-haiku-5-5" and settings.base_url == "http://127.0.0.1:9"
     assert settings.max_steps == 4 and not settings.allow_writes
-    offline = ChatSettings.from_env({})
+    offline = Settings.from_environ({}).chat
     assert not offline.online and offline.model == "claude-sonnet-5-5"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from db.models import User
 from mcp_server.app import create_app
 from mcp_server.auth import create_api_key, revoke_api_key
+from mcp_server.settings import Settings
 from tests.e2e.conftest import served_db  # noqa: F401 - the shared committed demo database fixture
 from tests.fakes.anthropic_server import FakeAnthropic, Reply, tool_use
 from tests.fakes.anthropic_server import text as said
@@ -27,9 +28,8 @@ def demo_app(served_db):  # noqa: F811
 
 
 @pytest.fixture()
-def client(demo_app, monkeypatch):
-    # The chat reads its model settings per request: without a key it answers offline.
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+def client(demo_app):
+    # The app's settings name no model key, so the chat answers offline.
     return demo_app
 
 
@@ -73,8 +73,7 @@ def test_demo_mode_offers_the_persona_picker(client):
     assert config["assistant"] == {"mode": "offline", "model": None}
 
 
-def test_outside_demo_mode_there_is_no_persona_picker(served_db, monkeypatch):  # noqa: F811
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+def test_outside_demo_mode_there_is_no_persona_picker(served_db):  # noqa: F811
     with TestClient(create_app(served_db.engine, demo_mode=False)) as http:
         assert http.get("/chat/api/config").json()["personas"] == []
         refused = http.post("/chat/api/session", json={"persona": "nurse_austin"})
@@ -151,23 +150,27 @@ def test_a_revoked_key_stops_working_at_the_next_question(client, served_db):  #
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
 
 
-def test_with_a_model_key_the_agent_answers_through_the_fake_messages_api(client, monkeypatch):
+def test_with_a_model_key_the_agent_answers_through_the_fake_messages_api(served_db):  # noqa: F811
     script = [
         Reply([tool_use("query_roster", {"grade": 3})], "tool_use"),
         Reply([said("Here are the 3rd graders enrolled at Austin today.")]),
     ]
     with FakeAnthropic(script) as fake:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-        monkeypatch.setenv("SIS_CHAT_MODEL", "claude-haiku-5-5")
-        headers = sign_in(client, persona="registrar_austin")
-        response = client.post("/chat/api/ask", json={"question": "who is in 3rd grade?"}, headers=headers)
+        environ = {
+            "ANTHROPIC_API_KEY": "sk-ant-test",
+            "ANTHROPIC_BASE_URL": fake.url,
+            "SIS_CHAT_MODEL": "claude-haiku-5-5",
+        }
+        online = create_app(served_db.engine, settings=Settings.from_environ(environ), demo_mode=True)
+        with TestClient(online) as client:
+            headers = sign_in(client, persona="registrar_austin")
+            response = client.post("/chat/api/ask", json={"question": "who is in 3rd grade?"}, headers=headers)
+            offline = client.post(
+                "/chat/api/ask", json={"question": "who is in 3rd grade?", "mode": "offline"}, headers=headers
+            )
     events = sse(response)
     assert events[0] == ("mode", {"mode": "anthropic", "label": "Claude (claude-haiku-5-5)"})
     assert [k for k, _ in events].count("text") > 1
     assert next(d for k, d in events if k == "tool_result")["name"] == "query_roster"
     assert fake.requests[0].body["model"] == "claude-haiku-5-5"
-    offline = client.post(
-        "/chat/api/ask", json={"question": "who is in 3rd grade?", "mode": "offline"}, headers=headers
-    )
     assert sse(offline)[0][1]["mode"] == "offline"

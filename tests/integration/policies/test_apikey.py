@@ -22,6 +22,7 @@ from mcp_server.auth import (
     create_api_key,
     revoke_api_key,
 )
+from mcp_server.settings import Settings
 from policies.principal import AuthMethod
 from policies.scope import Action, DataClass
 from tests.factories import create_org
@@ -130,8 +131,11 @@ def test_bearer_header_and_stdio_environment_carry_the_same_key(session, registr
     _, plaintext = create_api_key(session, user, "desktop", ["sis.read"])
 
     assert authenticate_bearer(session, f"Bearer {plaintext}").auth_method is AuthMethod.BEARER
-    assert authenticate_stdio(session, {"SIS_API_KEY": plaintext}).auth_method is AuthMethod.STDIO
+    assert (
+        authenticate_stdio(session, Settings.from_environ({"SIS_API_KEY": plaintext}).api_key).auth_method
+        is AuthMethod.STDIO
+    )
     with pytest.raises(AuthenticationFailed):
         authenticate_bearer(session, f"Basic {plaintext}")
     with pytest.raises(AuthenticationFailed, match="SIS_API_KEY"):
-        authenticate_stdio(session, {})
+        authenticate_stdio(session, Settings.from_environ({}).api_key)

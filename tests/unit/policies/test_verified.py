@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-import time
+from policies.verified import RecentlyVerified
 
-from mcp_server.auth import RecentlyVerified
+
+class Clock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_a_verified_credential_is_remembered_per_namespace_until_its_ttl():
-    cache = RecentlyVerified(ttl=0.2)
+    clock = Clock()
+    cache = RecentlyVerified(ttl=60, clock=clock)
     cache.put("mcp", "sis_live_abcd1234_secret", "principal", api_key_prefix="sis_live_abcd1234")
 
     assert cache.get("mcp", "sis_live_abcd1234_secret") == "principal"
     assert cache.get("rest", "sis_live_abcd1234_secret") is None
     assert cache.get("mcp", "sis_live_abcd1234_other") is None
-    time.sleep(0.25)
+    clock.now += 59
+    assert cache.get("mcp", "sis_live_abcd1234_secret") == "principal"
+    clock.now += 1
     assert cache.get("mcp", "sis_live_abcd1234_secret") is None
 
 

@@ -1,0 +1,29 @@
+"""The composition root: `build_deps(settings)` wires everything the runner and the faces are handed.
+
+The HTTP app (mcp_server/app.py) and the stdio server (`sis mcp`) both build their `Deps` here, so
+the wiring is visible in one place and each app gets its own state: its own sessions, its own
+memory of verified credentials, its own chat settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine
+
+from db.engine import make_engine, make_session_factory
+from mcp_server.settings import Settings
+from policies.enforcer import default_enforcer
+from policies.verified import RecentlyVerified
+from tools.runner import Deps
+
+
+def build_deps(settings: Settings, engine: Engine | None = None) -> Deps:
+    """The runner's dependencies for these settings, over `engine` (else one made from settings.database_url)."""
+    return Deps(
+        session_factory=make_session_factory(engine or make_engine(settings.database_url)),
+        enforcer=default_enforcer(),
+        clock=dt.date.today,
+        recently_verified=RecentlyVerified(ttl=settings.auth_cache_seconds),
+        chat=settings.chat,
+    )
