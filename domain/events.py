@@ -9,7 +9,6 @@ order on both engines and a pull consumer that resumes "after N" never skips a l
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -28,15 +27,6 @@ PUBLISHED = "published"
 # How many unpublished events one publishing pass numbers (the rest wait for the next pass).
 PUBLISH_BATCH = 5_000
 MAX_PAGE = 1_000
-
-
-class EventType(enum.StrEnum):
-    """Event types the SIS emits; billing adds its own with the same `area.verb` shape."""
-
-    ENROLLMENT_CREATED = "enrollment.created"
-    ENROLLMENT_WITHDRAWN = "enrollment.withdrawn"
-    ENROLLMENT_TRANSFERRED = "enrollment.transferred"
-    APPLICATION_ACCEPTED = "application.accepted"
 
 
 # The data class a consumer must be able to read at the event's org to receive it.

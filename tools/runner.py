@@ -97,12 +97,6 @@ def visible_tools(deps: Deps, principal: Principal) -> list[ToolSpec]:
     return [spec for name, spec in sorted(catalog.items()) if permitted(scope, principal, spec)]
 
 
-def describe_scope(deps: Deps, principal: Principal) -> Scope:
-    """The caller's scope as decided now (for whoami and the scope resource)."""
-    with deps.session_factory() as session:
-        return build_scope(session, deps.enforcer, principal)
-
-
 def _student_ids(value: Any, fields: Iterable[str]) -> set[str]:
     names = set(fields)
     found: set[str] = set()

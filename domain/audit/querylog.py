@@ -15,14 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.models import Organization, QueryLog, QueryOutcome
+from db.models import QueryOutcome
 from domain.audit.chain import Chain, append, json_safe
-from domain.errors import PermissionDenied
-from policies.scope import Action, Actor, DataClass, Scope
+from policies.scope import Actor, Scope
 
 REDACTED = "[redacted]"
 # Argument names whose values never reach the log: long words anywhere in the name, short ones
@@ -115,50 +113,3 @@ def record_query(
     }
     (row,) = append(session, Chain.QUERY_LOG, [values])
     return LoggedEntry(seq=row["seq"], entry_hash=row["entry_hash"])
-
-
-@dataclass(frozen=True)
-class Disclosure:
-    """One request that disclosed a student's records: who, when, through what, and why."""
-
-    seq: int
-    occurred_at: dt.datetime
-    principal_email: str | None
-    principal_kind: str | None
-    capability: str
-    purpose: str | None
-    outcome: str
-
-
-def list_disclosures(session: Session, scope: Scope, student_id: uuid.UUID, *, limit: int = 200) -> list[Disclosure]:
-    """The query-log entries that disclosed `student_id`, newest first (FERPA 34 CFR 99.32 record).
-
-    The query log is not org-scoped, so reading it takes audit read at every network root.
-
-    Raises:
-        PermissionDenied: the caller lacks audit read over the whole network.
-    """
-    roots = set(session.execute(select(Organization.id).where(Organization.parent_id.is_(None))).scalars())
-    if not roots or not roots <= scope.orgs(DataClass.AUDIT, Action.READ):
-        raise PermissionDenied("reading the query log takes audit read at the network root")
-    needle = f'%"{uuid.UUID(str(student_id))}"%'
-    # A text match on the JSON list narrows the scan portably; the exact check below decides.
-    rows = session.execute(
-        select(QueryLog)
-        .where(cast(QueryLog.student_ids_disclosed, Text).like(needle))
-        .order_by(QueryLog.seq.desc())
-        .limit(limit)
-    ).scalars()
-    return [
-        Disclosure(
-            seq=row.seq,
-            occurred_at=row.occurred_at,
-            principal_email=row.principal_email,
-            principal_kind=row.principal_kind,
-            capability=row.capability,
-            purpose=row.purpose,
-            outcome=row.outcome.value,
-        )
-        for row in rows
-        if str(student_id) in row.student_ids_disclosed
-    ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 FAR_FUTURE = dt.date.max
@@ -22,14 +21,6 @@ class Stint:
 def overlaps(a: Stint, b: Stint) -> bool:
     """True when two stints share at least one day (an open end runs forever)."""
     return a.start_on <= b.last_day and b.start_on <= a.last_day
-
-
-def first_overlap(new: Stint, existing: Iterable[Stint]) -> Stint | None:
-    """The first existing stint the new one would overlap, if any."""
-    for stint in existing:
-        if overlaps(new, stint):
-            return stint
-    return None
 
 
 def months_between(start: dt.date, end: dt.date) -> list[dt.date]:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from db.models import OrgLevel, QueryLog, QueryOutcome
 from domain.audit.chain import Chain, canonical, verify_chain
-from domain.audit.querylog import REDACTED, is_secret_name, list_disclosures, record_query, redact
+from domain.audit.querylog import REDACTED, is_secret_name, record_query, redact
+from domain.audit.search import AuditSearchQuery, search_query_log
 from domain.errors import PermissionDenied
 from policies.principal import AuthMethod
 from tests.factories import create_org
@@ -137,15 +138,16 @@ def test_an_auditor_can_list_who_saw_a_students_records(session):
     )
     record_query(session, nurse_scope.actor, capability="list_allergies", scope=nurse_scope, student_ids=[other])
 
-    seen = list_disclosures(session, scope_of(session, auditor), child)
+    by_child = AuditSearchQuery(student_id=child)
+    seen = search_query_log(session, scope_of(session, auditor), by_child).query_log
     assert [(d.principal_email, d.capability, d.purpose) for d in seen][:1] == [
         (nurse.email, "get_health_record", "medication check")
     ]
     assert all(d.capability != "list_allergies" for d in seen)
     with pytest.raises(PermissionDenied):
-        list_disclosures(session, scope_of(session, campus_auditor), child)
+        search_query_log(session, scope_of(session, campus_auditor), by_child)
     with pytest.raises(PermissionDenied):
-        list_disclosures(session, nurse_scope, child)
+        search_query_log(session, nurse_scope, by_child)
 
 
 def test_entries_with_any_text_chain_and_verify_and_the_head_keeps_both_links(session):
