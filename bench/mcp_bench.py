@@ -46,44 +46,22 @@ import httpx2
 import uvicorn
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
-from sqlalchemy import Engine, insert, select, text
+from scale_data import admin_key, ensure_scale
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine
 from db.migrate import upgrade
-from db.models import Organization, OrgLevel, RoleGrant, User, UserKind
+from db.models import Organization, OrgLevel, UserKind
 from mcp_server.app import create_app
-from mcp_server.auth import create_api_key
 
 BENCH_EMAIL = "bench.admin@sis.example"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ensure_scale(engine: Engine) -> None:
-    """Generate network-scale data unless the scale root exists already."""
-    with Session(engine) as session:
-        if session.execute(select(Organization.id).where(Organization.path == "/scale/")).first():
-            return
-    from db.demo.scale import seed_scale
-
-    print("generating scale data (200 campuses, 100,000 students)...")
-    seed_scale(engine, campuses=200, students=100_000)
-
-
 def bench_key(engine: Engine) -> str:
     """A network admin at the scale root and a fresh API key for it."""
-    with Session(engine) as session, session.begin():
-        root = session.execute(select(Organization).where(Organization.path == "/scale/")).scalar_one()
-        user = session.execute(select(User).where(User.email == BENCH_EMAIL)).scalar_one_or_none()
-        if user is None:
-            user = User(id=uuid.uuid4(), email=BENCH_EMAIL, display_name="Bench Admin", kind=UserKind.STAFF)
-            session.add(user)
-            session.flush()
-            session.execute(
-                insert(RoleGrant).values(id=uuid.uuid4(), user_id=user.id, role="network_admin", org_id=root.id)
-            )
-        _, key = create_api_key(session, user, "bench", ["sis.read"])
-    return key
+    return admin_key(engine, BENCH_EMAIL, "Bench Admin", UserKind.STAFF, "bench")
 
 
 def pick_campus(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:

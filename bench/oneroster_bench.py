@@ -38,17 +38,17 @@ import httpx
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scale_data import admin_key, ensure_scale  # noqa: E402
+
 from db.engine import make_engine  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
-from db.models import Organization, RoleGrant, User, UserKind  # noqa: E402
-from mcp_server.auth import create_api_key  # noqa: E402
+from db.models import UserKind  # noqa: E402
 
 BENCH_DB = "sis_oneroster_bench"
 BENCH_EMAIL = "bench.oneroster@sis.example"
@@ -70,32 +70,13 @@ def bench_engine(server_url: str) -> Engine:
     admin.dispose()
     engine = make_engine(make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False))
     upgrade(engine)
-    with Session(engine) as session:
-        seeded = session.execute(select(Organization.id).where(Organization.path == "/scale/")).first()
-    if not seeded:
-        from db.demo.scale import seed_scale
-
-        print("generating scale data (200 campuses, 100,000 students); this runs once", flush=True)
-        started = time.perf_counter()
-        seed_scale(engine, campuses=200, students=100_000)
-        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+    ensure_scale(engine)
     return engine
 
 
 def bench_key(engine: Engine) -> str:
     """A network admin at the scale root (sees every campus, contacts included) and a fresh API key."""
-    with Session(engine) as session, session.begin():
-        root = session.execute(select(Organization).where(Organization.path == "/scale/")).scalar_one()
-        user = session.execute(select(User).where(User.email == BENCH_EMAIL)).scalar_one_or_none()
-        if user is None:
-            user = User(id=uuid.uuid4(), email=BENCH_EMAIL, display_name="Bench Integrator", kind=UserKind.CLIENT)
-            session.add(user)
-            session.flush()
-            session.execute(
-                insert(RoleGrant).values(id=uuid.uuid4(), user_id=user.id, role="network_admin", org_id=root.id)
-            )
-        _, key = create_api_key(session, user, "oneroster bench", ["sis.read"])
-    return key
+    return admin_key(engine, BENCH_EMAIL, "Bench Integrator", UserKind.CLIENT, "oneroster bench")
 
 
 # -- the bare endpoint ---------------------------------------------------------------------------
