@@ -157,6 +157,7 @@ def _post_schedule(
 
 
 def agreement_label(session: Session, agreement: BillingAgreement) -> str:
+    """'Offering, First Last': how ledger memos and gateway charges name an agreement."""
     offering = session.get(ProgramOffering, agreement.offering_id)
     student = session.get(Student, agreement.student_id)
     assert offering is not None and student is not None

@@ -91,6 +91,7 @@ def idempotency_key(charge_entry_id: uuid.UUID, attempt_no: int) -> str:
 
 
 def payment_for_attempt(session: Session, attempt: PaymentAttempt) -> LedgerEntry | None:
+    """The payment entry a gateway attempt recorded, if it succeeded."""
     return session.execute(select(LedgerEntry).where(LedgerEntry.payment_attempt_id == attempt.id)).scalar_one_or_none()
 
 
@@ -342,6 +343,7 @@ def charge_installment(
 
 
 def refunded_so_far(session: Session, payment: LedgerEntry) -> int:
+    """Cents of the payment refunded already (every earlier refund entry)."""
     total = session.execute(
         select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
             LedgerEntry.refund_of_id == payment.id, LedgerEntry.kind == LedgerKind.REFUND
@@ -360,6 +362,7 @@ def refund_entry(
     method: PaymentMethod | None,
     memo: str,
 ) -> LedgerEntry:
+    """A refund entry of `amount` cents against the payment, added to the session (its change event is the caller's)."""
     entry = LedgerEntry(
         id=uuid.uuid4(),
         org_id=payment.org_id,

@@ -117,6 +117,7 @@ def sync_installments(session: Session, scope: Scope, household_id: uuid.UUID, *
 
 
 def balance_on(session: Session, household_id: uuid.UUID, day: dt.date) -> int:
+    """The household's balance on `day`: every entry posted by then."""
     total = session.execute(
         select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
             LedgerEntry.household_id == household_id, LedgerEntry.posted_on <= day
