@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from chat_ui.routes import build_chat_router
 from db.migrate import current_revision
 from db.models import Organization, Student
-from mcp_server import stripe_gateway
 from mcp_server.auth import authenticate_api_key
 from mcp_server.mcp_face import http_server
 from mcp_server.oneroster.routes import build_oneroster_router
@@ -96,7 +95,6 @@ def create_app(
     install_error_handlers(app)
     # Stripe is only a gateway: its webhook settles charges the SIS computed; no key, no online charging.
     app.include_router(billing_webhooks.router)
-    stripe_gateway.install_from_env()
 
     # The chat page at /chat: sign in with an API key (checked by mcp_server.auth) or a demo persona.
     app.include_router(build_chat_router(deps, demo_mode=demo_mode, authenticate_key=authenticate_api_key))

@@ -200,7 +200,6 @@ def mcp_stdio(ctx: typer.Context) -> None:
     """Serve MCP over stdio for desktop clients, acting as the owner of SIS_API_KEY."""
     import logging
 
-    from mcp_server import stripe_gateway
     from mcp_server.auth import authenticate_stdio
     from mcp_server.mcp_face import fixed_principal_server
     from mcp_server.wiring import build_deps
@@ -211,7 +210,6 @@ def mcp_stdio(ctx: typer.Context) -> None:
     engine = make_engine(settings.database_url)
     upgrade(engine)
     deps = build_deps(settings, engine)
-    stripe_gateway.install_from_env()
     with deps.session_factory.begin() as session:
         principal = authenticate_stdio(session, settings.api_key)
     fixed_principal_server(deps, principal).run()

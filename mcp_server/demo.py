@@ -1,21 +1,82 @@
 """The full demo data set: the system of record's demo seed plus billing on top of it.
 
-Composed here because billing amounts come from the domain's pricing function, which the
-`db` layer may not import.
+Composed here, at the composition root, because billing amounts come from the domain's pricing
+function, which the `db` layer may not import: db/demo/billing_seed.py decides who is billed on
+which plan and who pays, and is handed a `DemoPricing` that prices and settles through the
+domain. Seeded rows carry no change events, like the rest of the seeded history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from db.base import Base, utcnow
 from db.demo.billing_seed import seed_billing
 from db.demo.seed import DemoSummary, seed_demo
-from domain.billing.demo import DemoPricing
+from db.models import AgreementStatus, BillingAgreement, Enrollment, Installment
+from domain.billing import rules
+from domain.billing.agreements import agreement_label, schedule_rows
+from domain.billing.pricing import PrefetchedPricingData, seed_terms
+from domain.billing.withdrawal import on_enrollment_ended
+from policies.scope import Actor, DataClass, scope_for_orgs
+
+SEED_ACTOR = "demo seed"
+
+
+class DemoPricing:
+    """Prices and settles demo enrollments exactly as set_payment_plan and a withdrawal would.
+
+    One instance prices the whole seed: its rule data is read once for every household.
+    """
+
+    def __init__(self) -> None:
+        self._data = PrefetchedPricingData()
+
+    def price(self, session: Session, enrollment_id: uuid.UUID, plan_code: str) -> list[Base]:
+        """The enrollment's agreement, installments and dated ledger entries, in insert order (none without a payer)."""
+        enrollment = session.get(Enrollment, enrollment_id)
+        assert enrollment is not None
+        terms, plan = seed_terms(session, enrollment, plan_code=plan_code, data=self._data)
+        if not terms.shares:
+            return []
+        now = utcnow()
+        agreement = BillingAgreement(
+            id=uuid.uuid4(),
+            org_id=enrollment.org_id,
+            enrollment_id=enrollment.id,
+            student_id=enrollment.student_id,
+            offering_id=enrollment.offering_id,
+            plan_id=plan.id,
+            status=AgreementStatus.ACTIVE,
+            terms=terms.to_json(),
+            total_cents=rules.compute_quote(terms).total_cents,
+            withdrawn_on=None,
+            created_at=now,
+            updated_at=now,
+        )
+        rows: list[Base] = [agreement]
+        for row in schedule_rows(agreement, terms, label=agreement_label(session, agreement)):
+            if isinstance(row, Installment):
+                row.created_at = row.updated_at = now
+            else:
+                row.recorded_at = now
+            rows.append(row)
+        return rows
+
+    def settle_withdrawal(self, session: Session, enrollment_id: uuid.UUID) -> None:
+        """Apply the refund rule to an ended enrollment (cancelled installments, withdrawal credit)."""
+        enrollment = session.get(Enrollment, enrollment_id)
+        assert enrollment is not None
+        scope = scope_for_orgs(
+            Actor(user_id=None, label=SEED_ACTOR), [enrollment.org_id], classes=[DataClass.FINANCIAL]
+        )
+        on_enrollment_ended(session, scope, enrollment, audit=False)
 
 
 def seed_full_demo(

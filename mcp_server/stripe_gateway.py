@@ -3,14 +3,14 @@
 One Customer per household, one PaymentIntent per installment attempt (confirmed at once against
 the household's saved payment method), refunds by PaymentIntent. Every POST carries the SIS's
 idempotency key, so a retried call returns Stripe's first answer instead of charging again.
-Configuration comes from the environment: STRIPE_API_KEY enables charging, STRIPE_WEBHOOK_SECRET
-verifies webhooks, STRIPE_API_BASE (tests, local fakes) points the SDK at another server.
+Configuration comes from the Settings (mcp_server/settings.py): STRIPE_API_KEY enables charging,
+STRIPE_WEBHOOK_SECRET verifies webhooks, STRIPE_API_BASE (tests, local fakes) points the SDK at
+another server. The composition root (mcp_server/wiring.py) puts the gateway in the runner's Deps.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,14 +25,13 @@ from domain.billing.gateway import (
     RefundRequest,
     RefundResult,
     WebhookEvent,
-    install_gateway,
 )
+from mcp_server.settings import Settings
 
 log = logging.getLogger("sis.billing.stripe")
 
 API_KEY_ENV = "STRIPE_API_KEY"
 WEBHOOK_SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
-API_BASE_ENV = "STRIPE_API_BASE"
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -181,20 +180,9 @@ def construct_event(payload: bytes, signature: str | None, secret: str) -> Any:
     return stripe.Webhook.construct_event(payload, signature, secret)
 
 
-def gateway_from_env(environ: Mapping[str, str] | None = None) -> StripeGateway | None:
+def gateway_from_settings(settings: Settings) -> StripeGateway | None:
     """The Stripe gateway when STRIPE_API_KEY is set, else None (online charging disabled)."""
-    env = os.environ if environ is None else environ
-    key = env.get(API_KEY_ENV, "").strip()
-    if not key:
-        return None
-    base = env.get(API_BASE_ENV) or None
-    return StripeGateway(key, api_base=base)
-
-
-def install_from_env(environ: Mapping[str, str] | None = None) -> bool:
-    """Install the Stripe gateway for billing from the environment; returns whether charging is enabled."""
-    gateway = gateway_from_env(environ)
-    install_gateway(gateway)
-    if gateway is None:
+    if not settings.stripe_api_key:
         log.info("online charging disabled: %s is not set", API_KEY_ENV)
-    return gateway is not None
+        return None
+    return StripeGateway(settings.stripe_api_key, api_base=settings.stripe_api_base)

@@ -2,7 +2,7 @@
 
 The HTTP app (mcp_server/app.py) and the stdio server (`sis mcp`) both build their `Deps` here, so
 the wiring is visible in one place and each app gets its own state: its own sessions, its own
-memory of verified credentials, its own chat settings.
+memory of verified credentials, its own chat settings, its own payment gateway.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from db.engine import make_engine, make_session_factory
 from mcp_server.settings import Settings
+from mcp_server.stripe_gateway import gateway_from_settings
 from policies.enforcer import default_enforcer
 from policies.verified import RecentlyVerified
 from tools.runner import Deps
@@ -26,4 +27,5 @@ def build_deps(settings: Settings, engine: Engine | None = None) -> Deps:
         clock=dt.date.today,
         recently_verified=RecentlyVerified(ttl=settings.auth_cache_seconds),
         chat=settings.chat,
+        gateway=gateway_from_settings(settings),
     )

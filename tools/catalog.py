@@ -28,6 +28,7 @@ from domain.errors import InvalidInput
 from policies.scope import Action, DataClass, Scope
 
 if TYPE_CHECKING:
+    from domain.billing.gateway import PaymentGateway
     from policies.principal import Principal
 
 
@@ -98,11 +99,13 @@ def validation_message(err: ValidationError) -> tuple[str, str | None]:
 
 @dataclass(frozen=True)
 class ToolContext:
-    """What a tool may know about the call besides its input: the day and who asked."""
+    """What a tool may know about the call besides its input: the day, who asked, the payment gateway."""
 
     today: dt.date
     principal: Principal
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # None: online charging is disabled (no gateway configured).
+    gateway: PaymentGateway | None = None
 
 
 Handler = Callable[[Session, Scope, Any, ToolContext], BaseModel]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import QueryOutcome
 from domain.audit.querylog import record_query
+from domain.billing.gateway import PaymentGateway
 from domain.errors import DomainError, NotFound, PermissionDenied
 from policies.authorize import build_scope
 from policies.enforcer import PolicyEnforcer, default_enforcer
@@ -45,6 +46,8 @@ class Deps:
     # The faces' memory of credentials verified moments ago: one per Deps, shared by no other app.
     recently_verified: RecentlyVerified = field(default_factory=RecentlyVerified)
     chat: ChatSettings = field(default_factory=ChatSettings)
+    # The payment gateway billing charges through; None disables online charging.
+    gateway: PaymentGateway | None = None
 
 
 class ToolCallError(Exception):
@@ -219,7 +222,7 @@ def run_tool(
             if not permitted(scope, principal, spec):
                 assert spec.data_class is not None
                 raise PermissionDenied(refusal_message(spec.data_class, spec.action))
-            ctx = ToolContext(today=deps.clock(), principal=principal, call_id=call_id)
+            ctx = ToolContext(today=deps.clock(), principal=principal, call_id=call_id, gateway=deps.gateway)
             output = spec.handler(session, scope, data, ctx)
             dumped = output.model_dump(mode="json")
             extra = _query_log_fields(output)

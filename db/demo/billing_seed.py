@@ -1,7 +1,7 @@
 """Billing demo data: rules as data, grants, priced enrollments, and families who pay on time, late or never.
 
 Runs after the demo seed (db/demo/seed.py) on the same database. Amounts are never computed here:
-the `pricing` object (domain/billing/demo.py) prices each enrollment with the same function as
+the `pricing` object (mcp_server/demo.py) prices each enrollment with the same function as
 preview_tuition and charge_installment. This module only decides who is billed on which plan,
 who holds which discount, and how each household pays. FULL_SIS orgs only.
 """
@@ -115,7 +115,7 @@ METHODS = ((PaymentMethod.TRANSFER, 55), (PaymentMethod.CHECK, 38), (PaymentMeth
 
 
 class BillingPricing(Protocol):
-    """Prices and settles enrollments with the domain's one pricing function (domain/billing/demo.py)."""
+    """Prices and settles enrollments with the domain's one pricing function (mcp_server/demo.py)."""
 
     def price(self, session: Session, enrollment_id: uuid.UUID, plan_code: str) -> list[Base]:
         """The priced agreement's rows (agreement, installments, ledger entries), in insert order."""

@@ -1,19 +1,17 @@
 """The payment gateway seen from the domain: a Protocol and plain data, no payment SDK.
 
-The SIS computes every amount; a gateway only moves money. The server installs an adapter at
-start-up (mcp_server/stripe_gateway.py for Stripe); with none installed, online charging is
-disabled and everything else (previews, ledgers, manual payments) works.
+The SIS computes every amount; a gateway only moves money. The composition root builds an
+adapter (mcp_server/stripe_gateway.py for Stripe) into the runner's Deps, and the billing tools
+hand it to domain/billing/charges.py; with none, online charging is disabled and everything
+else (previews, ledgers, manual payments) works.
 """
 
 from __future__ import annotations
 
 import enum
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
-
-from domain.billing.errors import OnlineChargingDisabled
 
 
 class ChargeStatus(enum.StrEnum):
@@ -117,25 +115,3 @@ DISABLED_MESSAGE = (
     "online charging is disabled: no payment gateway is configured (set STRIPE_API_KEY and "
     "STRIPE_WEBHOOK_SECRET and restart the server); record check, cash or transfer payments with record_payment"
 )
-
-_lock = threading.Lock()
-_installed: PaymentGateway | None = None
-
-
-def install_gateway(gateway: PaymentGateway | None) -> None:
-    """Make `gateway` the one billing charges through (None disables online charging)."""
-    global _installed
-    with _lock:
-        _installed = gateway
-
-
-def current_gateway() -> PaymentGateway:
-    """The installed gateway.
-
-    Raises:
-        OnlineChargingDisabled: none is installed.
-    """
-    gateway = _installed
-    if gateway is None:
-        raise OnlineChargingDisabled(DISABLED_MESSAGE)
-    return gateway

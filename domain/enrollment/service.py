@@ -20,7 +20,7 @@ from db.models import (
 )
 from db.models.enrollment import OfferingStatus
 from domain.audit.changes import record_changes
-from domain.billing.service import on_enrollment_ended
+from domain.billing.withdrawal import on_enrollment_ended
 from domain.calendar import month_end
 from domain.enrollment import rules
 from domain.enrollment.schemas import (

@@ -2,7 +2,7 @@
 
 The signature (`Stripe-Signature`, HMAC over the raw body with STRIPE_WEBHOOK_SECRET, five minutes'
 tolerance) is checked before anything is parsed; unsigned, wrongly signed and stale deliveries
-get a 400 with a JSON body saying which. A verified event is applied by the billing service,
+get a 400 with a JSON body saying which. A verified event is applied by domain/billing/gateway_events.py,
 which dedupes by event id, so redeliveries and replays change nothing. A 503 asks Stripe to
 deliver again later (a payment this database does not know yet). Include with
 `app.include_router(router)`; the app must hold its runner `Deps` in `app.state.deps` and the
@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from domain.billing.gateway import WebhookEvent
-from domain.billing.service import EventNotYetApplicable, apply_gateway_event
+from domain.billing.gateway_events import EventNotYetApplicable, apply_gateway_event
 from mcp_server.stripe_gateway import WEBHOOK_SECRET_ENV, construct_event, to_webhook_event
 from tools.runner import Deps
 

@@ -14,8 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ["mcp_server", "chat_ui", "tools", "domain", "db", "policies"]
 READERS = {"os.environ", "os.environb", "os.getenv", "os.getenvb", "os.putenv", "os.unsetenv"}
 ENTRY = "mcp_server/cli.py"
-# Still falls back to os.environ; the billing split (issue 13) hands it the Settings instead.
-NOT_YET = {"mcp_server/stripe_gateway.py"}
 
 
 def _reads(path: Path) -> list[str]:
@@ -39,14 +37,10 @@ def _product_modules() -> list[Path]:
 
 
 def test_no_product_module_but_the_cli_entry_reads_the_environment():
-    reads = [r for p in _product_modules() if str(p.relative_to(ROOT)) not in {ENTRY, *NOT_YET} for r in _reads(p)]
+    reads = [r for p in _product_modules() if str(p.relative_to(ROOT)) != ENTRY for r in _reads(p)]
     assert not reads, "read the setting in mcp_server/settings.py and hand it down instead:\n" + "\n".join(reads)
 
 
 def test_the_cli_entry_reads_it_once_to_build_the_settings():
     assert [r.split()[-1] for r in _reads(ROOT / ENTRY)] == ["os.environ"]
     assert "Settings.from_environ(os.environ)" in (ROOT / ENTRY).read_text()
-
-
-def test_the_not_yet_list_holds_only_modules_that_still_read_it():
-    assert all(_reads(ROOT / p) for p in NOT_YET), "a module on NOT_YET reads no environment now: remove it"

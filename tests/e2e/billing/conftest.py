@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.demo.billing_seed import seed_billing
 from db.demo.calendar import DEMO_TODAY
-from domain.billing.demo import DemoPricing
+from mcp_server.demo import DemoPricing
 from policies.principal import Principal, load_principal
 from tests.conftest import ENGINES, fresh_database
 from tests.personas import email_of

@@ -89,6 +89,25 @@ async def test_a_campus_director_sees_only_the_campus_families(billing_deps, who
     assert write.is_error and error_of(write)["code"] == "permission_denied"
 
 
+async def test_a_campus_director_naming_the_brand_gets_the_campus_families_and_never_another_campus(billing_deps, who):
+    with billing_deps.session_factory() as s:
+        miami = s.execute(select(Organization).where(Organization.slug == "miami")).scalar_one()
+        austin = s.execute(select(Organization.id).where(Organization.slug == "austin")).scalar_one()
+    server = fixed_principal_server(billing_deps, who("director.miami"))
+    asked = {"over_dollars": 1000, "limit": 500}
+
+    by_brand = await call(server, "list_outstanding_balances", {**asked, "org_id": str(miami.parent_id)})
+    by_campus = await call(server, "list_outstanding_balances", {**asked, "org_id": str(miami.id)})
+    other = await call(server, "list_outstanding_balances", {**asked, "org_id": str(austin)})
+
+    assert not by_brand.is_error, by_brand.content[0].text
+    expected = balances_over(billing_deps, "/alpha/academy/miami/", 100_000)
+    assert expected, "the demo data has Miami families owing over $1,000"
+    assert {hexed(i["household_id"]): i["balance_cents"] for i in by_brand.structured_content["items"]} == expected
+    assert by_brand.structured_content == by_campus.structured_content
+    assert other.is_error and (error_of(other)["code"], error_of(other)["field"]) == ("not_found", "org_id")
+
+
 @pytest.mark.parametrize("name", ["guide.austin", "nurse.austin", "registrar.austin"])
 async def test_guides_nurses_and_registrars_cannot_see_financial_data(billing_deps, who, name):
     server = fixed_principal_server(billing_deps, who(name))

@@ -35,8 +35,8 @@ from db.models import (
     LedgerKind,
     PaymentAttempt,
 )
-from domain.billing import service
-from domain.billing.gateway import ChargeRequest, ChargeStatus, CustomerRequest, RefundRequest, install_gateway
+from domain.billing import agreements, charges, ledger, previews
+from domain.billing.gateway import ChargeRequest, ChargeStatus, CustomerRequest, RefundRequest
 from domain.billing.schemas import (
     BalanceInput,
     ChargeInstallmentInput,
@@ -45,7 +45,8 @@ from domain.billing.schemas import (
     SetPaymentPlanInput,
 )
 from mcp_server.rest.billing_webhooks import PATH, router
-from mcp_server.stripe_gateway import StripeGateway, gateway_from_env
+from mcp_server.settings import Settings
+from mcp_server.stripe_gateway import StripeGateway, gateway_from_settings
 from tests.conftest import ENGINES, fresh_database
 from tests.integration.billing.support import TODAY, build_world, family, student_in
 from tools.runner import Deps
@@ -107,14 +108,9 @@ def stripe_client(localstripe_url: str) -> stripe.StripeClient:
 
 
 @pytest.fixture()
-def gateway(localstripe_url: str) -> Iterator[StripeGateway]:
+def gateway(localstripe_url: str) -> StripeGateway:
     # localstripe does not model off-session confirmation; real Stripe gets off_session=True.
-    adapter = StripeGateway("sk_test_local", api_base=localstripe_url, max_network_retries=0, off_session=False)
-    install_gateway(adapter)
-    try:
-        yield adapter
-    finally:
-        install_gateway(None)
+    return StripeGateway("sk_test_local", api_base=localstripe_url, max_network_retries=0, off_session=False)
 
 
 def card(client: stripe.StripeClient, number: str = "4242424242424242") -> str:
@@ -169,11 +165,12 @@ def test_a_partial_refund_goes_to_the_payment_intent(gateway, stripe_client):
 
 
 def test_the_gateway_is_enabled_only_by_stripe_api_key(localstripe_url):
-    assert gateway_from_env({}) is None
-    assert gateway_from_env({"STRIPE_API_KEY": "  "}) is None
-    assert isinstance(
-        gateway_from_env({"STRIPE_API_KEY": "sk_test_x", "STRIPE_API_BASE": localstripe_url}), StripeGateway
-    )
+    def built(environ: dict[str, str]) -> StripeGateway | None:
+        return gateway_from_settings(Settings.from_environ(environ))
+
+    assert built({}) is None
+    assert built({"STRIPE_API_KEY": "  "}) is None
+    assert isinstance(built({"STRIPE_API_KEY": "sk_test_x", "STRIPE_API_BASE": localstripe_url}), StripeGateway)
 
 
 # -- the billing service through Stripe ---------------------------------------------------------------
@@ -184,21 +181,24 @@ def test_stripe_receives_exactly_the_previewed_installment_and_the_refund(sessio
     student, stint = student_in(session, world)
     household = family(session, world, student)
     scope = world.scope()
-    service.set_payment_plan(
+    agreements.set_payment_plan(
         session, scope, SetPaymentPlanInput(enrollment_id=stint.id, plan_code="monthly"), today=TODAY
     )
-    preview = service.preview_tuition(session, scope, PreviewTuitionInput(enrollment_id=stint.id), today=TODAY)
+    preview = previews.preview_tuition(session, scope, PreviewTuitionInput(enrollment_id=stint.id), today=TODAY)
     first = session.execute(
         select(Installment).where(Installment.household_id == household.id).order_by(Installment.due_on).limit(1)
     ).scalar_one()
 
-    charged = service.charge_installment(
+    charged = charges.charge_installment(
         session,
         scope,
         ChargeInstallmentInput(installment_id=first.id, payment_method_ref=card(stripe_client)),
         today=TODAY,
+        gateway=gateway,
     )
-    replay = service.charge_installment(session, scope, ChargeInstallmentInput(installment_id=first.id), today=TODAY)
+    replay = charges.charge_installment(
+        session, scope, ChargeInstallmentInput(installment_id=first.id), today=TODAY, gateway=gateway
+    )
 
     intent = stripe_client.v1.payment_intents.retrieve(charged.gateway_ref)
     assert intent.amount == preview.households[0].installments[0].amount_cents == charged.amount_cents
@@ -210,14 +210,15 @@ def test_stripe_receives_exactly_the_previewed_installment_and_the_refund(sessio
     assert len(charged_for) == 1
 
     assert charged.payment_id is not None
-    refund = service.refund_payment(
+    refund = charges.refund_payment(
         session,
         scope,
         RefundPaymentInput(payment_id=charged.payment_id, amount_cents=9_500, reason="lunch"),
         today=TODAY,
+        gateway=gateway,
     )
     assert refund.through_gateway and stripe_client.v1.refunds.retrieve(refund.gateway_ref).amount == 9_500
-    balance = service.compute_balance(session, scope, BalanceInput(household_id=household.id), today=TODAY)
+    balance = ledger.compute_balance(session, scope, BalanceInput(household_id=household.id), today=TODAY)
     assert balance.households[0].payments_cents == charged.amount_cents
     assert balance.households[0].refunds_cents == 9_500
 
@@ -227,27 +228,29 @@ def test_a_decline_through_stripe_leaves_the_installment_open(session, gateway, 
     student, stint = student_in(session, world)
     household = family(session, world, student)
     scope = world.scope()
-    service.set_payment_plan(
+    agreements.set_payment_plan(
         session, scope, SetPaymentPlanInput(enrollment_id=stint.id, plan_code="semester"), today=TODAY
     )
     first = session.execute(
         select(Installment).where(Installment.household_id == household.id).order_by(Installment.due_on).limit(1)
     ).scalar_one()
 
-    declined = service.charge_installment(
+    declined = charges.charge_installment(
         session,
         scope,
         ChargeInstallmentInput(installment_id=first.id, payment_method_ref=card(stripe_client, DECLINED_CARD)),
         today=TODAY,
+        gateway=gateway,
     )
 
     assert declined.status == "failed" and declined.failure_message == "Your card was declined."
     assert first.status is InstallmentStatus.FAILED
-    retried = service.charge_installment(
+    retried = charges.charge_installment(
         session,
         scope,
         ChargeInstallmentInput(installment_id=first.id, payment_method_ref=card(stripe_client)),
         today=TODAY,
+        gateway=gateway,
     )
     assert (
         retried.status == "succeeded"
@@ -296,7 +299,7 @@ def processing_attempt(deps: Deps, amount: int) -> tuple[PaymentAttempt, Househo
         world = build_world(session)
         student, stint = student_in(session, world)
         household = family(session, world, student)
-        service.set_payment_plan(
+        agreements.set_payment_plan(
             session, world.scope(), SetPaymentPlanInput(enrollment_id=stint.id, plan_code="monthly"), today=TODAY
         )
         inst = session.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from db.models import GatewayEvent, Installment, InstallmentStatus, LedgerEntry, LedgerKind, PaymentAttempt
-from domain.billing.gateway import ChargeStatus, install_gateway
+from domain.billing.gateway import ChargeStatus
 from mcp_server.rest.billing_webhooks import PATH, router
 from tests.integration.billing.support import FakeGateway
 from tools.runner import Deps, run_tool
@@ -26,13 +27,8 @@ _events = itertools.count(1)
 
 
 @pytest.fixture()
-def gateway() -> Iterator[FakeGateway]:
-    fake = FakeGateway(outcomes=[ChargeStatus.PROCESSING] * 5)
-    install_gateway(fake)
-    try:
-        yield fake
-    finally:
-        install_gateway(None)
+def gateway() -> FakeGateway:
+    return FakeGateway(outcomes=[ChargeStatus.PROCESSING] * 5)
 
 
 @pytest.fixture()
@@ -99,7 +95,10 @@ def pending_charge(deps: Deps, who, gateway: FakeGateway) -> PaymentAttempt:
             .limit(1)
         ).scalar_one()
     result = run_tool(
-        deps, who("admin"), "charge_installment", {"installment_id": str(installment), "payment_method_ref": "pm_ok"}
+        dataclasses.replace(deps, gateway=gateway),
+        who("admin"),
+        "charge_installment",
+        {"installment_id": str(installment), "payment_method_ref": "pm_ok"},
     )
     assert result.output.status == "pending"  # type: ignore[attr-defined]
     with deps.session_factory() as s:

@@ -1,13 +1,10 @@
-"""Fixtures: a billing world on each engine, and a fake gateway installed for the test's duration."""
+"""Fixtures: a billing world on each engine, and a fake gateway the test hands to the charges it makes."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.orm import Session
 
-from domain.billing.gateway import install_gateway
 from tests.integration.billing.support import FakeGateway, World, build_world
 
 
@@ -17,10 +14,5 @@ def world(session: Session) -> World:
 
 
 @pytest.fixture()
-def gateway() -> Iterator[FakeGateway]:
-    fake = FakeGateway()
-    install_gateway(fake)
-    try:
-        yield fake
-    finally:
-        install_gateway(None)
+def gateway() -> FakeGateway:
+    return FakeGateway()

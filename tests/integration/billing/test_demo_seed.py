@@ -21,7 +21,7 @@ from db.models import (
     OrgKind,
 )
 from domain.billing import rules
-from domain.billing.demo import DemoPricing
+from mcp_server.demo import DemoPricing
 
 
 def test_seeded_billing_is_priced_by_the_pricing_function_and_tells_the_demo_stories(demo_session):

@@ -20,7 +20,7 @@ from db.models import (
     LedgerKind,
     PaymentMethod,
 )
-from domain.billing import service
+from domain.billing import agreements, charges, gateway_events, ledger, previews
 from domain.billing.errors import (
     BillingInProgress,
     GatewayUnavailable,
@@ -56,19 +56,19 @@ from tests.integration.billing.support import (
 
 
 def plan(session: Session, world: World, enrollment_id, code: str = "monthly"):
-    return service.set_payment_plan(
+    return agreements.set_payment_plan(
         session, world.scope(), SetPaymentPlanInput(enrollment_id=enrollment_id, plan_code=code), today=TODAY
     )
 
 
 def balance(session: Session, world: World, household_id, as_of: dt.date = TODAY):
-    return service.compute_balance(
+    return ledger.compute_balance(
         session, world.scope(), BalanceInput(household_id=household_id, as_of=as_of), today=TODAY
     ).households[0]
 
 
 def pay(session: Session, world: World, household_id, amount: int, **kw):
-    return service.record_payment(
+    return ledger.record_payment(
         session,
         world.scope(),
         RecordPaymentInput(household_id=household_id, amount_cents=amount, method=PaymentMethod.CHECK, **kw),
@@ -94,10 +94,10 @@ def test_the_second_child_of_a_household_gets_the_sibling_discount(session, worl
     younger, younger_stint = student_in(session, world, birth_on=dt.date(2017, 3, 1))
     family(session, world, older, younger)
 
-    first = service.preview_tuition(
+    first = previews.preview_tuition(
         session, world.scope(), PreviewTuitionInput(enrollment_id=older_stint.id), today=TODAY
     )
-    second = service.preview_tuition(
+    second = previews.preview_tuition(
         session, world.scope(), PreviewTuitionInput(enrollment_id=younger_stint.id), today=TODAY
     )
 
@@ -111,7 +111,7 @@ def test_a_what_if_for_a_third_child_counts_the_enrolled_siblings(session, world
     b, _ = student_in(session, world)
     household = family(session, world, a, b)
 
-    preview = service.preview_tuition(
+    preview = previews.preview_tuition(
         session,
         world.scope(),
         PreviewTuitionInput(offering_id=world.offering.id, household_id=household.id, plan_code="semester"),
@@ -124,7 +124,7 @@ def test_a_what_if_for_a_third_child_counts_the_enrolled_siblings(session, world
 
 
 def test_named_discounts_replace_eligibility_in_a_what_if(session, world):
-    preview = service.preview_tuition(
+    preview = previews.preview_tuition(
         session,
         world.scope(),
         PreviewTuitionInput(
@@ -138,7 +138,7 @@ def test_named_discounts_replace_eligibility_in_a_what_if(session, world):
     discounts = [(line.code, line.basis_cents, line.amount_cents) for line in preview.lines if line.kind == "discount"]
     assert discounts == [("founding_family", 4_000_000, 200_000), ("subsidy_half", 3_800_000, 1_500_000)]
     with pytest.raises(NotFound, match="founding_family"):
-        service.preview_tuition(
+        previews.preview_tuition(
             session,
             world.scope(),
             PreviewTuitionInput(offering_id=world.offering.id, discount_codes=["no_such_thing"]),
@@ -158,15 +158,15 @@ def test_billing_does_not_apply_at_a_roster_only_school(session, world):
     )
 
     with pytest.raises(NotApplicable, match="roster-only"):
-        service.preview_tuition(
+        previews.preview_tuition(
             session, everywhere, PreviewTuitionInput(offering_id=world.roster_offering.id), today=TODAY
         )
     with pytest.raises(NotApplicable):
-        service.set_payment_plan(
+        agreements.set_payment_plan(
             session, everywhere, SetPaymentPlanInput(enrollment_id=stint.id, plan_code="annual"), today=TODAY
         )
     with pytest.raises(NotApplicable):
-        service.list_outstanding_balances(
+        ledger.list_outstanding_balances(
             session, everywhere, OutstandingBalancesQuery(org_id=world.roster_campus.id), today=TODAY
         )
 
@@ -185,7 +185,7 @@ def test_setting_a_plan_schedules_installments_that_the_preview_then_shows_exact
     household = family(session, world, student)
 
     agreement = plan(session, world, stint.id, "monthly")
-    preview = service.preview_tuition(session, world.scope(), PreviewTuitionInput(enrollment_id=stint.id), today=TODAY)
+    preview = previews.preview_tuition(session, world.scope(), PreviewTuitionInput(enrollment_id=stint.id), today=TODAY)
 
     assert preview.source == "agreement" and preview.agreement_id == agreement.agreement_id
     stored = [(i.seq, i.due_on, i.amount_cents) for i in installments(session, household.id)]
@@ -258,7 +258,7 @@ def test_a_granted_discount_reprices_an_agreement_not_yet_billing(session, world
     pay(session, world, household.id, 1, installment_id=b_first.id)  # b's billing has begun
     before = agreement_of(session, a_stint).total_cents
 
-    result = service.apply_discount(
+    result = agreements.apply_discount(
         session,
         world.scope(),
         ApplyDiscountInput(household_id=household.id, discount_code="founding_family", reason="board decision"),
@@ -275,7 +275,7 @@ def test_sibling_discounts_are_automatic_and_cannot_be_granted(session, world):
     household = family(session, world, a)
 
     with pytest.raises(Exception, match="automatically"):
-        service.apply_discount(
+        agreements.apply_discount(
             session,
             world.scope(),
             ApplyDiscountInput(household_id=household.id, discount_code="sibling", reason="asked"),
@@ -314,8 +314,8 @@ def test_another_campus_finance_sees_the_household_as_not_found(session, world):
     plan(session, world, stint.id)
 
     with pytest.raises(NotFound):
-        service.compute_balance(session, world.campus_scope(), BalanceInput(household_id=household.id), today=TODAY)
-    page = service.list_outstanding_balances(session, world.campus_scope(), OutstandingBalancesQuery(), today=TODAY)
+        ledger.compute_balance(session, world.campus_scope(), BalanceInput(household_id=household.id), today=TODAY)
+    page = ledger.list_outstanding_balances(session, world.campus_scope(), OutstandingBalancesQuery(), today=TODAY)
     assert household.id not in {i.household_id for i in page.items}
 
 
@@ -325,14 +325,14 @@ def test_read_only_financial_access_cannot_record_a_payment(session, world):
     plan(session, world, stint.id)
 
     with pytest.raises(PermissionDenied):
-        service.record_payment(
+        ledger.record_payment(
             session,
             world.scope(actions=(Action.READ,)),
             RecordPaymentInput(household_id=household.id, amount_cents=100, method=PaymentMethod.CASH),
             today=TODAY,
         )
     assert (
-        service.compute_balance(
+        ledger.compute_balance(
             session, world.scope(actions=(Action.READ,)), BalanceInput(household_id=household.id), today=TODAY
         ).balance_cents
         > 0
@@ -353,10 +353,10 @@ def test_outstanding_balances_are_strictly_over_the_threshold_in_cents_or_dollar
             pay(session, world, household.id, due - 100_000)  # leaves exactly $1,000.00
         owing[household.id] = due if amount_paid == 0 else 100_000
 
-    by_cents = service.list_outstanding_balances(
+    by_cents = ledger.list_outstanding_balances(
         session, world.scope(), OutstandingBalancesQuery(over_cents=100_000), today=TODAY
     )
-    by_dollars = service.list_outstanding_balances(
+    by_dollars = ledger.list_outstanding_balances(
         session, world.scope(), OutstandingBalancesQuery(over_dollars=Decimal("999.99")), today=TODAY
     )
 
@@ -376,11 +376,11 @@ def test_overdue_only_leaves_out_households_whose_balance_is_due_today(session, 
 
     on_due_day = OutstandingBalancesQuery(as_of=dt.date(2026, 11, 1))
     assert household.id in {
-        i.household_id for i in service.list_outstanding_balances(session, world.scope(), on_due_day, today=TODAY).items
+        i.household_id for i in ledger.list_outstanding_balances(session, world.scope(), on_due_day, today=TODAY).items
     }
     overdue = OutstandingBalancesQuery(as_of=dt.date(2026, 11, 1), overdue_only=True)
     assert household.id not in {
-        i.household_id for i in service.list_outstanding_balances(session, world.scope(), overdue, today=TODAY).items
+        i.household_id for i in ledger.list_outstanding_balances(session, world.scope(), overdue, today=TODAY).items
     }
 
 
@@ -393,11 +393,12 @@ def test_without_a_gateway_online_charging_is_disabled_with_a_clear_message(sess
     plan(session, world, stint.id)
 
     with pytest.raises(OnlineChargingDisabled, match="STRIPE_API_KEY"):
-        service.charge_installment(
+        charges.charge_installment(
             session,
             world.scope(),
             ChargeInstallmentInput(installment_id=installments(session, household.id)[0].id),
             today=TODAY,
+            gateway=None,
         )
 
 
@@ -408,8 +409,8 @@ def test_a_charge_sends_the_installment_amount_once_and_a_retry_replays_it(sessi
     first = installments(session, household.id)[0]
     request = ChargeInstallmentInput(installment_id=first.id, payment_method_ref="pm_card_visa")
 
-    charged = service.charge_installment(session, world.scope(), request, today=TODAY)
-    again = service.charge_installment(session, world.scope(), request, today=TODAY)
+    charged = charges.charge_installment(session, world.scope(), request, today=TODAY, gateway=gateway)
+    again = charges.charge_installment(session, world.scope(), request, today=TODAY, gateway=gateway)
 
     assert [c.amount_cents for c in gateway.charges] == [first.amount_cents] == [459_500]
     assert charged.status == "succeeded" and not charged.replayed
@@ -436,12 +437,12 @@ def test_a_decline_is_recorded_and_the_next_attempt_uses_a_new_key(session, worl
     gateway.outcomes = [ChargeStatus.FAILED, ChargeStatus.SUCCEEDED]
     request = ChargeInstallmentInput(installment_id=first.id, payment_method_ref="pm_card_chargeDeclined")
 
-    declined = service.charge_installment(session, world.scope(), request, today=TODAY)
+    declined = charges.charge_installment(session, world.scope(), request, today=TODAY, gateway=gateway)
     assert declined.status == "failed" and declined.failure_message == "Your card was declined."
     assert first.status is InstallmentStatus.FAILED
     assert balance(session, world, household.id).balance_cents > 0
 
-    paid = service.charge_installment(session, world.scope(), request, today=TODAY)
+    paid = charges.charge_installment(session, world.scope(), request, today=TODAY, gateway=gateway)
     assert paid.status == "succeeded" and paid.attempt_no == 2
     assert gateway.charges[0].idempotency_key != gateway.charges[1].idempotency_key
 
@@ -456,9 +457,9 @@ def test_a_charge_that_fails_in_flight_is_retried_with_the_same_idempotency_key(
 
     savepoint = session.begin_nested()
     with pytest.raises(GatewayUnavailable):
-        service.charge_installment(session, world.scope(), request, today=TODAY)
+        charges.charge_installment(session, world.scope(), request, today=TODAY, gateway=gateway)
     savepoint.rollback()  # what the runner does with a failed call
-    service.charge_installment(session, world.scope(), request, today=TODAY)
+    charges.charge_installment(session, world.scope(), request, today=TODAY, gateway=gateway)
 
     assert gateway.charges[0].idempotency_key == gateway.charges[1].idempotency_key
 
@@ -471,18 +472,20 @@ def test_a_paid_or_cancelled_installment_is_not_charged(session, world, gateway:
     pay(session, world, household.id, first.amount_cents, installment_id=first.id)
 
     with pytest.raises(InstallmentNotChargeable, match="already paid"):
-        service.charge_installment(
+        charges.charge_installment(
             session,
             world.scope(),
             ChargeInstallmentInput(installment_id=first.id, payment_method_ref="pm_x"),
             today=TODAY,
+            gateway=gateway,
         )
     with pytest.raises(PaymentMethodMissing):
-        service.charge_installment(
+        charges.charge_installment(
             session,
             world.scope(),
             ChargeInstallmentInput(installment_id=installments(session, household.id)[1].id),
             today=TODAY,
+            gateway=gateway,
         )
     assert gateway.charges == []
 
@@ -507,7 +510,7 @@ def test_what_charge_installment_sends_equals_the_preview_to_the_cent(
         for code in sorted(codes):
             grant(session, a, code)
         plan(session, world, stint.id, plan_code)
-        preview = service.preview_tuition(
+        preview = previews.preview_tuition(
             session, world.scope(), PreviewTuitionInput(enrollment_id=stint.id), today=TODAY
         )
         gateway.charges.clear()
@@ -515,11 +518,12 @@ def test_what_charge_installment_sends_equals_the_preview_to_the_cent(
         for household in (a, b):
             for inst in installments(session, household.id):
                 if inst.amount_cents:
-                    service.charge_installment(
+                    charges.charge_installment(
                         session,
                         world.scope(),
                         ChargeInstallmentInput(installment_id=inst.id, payment_method_ref="pm_ok"),
                         today=TODAY,
+                        gateway=gateway,
                     )
 
         sent = [(c.metadata["household_id"], c.amount_cents) for c in gateway.charges]
@@ -543,23 +547,29 @@ def test_a_manual_payment_is_refunded_by_hand_and_never_beyond_what_was_paid(ses
     household = family(session, world, student)
     plan(session, world, stint.id, "annual")
     payment = pay(session, world, household.id, 300_000)
-    refund = service.refund_payment(
+    refund = charges.refund_payment(
         session,
         world.scope(),
         RefundPaymentInput(payment_id=payment.payment_id, amount_cents=100_000, reason="overpaid"),
         today=TODAY,
+        gateway=None,
     )
 
     assert not refund.through_gateway and refund.amount_cents == 100_000
     with pytest.raises(RefundExceedsPayment, match="200000 cents left"):
-        service.refund_payment(
+        charges.refund_payment(
             session,
             world.scope(),
             RefundPaymentInput(payment_id=payment.payment_id, amount_cents=200_001, reason="too much"),
             today=TODAY,
+            gateway=None,
         )
-    rest = service.refund_payment(
-        session, world.scope(), RefundPaymentInput(payment_id=payment.payment_id, reason="rest"), today=TODAY
+    rest = charges.refund_payment(
+        session,
+        world.scope(),
+        RefundPaymentInput(payment_id=payment.payment_id, reason="rest"),
+        today=TODAY,
+        gateway=None,
     )
     assert rest.amount_cents == 200_000
 
@@ -568,19 +578,21 @@ def test_a_card_payment_is_refunded_through_the_gateway(session, world, gateway:
     student, stint = student_in(session, world)
     household = family(session, world, student)
     plan(session, world, stint.id, "monthly")
-    charged = service.charge_installment(
+    charged = charges.charge_installment(
         session,
         world.scope(),
         ChargeInstallmentInput(installment_id=installments(session, household.id)[0].id, payment_method_ref="pm_ok"),
         today=TODAY,
+        gateway=gateway,
     )
     assert charged.payment_id is not None
 
-    refund = service.refund_payment(
+    refund = charges.refund_payment(
         session,
         world.scope(),
         RefundPaymentInput(payment_id=charged.payment_id, amount_cents=1_500, reason="lunch"),
         today=TODAY,
+        gateway=gateway,
     )
 
     assert refund.through_gateway and gateway.refunds[0].amount_cents == 1_500
@@ -596,8 +608,12 @@ def test_gateway_events_are_applied_once_and_out_of_order_events_are_harmless(se
     plan(session, world, stint.id, "monthly")
     first = installments(session, household.id)[0]
     gateway.outcomes = [ChargeStatus.PROCESSING]
-    pending = service.charge_installment(
-        session, world.scope(), ChargeInstallmentInput(installment_id=first.id, payment_method_ref="pm_ok"), today=TODAY
+    pending = charges.charge_installment(
+        session,
+        world.scope(),
+        ChargeInstallmentInput(installment_id=first.id, payment_method_ref="pm_ok"),
+        today=TODAY,
+        gateway=gateway,
     )
     assert pending.status == "pending" and first.status is InstallmentStatus.PROCESSING
     ref = pending.gateway_ref
@@ -607,7 +623,8 @@ def test_gateway_events_are_applied_once_and_out_of_order_events_are_harmless(se
     failed = WebhookEvent("evt_3", "payment_intent.payment_failed", ref, failure_message="late noise")
 
     outcomes = [
-        service.apply_gateway_event(session, e, today=TODAY) for e in (refunded, succeeded, failed, refunded, succeeded)
+        gateway_events.apply_gateway_event(session, e, today=TODAY)
+        for e in (refunded, succeeded, failed, refunded, succeeded)
     ]
 
     assert outcomes[0] == "refund recorded: 500 cents"  # the refund arrived first: the payment is recorded with it
@@ -625,7 +642,7 @@ def test_gateway_events_are_applied_once_and_out_of_order_events_are_harmless(se
 def test_an_event_about_a_payment_not_yet_known_asks_for_redelivery(session, world):
     event = WebhookEvent("evt_9", "payment_intent.succeeded", "pi_unknown", 100, metadata={"installment_id": "x"})
 
-    with pytest.raises(service.EventNotYetApplicable):
-        service.apply_gateway_event(session, event, today=TODAY)
+    with pytest.raises(gateway_events.EventNotYetApplicable):
+        gateway_events.apply_gateway_event(session, event, today=TODAY)
     foreign = WebhookEvent("evt_10", "payment_intent.succeeded", "pi_foreign", 100)
-    assert service.apply_gateway_event(session, foreign, today=TODAY).startswith("ignored")
+    assert gateway_events.apply_gateway_event(session, foreign, today=TODAY).startswith("ignored")

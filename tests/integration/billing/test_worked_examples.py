@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from db.models import Installment, InstallmentStatus, PaymentMethod
-from domain.billing import service
+from domain.billing import agreements, charges, ledger, previews, withdrawal
 from domain.billing.schemas import (
     BalanceInput,
     PreviewTuitionInput,
@@ -47,10 +47,10 @@ def test_sibling_and_founding_family_on_the_monthly_plan(session, world):
     grant(session, household, "founding_family")
     scope = world.scope()
 
-    first = service.set_payment_plan(
+    first = agreements.set_payment_plan(
         session, scope, SetPaymentPlanInput(enrollment_id=older_stint.id, plan_code="monthly"), today=TODAY
     ).preview
-    second = service.set_payment_plan(
+    second = agreements.set_payment_plan(
         session, scope, SetPaymentPlanInput(enrollment_id=younger_stint.id, plan_code="monthly"), today=TODAY
     ).preview
 
@@ -82,7 +82,7 @@ def test_split_custody_fifty_fifty_on_the_semester_plan(session, world):
     mother = family(session, world, student, share=5_000)
     father = create_household(session, world.campus, {student: 5_000})
 
-    preview = service.set_payment_plan(
+    preview = agreements.set_payment_plan(
         session, world.scope(), SetPaymentPlanInput(enrollment_id=stint.id, plan_code="semester"), today=TODAY
     ).preview
 
@@ -92,7 +92,7 @@ def test_split_custody_fifty_fifty_on_the_semester_plan(session, world):
         assert parts[household.id].share_bp == 5_000
         assert parts[household.id].total_cents == 2_072_500
         assert schedule(session, household.id) == [(dt.date(2026, 8, 1), 1_048_750), (dt.date(2027, 1, 1), 1_023_750)]
-    mother_view = service.compute_balance(
+    mother_view = ledger.compute_balance(
         session, world.scope(), BalanceInput(household_id=mother.id), today=TODAY
     ).households[0]
     assert mother_view.balance_cents == 1_048_750 and mother_view.next_due_on == dt.date(2027, 1, 1)
@@ -102,7 +102,7 @@ def test_mid_year_enrollment_is_prorated_by_months(session, world):
     student, stint = student_in(session, world, start_on=dt.date(2027, 1, 20))
     household = family(session, world, student)
 
-    preview = service.set_payment_plan(
+    preview = agreements.set_payment_plan(
         session, world.scope(), SetPaymentPlanInput(enrollment_id=stint.id, plan_code="monthly"), today=TODAY
     ).preview
 
@@ -123,10 +123,10 @@ def test_withdrawal_with_a_refund(session, world):
     household = family(session, world, student)
     scope = world.scope()
     today = dt.date(2027, 1, 20)
-    service.set_payment_plan(
+    agreements.set_payment_plan(
         session, scope, SetPaymentPlanInput(enrollment_id=stint.id, plan_code="annual"), today=today
     )
-    payment = service.record_payment(
+    payment = ledger.record_payment(
         session,
         scope,
         RecordPaymentInput(
@@ -142,7 +142,7 @@ def test_withdrawal_with_a_refund(session, world):
     enrollment_service.withdraw_enrollment(
         session, scope, WithdrawEnrollmentInput(enrollment_id=stint.id, end_on=dt.date(2027, 1, 15), reason="moved")
     )
-    settled = service.settle_withdrawal(session, scope, stint.id)
+    settled = withdrawal.settle_withdrawal(session, scope, stint.id)
 
     (part,) = settled.households
     assert settled.refund_rule == "standard_withdrawal"
@@ -153,18 +153,19 @@ def test_withdrawal_with_a_refund(session, world):
         819_000,
     )
     assert part.refund_due_cents == 819_000
-    assert service.settle_withdrawal(session, scope, stint.id) == settled  # running it again changes nothing
+    assert withdrawal.settle_withdrawal(session, scope, stint.id) == settled  # running it again changes nothing
 
-    refund = service.refund_payment(
+    refund = charges.refund_payment(
         session,
         scope,
         RefundPaymentInput(
             payment_id=payment.payment_id, amount_cents=part.refund_due_cents, reason="withdrawal refund"
         ),
         today=today,
+        gateway=None,
     )
     assert refund.amount_cents == 819_000 and not refund.through_gateway
-    final = service.compute_balance(session, scope, BalanceInput(household_id=household.id), today=today).households[0]
+    final = ledger.compute_balance(session, scope, BalanceInput(household_id=household.id), today=today).households[0]
     assert (final.charges_cents, final.payments_cents, final.cancellations_cents, final.refunds_cents) == (
         4_145_000,
         4_145_000,
@@ -178,21 +179,21 @@ def test_withdrawal_on_the_monthly_plan_cancels_the_later_installments(session, 
     student, stint = student_in(session, world)
     household = family(session, world, student)
     scope = world.scope()
-    service.set_payment_plan(
+    agreements.set_payment_plan(
         session, scope, SetPaymentPlanInput(enrollment_id=stint.id, plan_code="monthly"), today=TODAY
     )
 
     enrollment_service.withdraw_enrollment(
         session, scope, WithdrawEnrollmentInput(enrollment_id=stint.id, end_on=dt.date(2026, 11, 20), reason="moved")
     )
-    (part,) = service.settle_withdrawal(session, scope, stint.id).households
+    (part,) = withdrawal.settle_withdrawal(session, scope, stint.id).households
 
     assert part.cancelled_installments == 6 and part.credit_cents == 0
     assert [d for d, _ in schedule(session, household.id)] == [dt.date(2026, m, 1) for m in (8, 9, 10, 11)]
-    later = service.compute_balance(
+    later = ledger.compute_balance(
         session, scope, BalanceInput(household_id=household.id, as_of=dt.date(2027, 6, 30)), today=TODAY
     ).households[0]
     assert later.balance_cents == sum(a for _, a in schedule(session, household.id))
     assert later.next_due_on is None
-    preview = service.preview_tuition(session, scope, PreviewTuitionInput(enrollment_id=stint.id), today=TODAY)
+    preview = previews.preview_tuition(session, scope, PreviewTuitionInput(enrollment_id=stint.id), today=TODAY)
     assert preview.source == "agreement"
