@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from domain.calendar import add_months
 from domain.household.rules import FULL_SHARE_BP, split_amount
 
 MID_MONTH_DAY = 15
@@ -57,19 +58,13 @@ def split_installments(total_cents: int, count: int) -> list[int]:
     return [base + remainder] + [base] * (count - 1)
 
 
-def add_months(day: dt.date, months: int, *, on_day: int) -> dt.date:
-    """The `on_day` of the month `months` after `day`'s month (on_day <= 28, so it always exists)."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, on_day)
-
-
 def offering_months(start_on: dt.date, end_on: dt.date) -> list[dt.date]:
     """First days of the calendar months an offering spans, inclusive."""
     first = dt.date(start_on.year, start_on.month, 1)
     months = []
     while first <= end_on:
         months.append(first)
-        first = add_months(first, 1, on_day=1)
+        first = add_months(first, 1)
     return months
 
 
@@ -251,7 +246,8 @@ class Quote:
 
 def due_dates(terms: Terms) -> list[dt.date]:
     """The installment due dates of the plan for this billing start (rule 5)."""
-    planned = [add_months(terms.offering_start, o, on_day=terms.plan.due_day) for o in terms.plan.due_month_offsets]
+    due = terms.offering_start.replace(day=terms.plan.due_day)  # due_day <= 28: every month has it
+    planned = [add_months(due, o) for o in terms.plan.due_month_offsets]
     if terms.billing_start <= terms.offering_start:
         return planned
     later = [d for d in planned if d > terms.billing_start]
