@@ -33,7 +33,8 @@ from domain.audit.changes import record_changes
 from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
 from domain.health import rules
 from domain.health.cdsi import add_age, load_map, normalise_cvx
-from domain.health.rules import ComplianceState, RequirementRule, StudentCompliance
+from domain.health.requirements import RequirementRule, current_rules
+from domain.health.rules import ComplianceState, StudentCompliance
 from domain.health.schemas import (
     ComplianceSummaryRead,
     ExemptionRead,
@@ -438,7 +439,7 @@ def find_missing_immunizations(
             continue
         key = (context.jurisdiction, grade)
         if key not in applicable:
-            applicable[key] = rules.current_rules(jurisdiction_rules, grade)
+            applicable[key] = current_rules(jurisdiction_rules, grade)
         if not applicable[key]:
             unevaluated[
                 f"no {context.jurisdiction} immunization requirements configured for grade {_grade_label(grade)}"
@@ -609,7 +610,7 @@ def get_immunization_history(
     jurisdiction_rules = _requirements(session, [context.jurisdiction] if context.jurisdiction else []).get(
         context.jurisdiction or "", ()
     )
-    applicable = rules.current_rules(jurisdiction_rules, enrollment.grade_level)
+    applicable = current_rules(jurisdiction_rules, enrollment.grade_level)
     if not applicable:
         history.warnings.append(
             f"no immunization requirements configured for jurisdiction {context.jurisdiction or '(none)'} "
