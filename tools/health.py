@@ -8,7 +8,7 @@ import uuid
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from domain.health import service
+from domain.health import report, service
 from domain.health.schemas import (
     ExemptionRead,
     ImmunizationHistoryRead,
@@ -38,7 +38,7 @@ def find_missing_immunizations(
     "DTaP/Tdap/Td", "Polio", "HepB", "HepA", "Meningococcal"). `warnings` names campuses with no rules.
     """
     query = MissingImmunizationsQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
-    return service.find_missing_immunizations(session, scope, query)
+    return report.find_missing_immunizations(session, scope, query)
 
 
 class GetImmunizationHistoryInput(ToolInput):

@@ -37,8 +37,8 @@ CASES = [
     ("director.miami", "miami", "austin", "list_outstanding_balances", {}),
 ]
 IDS = [f"{case[3]}-{case[0]}" for case in CASES]
-# Health and billing join the one rule when their services are split (same step); until then they refuse.
-_PENDING = {"find_missing_immunizations", "list_outstanding_balances"}
+# Billing joins the one rule when its service is split (same step); until then it refuses.
+_PENDING = {"list_outstanding_balances"}
 BRAND_CASES = [
     pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason="not yet on domain.visibility"))
     if case[3] in _PENDING

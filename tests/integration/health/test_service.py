@@ -33,14 +33,10 @@ from db.models import (
 from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
 from domain.health import rules
 from domain.health.cdsi import load_map
+from domain.health.report import find_missing_immunizations
 from domain.health.rules import ComplianceState
 from domain.health.schemas import MissingImmunizationsQuery, RecordExemptionInput, RecordImmunizationInput
-from domain.health.service import (
-    find_missing_immunizations,
-    get_immunization_history,
-    record_exemption,
-    record_immunization,
-)
+from domain.health.service import get_immunization_history, record_exemption, record_immunization
 from policies.scope import Action, Scope
 from tests.factories import (
     assign_guide,
