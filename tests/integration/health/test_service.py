@@ -353,6 +353,15 @@ def test_asking_for_an_org_outside_the_scope_is_not_found(session: Session, worl
         find_missing_immunizations(session, scope_at(world.austin), query(org_id=world.dallas.id))
 
 
+def test_naming_the_network_answers_for_the_visible_campus_only(session: Session, world: World) -> None:
+    enroll(session, world.austin_year, "Inside", without=("03",))
+    enroll(session, world.dallas_year, "Outside", without=("03",))
+    austin_only = scope_at(world.austin)
+    by_network = find_missing_immunizations(session, austin_only, query(org_id=world.network.id))
+    assert [s.last_name for s in by_network.items] == ["Inside"]
+    assert by_network == find_missing_immunizations(session, austin_only, query(org_id=world.austin.id))
+
+
 def test_scope_without_health_sees_no_one(session: Session, world: World) -> None:
     from policies.scope import DataClass
 
