@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -281,6 +282,24 @@ def _health_statement() -> CompoundSelect[Any]:
 _HEALTH = _health_statement()
 
 
+def _columns(*names: str) -> Callable[[Any], Any]:
+    """A getter of the named columns of a health row (their positions found once, from the names)."""
+    return operator.itemgetter(*(_HealthRow._fields.index(name) for name in names))
+
+
+# Doses are most of the rows: they go straight into a DoseInput, without a named tuple per row
+# (which would cost about as much again as the rest of the loop). DoseInput field -> row column:
+_DOSE_COLUMNS = {
+    "administered_on": "dated_on",
+    "vaccine_group": "vaccine_group",
+    "cvx_code": "cvx_code",
+    "product": "product",
+}
+assert tuple(_DOSE_COLUMNS) == DoseInput._fields, "a DoseInput field has no health row column"
+_DOSE = _columns(*_DOSE_COLUMNS.values())
+_KIND_AND_STUDENT = _columns("row_kind", "student_id")
+
+
 def health_rows(session: Session, student_ids: Collection[uuid.UUID]) -> HealthRows:
     """Doses, exemptions, evidence and provisional enrollments of a student set: one query per chunk of ids.
 
@@ -288,14 +307,17 @@ def health_rows(session: Session, student_ids: Collection[uuid.UUID]) -> HealthR
     (scoped, dated) question that found the students.
     """
     found = HealthRows(defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list))
-    records = found.records
+    records, dose_kind, make_dose = found.records, HealthRowKind.DOSE, DoseInput._make
     for ids in chunked(student_ids):
-        # .all(): fetched at once, rather than row by row through the cursor. A named tuple per row
-        # reads the columns by name at a fraction of the cost of a Row's attribute lookup.
-        for row in map(_HealthRow._make, session.execute(_HEALTH, {"ids": ids}).all()):
-            if row.row_kind == HealthRowKind.DOSE:
-                records[row.student_id].append(DoseInput(row.dated_on, row.vaccine_group, row.cvx_code, row.product))
-            elif row.row_kind == HealthRowKind.EXEMPTION:
+        # .all(): fetched at once, rather than row by row through the cursor.
+        for fetched in session.execute(_HEALTH, {"ids": ids}).all():
+            row_kind, student_id = _KIND_AND_STUDENT(fetched)
+            if row_kind == dose_kind:
+                records[student_id].append(make_dose(_DOSE(fetched)))
+                continue
+            # A named tuple reads the columns by name at a fraction of the cost of a Row's attributes.
+            row = _HealthRow._make(fetched)
+            if row_kind == HealthRowKind.EXEMPTION:
                 found.exemptions[row.student_id].append(
                     ExemptionRow(
                         id=row.id,
@@ -307,7 +329,7 @@ def health_rows(session: Session, student_ids: Collection[uuid.UUID]) -> HealthR
                         note=row.note,
                     )
                 )
-            elif row.row_kind == HealthRowKind.EVIDENCE:
+            elif row_kind == HealthRowKind.EVIDENCE:
                 found.evidence[row.student_id].append(
                     EvidenceRow(
                         id=row.id,
