@@ -131,6 +131,9 @@ def condition_problems(conditions: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# -- which rows apply -------------------------------------------------------------------------------
+
+
 def current_rules(rules: Iterable[RequirementRule], grade: int) -> list[RequirementRule]:
     """One jurisdiction's rows for a grade, from its newest effective school year (a chart replaces the last)."""
     rules = list(rules)
