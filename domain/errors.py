@@ -36,6 +36,17 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class DataDefect(DomainError):
+    """Stored data breaks a rule the code relies on (a malformed configuration row).
+
+    A defect to fix in the data, never the caller's mistake: the runner answers it as an
+    internal error and logs it, and its message does not reach the caller.
+    """
+
+    code = "internal_error"
+    status = 500
+
+
 class OfferingClosed(DomainError):
     code = "offering_closed"
     status = 409

@@ -54,10 +54,6 @@ class ToolInput(BaseModel):
             raise ValueError("text must not contain NUL (0x00) characters")
         return value
 
-    def domain_fields(self) -> dict[str, Any]:
-        """The input without runner-level fields (next: goes once billing, health and oneroster use as_domain)."""
-        return self.model_dump(exclude={"purpose"})
-
     def as_domain(self, model: type[M], **filled: object) -> M:
         """This input as the domain `model`, with the defaults the tool fills in (`as_of` = today...).
 

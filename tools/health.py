@@ -8,7 +8,7 @@ import uuid
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from domain.health import service
+from domain.health import report, service
 from domain.health.schemas import (
     ExemptionRead,
     ImmunizationHistoryRead,
@@ -37,8 +37,8 @@ def find_missing_immunizations(
     are listed with their own status, never as missing. Filter by vaccine_group ("MMR", "Varicella",
     "DTaP/Tdap/Td", "Polio", "HepB", "HepA", "Meningococcal"). `warnings` names campuses with no rules.
     """
-    query = MissingImmunizationsQuery(**data.domain_fields() | {"as_of": data.as_of or ctx.today})
-    return service.find_missing_immunizations(session, scope, query)
+    query = data.as_domain(MissingImmunizationsQuery, as_of=data.as_of or ctx.today)
+    return report.find_missing_immunizations(session, scope, query)
 
 
 class GetImmunizationHistoryInput(ToolInput):
@@ -56,29 +56,21 @@ def get_immunization_history(
     return service.get_immunization_history(session, scope, data.student_id, as_of=data.as_of)
 
 
-class RecordImmunizationToolInput(ToolInput, RecordImmunizationInput):
-    """RecordImmunizationInput plus the runner's `purpose`."""
-
-
 @tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an immunization", idempotent=False)
 def record_immunization(
-    session: Session, scope: Scope, data: RecordImmunizationToolInput, ctx: ToolContext
+    session: Session, scope: Scope, data: RecordImmunizationInput, ctx: ToolContext
 ) -> ImmunizationRead:
     """Record one vaccine dose for a student: a CVX code (preferred; combination vaccines count for every
     antigen they cover) or a vaccine group, and the date given (not in the future).
 
     Fails for an unknown CVX code, a future date, or the same dose already recorded.
     """
-    return service.record_immunization(session, scope, RecordImmunizationInput(**data.domain_fields()), today=ctx.today)
-
-
-class RecordExemptionToolInput(ToolInput, RecordExemptionInput):
-    """RecordExemptionInput plus the runner's `purpose`."""
+    return service.record_immunization(session, scope, data, today=ctx.today)
 
 
 @tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an exemption", idempotent=False)
-def record_exemption(session: Session, scope: Scope, data: RecordExemptionToolInput, ctx: ToolContext) -> ExemptionRead:
+def record_exemption(session: Session, scope: Scope, data: RecordExemptionInput, ctx: ToolContext) -> ExemptionRead:
     """Record an immunization exemption: medical (yearly unless lifelong) or religious/conscientious (valid
     two years from notarization). An exemption counts only while valid.
     """
-    return service.record_exemption(session, scope, RecordExemptionInput(**data.domain_fields()), today=ctx.today)
+    return service.record_exemption(session, scope, data, today=ctx.today)

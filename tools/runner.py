@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import QueryOutcome
 from domain.audit.querylog import record_query
 from domain.billing.gateway import PaymentGateway
-from domain.errors import DomainError, NotFound, PermissionDenied
+from domain.errors import DataDefect, DomainError, NotFound, PermissionDenied
 from policies.authorize import build_scope
 from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
@@ -214,6 +214,18 @@ def run_tool(
         raise fail("invalid_input", message, QueryOutcome.INVALID, field=where, status=422) from None
 
     scope: Scope | None = None
+
+    def internal_error() -> ToolCallError:
+        log.exception("tool %s failed (call %s)", name, call_id)
+        return fail(
+            "internal_error",
+            f"the server could not answer (call {call_id}); the failure was logged",
+            QueryOutcome.ERROR,
+            status=500,
+            scope=scope,
+            purpose=data.purpose,
+        )
+
     try:
         with deps.session_factory.begin() as session:
             if spec.autocommit_read:
@@ -246,6 +258,8 @@ def run_tool(
                 sql_executed=extra.get("sql_executed"),
             )
         return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students, data=dumped)
+    except DataDefect:  # stored data broke a rule the code relies on: a defect, not the caller's mistake
+        raise internal_error() from None
     except DomainError as err:
         outcome = next((o for cls, o in _OUTCOME.items() if isinstance(err, cls)), QueryOutcome.INVALID)
         raise fail(
@@ -259,12 +273,4 @@ def run_tool(
             extra=_query_log_fields(err),
         ) from None
     except Exception:  # a bug (a stray ValueError included): rules raise DomainError subclasses
-        log.exception("tool %s failed (call %s)", name, call_id)
-        raise fail(
-            "internal_error",
-            f"the server could not answer (call {call_id}); the failure was logged",
-            QueryOutcome.ERROR,
-            status=500,
-            scope=scope,
-            purpose=data.purpose,
-        ) from None
+        raise internal_error() from None

@@ -11,7 +11,7 @@ Source: the DSHS chart "Texas Minimum State Vaccine Requirements for Students Gr
 unverified there (polio age-18 cutoff, HepB 2-dose adolescent option, MenACWY at age 10)
 are deliberately not encoded.
 
-The `conditions` JSON (interpreted by domain/health/rules.py); every key is optional:
+The `conditions` JSON (checked by domain/health/requirements.py, interpreted by domain/health/rules.py); every key is optional:
 
     {
       "min_age": "1 year",

@@ -37,6 +37,8 @@ def parse_age(text: str) -> tuple[tuple[int, str], ...]:
     return terms
 
 
+# Not domain.calendar.add_months: that clamps (Jan 31 + 1 month -> Feb 28), as school dates want;
+# CDSi ages roll over to the next month instead (-> Mar 1), as the CDSi logic specification says.
 def _add_months(day: dt.date, months: int) -> dt.date:
     total = day.year * 12 + day.month - 1 + months
     year, month = divmod(total, 12)

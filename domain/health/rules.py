@@ -1,8 +1,8 @@
 """Pure immunization compliance rules: dose records -> antigen-doses -> per-group status.
 
 Nothing here touches the database. The service loads rows, converts them into the input
-dataclasses below and calls `evaluate_student`. Requirement `conditions` follow the JSON
-format documented in db/demo/requirements.py.
+dataclasses below and calls `evaluate_student` with the rules of domain/health/requirements.py
+(which reads requirement rows and their `conditions`).
 """
 
 from __future__ import annotations
@@ -13,32 +13,11 @@ import functools
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from domain.health.cdsi import Association, CdsiMap, add_age, load_map, normalise_cvx, parse_age, subtract_age
-
-
-class RequirementRow(Protocol):
-    """What a rule is read from: an ImmunizationRequirement, or a row of its columns."""
-
-    @property
-    def id(self) -> Any: ...
-    @property
-    def vaccine_group(self) -> str: ...
-    @property
-    def antigen(self) -> str: ...
-    @property
-    def min_doses(self) -> int: ...
-    @property
-    def conditions(self) -> Mapping[str, Any]: ...
-    @property
-    def grade_min(self) -> int: ...
-    @property
-    def grade_max(self) -> int: ...
-    @property
-    def effective_school_year(self) -> str: ...
-
+from domain.health.cdsi import Association, CdsiMap, add_age, load_map, normalise_cvx, subtract_age
+from domain.health.requirements import RequirementRule
 
 DTAP_GROUP = "DTaP/Tdap/Td"
 # Group-only DTaP/Tdap/Td records: which antigens each product carries. A record without a
@@ -114,38 +93,6 @@ class ProvisionalInput:
         return self.vaccine_group is None or self.vaccine_group == group
 
 
-@dataclass(frozen=True)
-class RequirementRule:
-    vaccine_group: str
-    antigen: str
-    min_doses: int
-    conditions: Mapping[str, Any] = field(default_factory=dict)
-    grade_min: int = 0
-    grade_max: int = 12
-    effective_school_year: str = ""
-
-    @functools.cached_property
-    def main_option(self) -> Mapping[str, Any]:
-        """The row's own way of being met, in the shape of an alternative."""
-        return {"min_doses": self.min_doses, "age_constraints": self.conditions.get("age_constraints", [])}
-
-    @classmethod
-    def of(cls, row: RequirementRow) -> RequirementRule:
-        """The rule held by a requirement row; ValueError when its conditions are malformed."""
-        problems = condition_problems(row.conditions)
-        if problems:
-            raise ValueError(f"requirement {row.id} ({row.vaccine_group}/{row.antigen}): {'; '.join(problems)}")
-        return cls(
-            vaccine_group=row.vaccine_group,
-            antigen=row.antigen,
-            min_doses=row.min_doses,
-            conditions=row.conditions,
-            grade_min=row.grade_min,
-            grade_max=row.grade_max,
-            effective_school_year=row.effective_school_year,
-        )
-
-
 class AntigenDose(NamedTuple):
     """One dose of one antigen on one day, merged across every record that carried it."""
 
@@ -206,58 +153,6 @@ class StudentCompliance:
         if found is None:
             raise KeyError(name)
         return found
-
-
-# -- the conditions format (documented in db/demo/requirements.py) ---------------------------------
-
-_CONDITION_KEYS = {"min_age", "age_constraints", "alternatives", "booster", "evidence"}
-_ALTERNATIVE_KEYS = {"min_doses", "from_student_age", "age_constraints"}
-_BOOSTER_KEYS = {"antigen", "within", "cvx_in", "product_in"}
-
-
-def _age_problems(where: str, value: Any) -> list[str]:
-    try:
-        parse_age(str(value))
-    except ValueError:
-        return [f"{where}: {value!r} is not an age such as '4 years'"]
-    return []
-
-
-def _constraint_problems(where: str, constraints: Any) -> list[str]:
-    problems: list[str] = []
-    for i, c in enumerate(constraints if isinstance(constraints, list) else [None]):
-        at = f"{where}[{i}]"
-        if not isinstance(c, dict) or set(c) not in (
-            {"count_at_least", "on_or_after_age"},
-            {"dose", "on_or_after_age"},
-        ):
-            problems.append(f"{at}: expected {{count_at_least|dose, on_or_after_age}}")
-            continue
-        problems += _age_problems(at, c["on_or_after_age"])
-    return problems
-
-
-def condition_problems(conditions: Mapping[str, Any]) -> list[str]:
-    """What is wrong with a requirement's conditions JSON (empty when it is well formed)."""
-    problems = [f"unknown key {k!r}" for k in sorted(set(conditions) - _CONDITION_KEYS)]
-    if "min_age" in conditions:
-        problems += _age_problems("min_age", conditions["min_age"])
-    problems += _constraint_problems("age_constraints", conditions.get("age_constraints", []))
-    for i, alt in enumerate(conditions.get("alternatives", [])):
-        at = f"alternatives[{i}]"
-        if not isinstance(alt, dict) or "min_doses" not in alt or set(alt) - _ALTERNATIVE_KEYS:
-            problems.append(f"{at}: expected min_doses with optional from_student_age, age_constraints")
-            continue
-        if "from_student_age" in alt:
-            problems += _age_problems(f"{at}.from_student_age", alt["from_student_age"])
-        problems += _constraint_problems(f"{at}.age_constraints", alt.get("age_constraints", []))
-    booster = conditions.get("booster")
-    if booster is not None:
-        if not isinstance(booster, dict) or {"antigen", "within"} - set(booster) or set(booster) - _BOOSTER_KEYS:
-            problems.append("booster: expected antigen, within, and optional cvx_in, product_in")
-        else:
-            problems += _age_problems("booster.within", booster["within"])
-    return problems
 
 
 # -- expanding records into antigen-doses --------------------------------------------------------
@@ -619,15 +514,6 @@ def evaluate_group(
     return GroupStatus(
         group, ComplianceState.MISSING, shown.doses_counted, shown.doses_required, "; ".join(notes), rows
     )
-
-
-def current_rules(rules: Iterable[RequirementRule], grade: int) -> list[RequirementRule]:
-    """One jurisdiction's rows for a grade, from its newest effective school year (a chart replaces the last)."""
-    rules = list(rules)
-    if not rules:
-        return []
-    newest = max(r.effective_school_year for r in rules)
-    return [r for r in rules if r.effective_school_year == newest and r.grade_min <= grade <= r.grade_max]
 
 
 def evaluate_student(

@@ -14,7 +14,7 @@ from db.idset import ids_in
 from db.memo import LruMemo
 from db.models import Organization
 from domain.errors import NotFound
-from policies.scope import Action, DataClass, Scope
+from policies.scope import Scope
 
 V = TypeVar("V")
 
@@ -81,31 +81,3 @@ def in_subtree(session: Session, org_column: Any, org_id: uuid.UUID | None) -> C
         return true()
     result: ColumnElement[bool] = org_column.in_(subtree_ids(session, org_id))
     return result
-
-
-# Kept only until domain/health moves to domain.visibility.org_condition (same step); then deleted.
-def within_org(
-    session: Session, scope: Scope, org_column: Any, org_id: uuid.UUID | None
-) -> tuple[Scope, ColumnElement[bool]]:
-    """The scope and condition for rows of `org_column` in the subtree of `org_id` (all rows when None).
-
-    With the org tree at hand the scope is cut to the subtree and the condition is a short id
-    list; otherwise the condition is a path subquery. Apply the returned scope's filters to the
-    same `org_column` only (the cut is exact there, see `Scope.within`).
-    """
-    if org_id is None:
-        return scope, true()
-    narrowed, condition = scope.within(org_id), scope.subtree_filter(org_column, org_id)
-    if narrowed is None or condition is None:
-        return scope, in_subtree(session, org_column, org_id)
-    return narrowed, condition
-
-
-def require_org(scope: Scope, org_id: uuid.UUID, data_class: DataClass = DataClass.DIRECTORY) -> None:
-    """Refuse an org outside the caller's scope as if it did not exist (no row needed).
-
-    Raises:
-        NotFound: no such org, or it is outside the caller's scope for `data_class`.
-    """
-    if not scope.allows_org(org_id, data_class, Action.READ):
-        raise NotFound(f"organization {org_id} not found", field="org_id")

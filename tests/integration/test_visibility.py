@@ -37,14 +37,6 @@ CASES = [
     ("director.miami", "miami", "austin", "list_outstanding_balances", {}),
 ]
 IDS = [f"{case[3]}-{case[0]}" for case in CASES]
-# Health joins the one rule when its service is split (same step); until then it refuses.
-_PENDING = {"find_missing_immunizations"}
-BRAND_CASES = [
-    pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason="not yet on domain.visibility"))
-    if case[3] in _PENDING
-    else case
-    for case in CASES
-]
 
 
 def _org(deps: Any, slug: str) -> str:
@@ -62,7 +54,7 @@ def _answer(deps: Any, principal: Any, tool: str, arguments: dict[str, Any]) -> 
     return run_tool(deps, principal, tool, arguments, channel="test").data
 
 
-@pytest.mark.parametrize(("who", "own", "other", "tool", "extra"), BRAND_CASES, ids=IDS)
+@pytest.mark.parametrize(("who", "own", "other", "tool", "extra"), CASES, ids=IDS)
 def test_naming_the_brand_answers_for_the_visible_campus_only(demo_deps, persona, who, own, other, tool, extra):
     principal = persona(who)
     by_brand = _answer(demo_deps, principal, tool, {**extra, "org_id": _brand_of(demo_deps, own)})

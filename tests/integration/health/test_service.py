@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import Uuid, bindparam, column, event, select, text
+from sqlalchemy import Uuid, bindparam, column, event, select, text, update
 from sqlalchemy.orm import Session
 
 from db.demo.requirements import seed_tx_requirements
@@ -21,23 +21,22 @@ from db.models import (
     ImmunityEvidence,
     ImmunizationExemption,
     ImmunizationRecord,
+    ImmunizationRequirement,
     Organization,
     OrgLevel,
     ProgramOffering,
     ProvisionalEnrollment,
+    QueryLog,
+    QueryOutcome,
     Student,
 )
 from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
 from domain.health import rules
 from domain.health.cdsi import load_map
+from domain.health.report import find_missing_immunizations
 from domain.health.rules import ComplianceState
 from domain.health.schemas import MissingImmunizationsQuery, RecordExemptionInput, RecordImmunizationInput
-from domain.health.service import (
-    find_missing_immunizations,
-    get_immunization_history,
-    record_exemption,
-    record_immunization,
-)
+from domain.health.service import get_immunization_history, record_exemption, record_immunization
 from policies.scope import Action, Scope
 from tests.factories import (
     assign_guide,
@@ -50,6 +49,7 @@ from tests.factories import (
     scope_at,
 )
 from tests.unit.health.series import complete_series
+from tools.runner import ToolCallError, run_tool
 
 AS_OF = dt.date(2025, 9, 2)
 
@@ -353,6 +353,15 @@ def test_asking_for_an_org_outside_the_scope_is_not_found(session: Session, worl
         find_missing_immunizations(session, scope_at(world.austin), query(org_id=world.dallas.id))
 
 
+def test_naming_the_network_answers_for_the_visible_campus_only(session: Session, world: World) -> None:
+    enroll(session, world.austin_year, "Inside", without=("03",))
+    enroll(session, world.dallas_year, "Outside", without=("03",))
+    austin_only = scope_at(world.austin)
+    by_network = find_missing_immunizations(session, austin_only, query(org_id=world.network.id))
+    assert [s.last_name for s in by_network.items] == ["Inside"]
+    assert by_network == find_missing_immunizations(session, austin_only, query(org_id=world.austin.id))
+
+
 def test_scope_without_health_sees_no_one(session: Session, world: World) -> None:
     from policies.scope import DataClass
 
@@ -626,3 +635,21 @@ def test_recording_an_exemption_for_a_student_outside_the_scope_is_not_found(ses
     data = RecordExemptionInput(student_id=student.id, kind=ExemptionKind.MEDICAL, signed_on=dt.date(2025, 8, 1))
     with pytest.raises(NotFound):
         record_exemption(session, scope_at(world.austin), data, today=AS_OF)
+
+
+# -- a defect in the requirement data -------------------------------------------------------------------
+
+
+def test_a_malformed_requirement_row_is_an_internal_error_not_the_callers_mistake(
+    demo_deps: Any, persona: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with demo_deps.session_factory.begin() as session:
+        session.execute(update(ImmunizationRequirement).values(conditions={"min_age": "soon"}))
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(demo_deps, persona("nurse.austin"), "find_missing_immunizations", {}, channel="test")
+    assert (refused.value.code, refused.value.status) == ("internal_error", 500)
+    # The row's defect is in the server log, not in the answer.
+    assert "requirement" not in refused.value.message and "not an age" in caplog.text
+    with demo_deps.session_factory() as session:
+        entry = session.get(QueryLog, refused.value.audit_seq)
+        assert entry is not None and (entry.outcome, entry.error_code) == (QueryOutcome.ERROR, "internal_error")

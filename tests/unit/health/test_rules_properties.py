@@ -9,12 +9,11 @@ from hypothesis import strategies as st
 
 from db.demo.requirements import tx_requirement_rows
 from domain.health.cdsi import load_map
+from domain.health.requirements import RequirementRule, current_rules
 from domain.health.rules import (
     ComplianceState,
     DoseInput,
-    RequirementRule,
     StudentCompliance,
-    current_rules,
     evaluate_student,
 )
 
