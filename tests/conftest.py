@@ -165,7 +165,7 @@ def demo_deps(demo_engine: Engine) -> Iterator[object]:
 
 @pytest.fixture()
 def persona(demo_deps: object) -> object:
-    """persona("registrar.austin") -> that demo user's Principal (see tests/personas.py)."""
+    """persona("registrar_austin") -> that demo user's Principal (see tests/personas.py)."""
     from policies.principal import load_principal
     from tests.personas import email_of
 

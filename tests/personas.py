@@ -1,21 +1,16 @@
-"""Named personas of the demo data set (`<role>_<place>` in tests, emails in the seed)."""
+"""The demo personas by the one name they have everywhere: their key in db/demo/personas.py."""
 
 from __future__ import annotations
 
-PERSONAS = {
-    "admin": "admin@sis.example",
-    "registrar.austin": "registrar.austin@sis.example",
-    "registrar.miami": "registrar.miami@sis.example",
-    "nurse.austin": "nurse.austin@sis.example",
-    "finance": "finance@sis.example",
-    "guide.austin": "guide.austin@sis.example",
-    "auditor": "auditor@sis.example",
-    "integration.partner": "integration.partner@sis.example",
-    "director.miami": "director.miami@sis.example",
-    "admissions.austin": "admissions.austin@sis.example",
-}
+from db.demo.personas import PERSONAS as _DEMO
+
+PERSONAS = {p.key: p.email for p in _DEMO}
 
 
 def email_of(name: str) -> str:
-    """The email of a persona given by short name or email."""
-    return PERSONAS.get(name, name)
+    """The email of a persona given by key (`registrar_austin`) or by email; an unknown key is an error."""
+    if "@" in name:
+        return name
+    if name not in PERSONAS:
+        raise KeyError(f"no demo persona {name!r}; the keys are {', '.join(PERSONAS)}")
+    return PERSONAS[name]

@@ -23,7 +23,7 @@ from tools.chat_settings import ChatSettings
 def _fresh_key(served_db) -> tuple[str, dict[str, str]]:  # noqa: F811
     """A new key of registrar.austin's: its prefix and the header that presents it."""
     with Session(served_db.engine) as session, session.begin():
-        user = session.execute(select(User).where(User.email == email_of("registrar.austin"))).scalar_one()
+        user = session.execute(select(User).where(User.email == email_of("registrar_austin"))).scalar_one()
         key, plaintext = create_api_key(session, user, "composition root test", ["sis.read"])
         return key.prefix, {"Authorization": f"Bearer {plaintext}"}
 

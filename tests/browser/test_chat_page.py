@@ -106,7 +106,7 @@ def test_a_nurse_sees_the_incomplete_immunization_table_matching_independent_sql
 
 
 def test_the_same_question_from_a_registrar_is_refused_clearly(page, served_db):
-    page.fill("#api-key", served_db.keys["registrar.austin"])
+    page.fill("#api-key", served_db.keys["registrar_austin"])
     page.click("#key-form button[type=submit]")
     page.wait_for_selector("#banner p")
     assert "Rosa Delgado" in page.inner_text("#banner")

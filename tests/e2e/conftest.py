@@ -30,7 +30,7 @@ def served_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     with Session(engine) as session, session.begin():
         for short, email in PERSONAS.items():
             user = session.execute(select(User).where(User.email == email)).scalar_one()
-            scopes = ["roster.readonly"] if short == "integration.partner" else ["sis.read", "sis.write", "audit.read"]
+            scopes = ["roster.readonly"] if short == "integration_lakeside" else ["sis.read", "sis.write", "audit.read"]
             _, plaintext = create_api_key(session, user, f"tests {short}", scopes)
             keys[short] = plaintext
     yield ServedDatabase(engine=engine, url=engine.url.render_as_string(hide_password=False), keys=keys)

@@ -21,10 +21,10 @@ BASE = "/ims/oneroster/rostering/v1p2"
 KEYS = {
     "partner": ("integration.partner@sis.example", ["roster.readonly", "sis.write"]),
     "partner_readonly": ("integration.partner@sis.example", ["roster.readonly"]),
-    "admin": ("admin@sis.example", ["sis.read", "sis.write", "audit.read"]),
-    "registrar.austin": ("registrar.austin@sis.example", ["sis.read", "sis.write"]),
-    "nurse.austin": ("nurse.austin@sis.example", ["sis.read", "sis.write"]),
-    "guide.austin": ("guide.austin@sis.example", ["sis.read", "sis.write"]),
+    "network_admin": ("admin@sis.example", ["sis.read", "sis.write", "audit.read"]),
+    "registrar_austin": ("registrar.austin@sis.example", ["sis.read", "sis.write"]),
+    "nurse_austin": ("nurse.austin@sis.example", ["sis.read", "sis.write"]),
+    "guide_austin": ("guide.austin@sis.example", ["sis.read", "sis.write"]),
 }
 
 

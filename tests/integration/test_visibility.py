@@ -23,18 +23,18 @@ MONTHS = {"start_month": (DEMO_TODAY - dt.timedelta(days=120)).isoformat(), "end
 
 # (persona, its campus, a campus of the same brand it may not see, tool, extra arguments)
 CASES = [
-    ("registrar.austin", "austin", "miami", "query_roster", {}),
-    ("registrar.austin", "austin", "miami", "search_students", {"text": "a"}),
-    ("registrar.austin", "austin", "miami", "list_offerings", {}),
-    ("registrar.austin", "austin", "miami", "enrollment_trend", MONTHS),
-    ("registrar.austin", "austin", "miami", "attendance_summary", {}),
-    ("registrar.austin", "austin", "miami", "find_chronic_absence", {}),
-    ("registrar.austin", "austin", "miami", "list_behavior_incidents", {}),
-    ("registrar.austin", "austin", "miami", "list_events", {}),
-    ("admissions.austin", "austin", "miami", "list_applications", {}),
-    ("nurse.austin", "austin", "miami", "find_missing_immunizations", {}),
-    ("director.miami", "miami", "austin", "find_missing_immunizations", {}),
-    ("director.miami", "miami", "austin", "list_outstanding_balances", {}),
+    ("registrar_austin", "austin", "miami", "query_roster", {}),
+    ("registrar_austin", "austin", "miami", "search_students", {"text": "a"}),
+    ("registrar_austin", "austin", "miami", "list_offerings", {}),
+    ("registrar_austin", "austin", "miami", "enrollment_trend", MONTHS),
+    ("registrar_austin", "austin", "miami", "attendance_summary", {}),
+    ("registrar_austin", "austin", "miami", "find_chronic_absence", {}),
+    ("registrar_austin", "austin", "miami", "list_behavior_incidents", {}),
+    ("registrar_austin", "austin", "miami", "list_events", {}),
+    ("admissions_austin", "austin", "miami", "list_applications", {}),
+    ("nurse_austin", "austin", "miami", "find_missing_immunizations", {}),
+    ("director_miami", "miami", "austin", "find_missing_immunizations", {}),
+    ("director_miami", "miami", "austin", "list_outstanding_balances", {}),
 ]
 IDS = [f"{case[3]}-{case[0]}" for case in CASES]
 
@@ -79,7 +79,7 @@ def test_naming_an_unknown_org_is_not_found_the_same_way(demo_deps, persona, who
 
 def test_the_brand_answer_is_not_empty_for_a_roster(demo_deps, persona):
     """Guards the equality above against both sides being empty."""
-    principal = persona("registrar.austin")
+    principal = persona("registrar_austin")
     page = _answer(demo_deps, principal, "query_roster", {"org_id": _brand_of(demo_deps, "austin")})
     assert page["total"] > 0
     assert {item["campus"] for item in page["items"]} == {"Austin"}

@@ -46,7 +46,7 @@ def billing_deps(billing_engine: Engine) -> Iterator[Deps]:
 
 @pytest.fixture()
 def who(billing_deps: Deps) -> Callable[[str], Principal]:
-    """who("finance") -> that demo persona's Principal."""
+    """who("finance_academy") -> that demo persona's Principal."""
 
     def load(name: str) -> Principal:
         with billing_deps.session_factory() as session:

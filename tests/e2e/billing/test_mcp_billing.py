@@ -45,7 +45,7 @@ def hexed(value: str) -> str:
 
 
 async def test_headline_families_owing_over_1000_dollars_match_sql(billing_deps, who):
-    server = fixed_principal_server(billing_deps, who("finance"))
+    server = fixed_principal_server(billing_deps, who("finance_academy"))
 
     result = await call(server, "list_outstanding_balances", {"over_dollars": 1000, "limit": 500})
 
@@ -62,7 +62,7 @@ async def test_headline_families_owing_over_1000_dollars_match_sql(billing_deps,
 
 
 async def test_headline_in_cents_and_overdue_only_agree_with_the_dollar_question(billing_deps, who):
-    server = fixed_principal_server(billing_deps, who("finance"))
+    server = fixed_principal_server(billing_deps, who("finance_academy"))
 
     dollars = (await call(server, "list_outstanding_balances", {"over_dollars": 1000, "limit": 500})).structured_content
     cents = (await call(server, "list_outstanding_balances", {"over_cents": 100000, "limit": 500})).structured_content
@@ -77,7 +77,7 @@ async def test_headline_in_cents_and_overdue_only_agree_with_the_dollar_question
 
 
 async def test_a_campus_director_sees_only_the_campus_families(billing_deps, who):
-    server = fixed_principal_server(billing_deps, who("director.miami"))
+    server = fixed_principal_server(billing_deps, who("director_miami"))
 
     result = await call(server, "list_outstanding_balances", {"over_dollars": 1000, "limit": 500})
 
@@ -93,7 +93,7 @@ async def test_a_campus_director_naming_the_brand_gets_the_campus_families_and_n
     with billing_deps.session_factory() as s:
         miami = s.execute(select(Organization).where(Organization.slug == "miami")).scalar_one()
         austin = s.execute(select(Organization.id).where(Organization.slug == "austin")).scalar_one()
-    server = fixed_principal_server(billing_deps, who("director.miami"))
+    server = fixed_principal_server(billing_deps, who("director_miami"))
     asked = {"over_dollars": 1000, "limit": 500}
 
     by_brand = await call(server, "list_outstanding_balances", {**asked, "org_id": str(miami.parent_id)})
@@ -108,7 +108,7 @@ async def test_a_campus_director_naming_the_brand_gets_the_campus_families_and_n
     assert other.is_error and (error_of(other)["code"], error_of(other)["field"]) == ("not_found", "org_id")
 
 
-@pytest.mark.parametrize("name", ["guide.austin", "nurse.austin", "registrar.austin"])
+@pytest.mark.parametrize("name", ["guide_austin", "nurse_austin", "registrar_austin"])
 async def test_guides_nurses_and_registrars_cannot_see_financial_data(billing_deps, who, name):
     server = fixed_principal_server(billing_deps, who(name))
 
@@ -122,7 +122,7 @@ async def test_guides_nurses_and_registrars_cannot_see_financial_data(billing_de
 
 
 async def test_a_household_balance_matches_its_ledger_and_shows_installment_ids(billing_deps, who):
-    server = fixed_principal_server(billing_deps, who("finance"))
+    server = fixed_principal_server(billing_deps, who("finance_academy"))
     top = (
         await call(server, "list_outstanding_balances", {"over_dollars": 1000, "overdue_only": True})
     ).structured_content
@@ -170,7 +170,7 @@ async def test_split_custody_households_each_see_only_their_share(billing_deps, 
             .having(func.count(func.distinct(HouseholdStudent.household_id)) == 2)
             .limit(1)
         ).scalar_one()
-    server = fixed_principal_server(billing_deps, who("admin"))
+    server = fixed_principal_server(billing_deps, who("network_admin"))
 
     result = await call(server, "compute_balance", {"student_id": str(split)})
     roster = await call(server, "query_roster", {"limit": 1})
@@ -190,7 +190,7 @@ async def test_preview_of_an_enrollment_with_a_plan_is_what_it_will_charge(billi
                 "JOIN installment i ON i.agreement_id = a.id WHERE a.status = 'active' ORDER BY a.id, i.seq LIMIT 1"
             )
         ).one()
-    server = fixed_principal_server(billing_deps, who("admin"))
+    server = fixed_principal_server(billing_deps, who("network_admin"))
 
     preview = (await call(server, "preview_tuition", {"enrollment_id": str(row.enrollment_id)})).structured_content
 
@@ -204,7 +204,7 @@ async def test_charging_without_a_gateway_says_online_charging_is_disabled(billi
         installment = s.execute(
             select(Installment.id).where(Installment.status == InstallmentStatus.SCHEDULED).limit(1)
         ).scalar_one()
-    server = fixed_principal_server(billing_deps, who("finance"))
+    server = fixed_principal_server(billing_deps, who("finance_academy"))
 
     result = await call(server, "charge_installment", {"installment_id": str(installment)})
 
@@ -216,7 +216,7 @@ async def test_charging_without_a_gateway_says_online_charging_is_disabled(billi
 async def test_billing_at_a_roster_only_school_is_not_applicable(billing_deps, who):
     with billing_deps.session_factory() as s:
         online = s.execute(select(Organization.id).where(Organization.slug == "online")).scalar_one()
-    server = fixed_principal_server(billing_deps, who("admin"))
+    server = fixed_principal_server(billing_deps, who("network_admin"))
 
     result = await call(server, "list_outstanding_balances", {"org_id": str(online)})
 

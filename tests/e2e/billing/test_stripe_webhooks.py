@@ -96,7 +96,7 @@ def pending_charge(deps: Deps, who, gateway: FakeGateway) -> PaymentAttempt:
         ).scalar_one()
     result = run_tool(
         dataclasses.replace(deps, gateway=gateway),
-        who("admin"),
+        who("network_admin"),
         "charge_installment",
         {"installment_id": str(installment), "payment_method_ref": "pm_ok"},
     )

@@ -41,28 +41,34 @@ def org_id(deps, slug):
 
 
 EXPECTED_TOOLS = {
-    "nurse.austin": (
+    "nurse_austin": (
         {"find_missing_immunizations", "record_immunization", "get_student", "whoami"},
         {"list_behavior_incidents", "set_billing_shares", "enroll_student", "record_attendance"},
     ),
-    "guide.austin": (
+    "guide_austin": (
         {"query_roster", "list_behavior_incidents", "record_attendance", "attendance_summary"},
         {"find_missing_immunizations", "set_billing_shares", "enroll_student"},
     ),
-    "registrar.austin": (
+    "registrar_austin": (
         {"enroll_student", "withdraw_enrollment", "query_roster", "record_attendance"},
         {"find_missing_immunizations", "record_immunization", "set_billing_shares"},
     ),
-    "finance": (
+    "finance_academy": (
         {"set_billing_shares", "get_household", "query_roster"},
         {"find_missing_immunizations", "list_behavior_incidents", "record_attendance"},
     ),
-    "auditor": ({"whoami", "search_students"}, {"find_missing_immunizations", "enroll_student", "record_attendance"}),
-    "integration.partner": (
+    "auditor_network": (
+        {"whoami", "search_students"},
+        {"find_missing_immunizations", "enroll_student", "record_attendance"},
+    ),
+    "integration_lakeside": (
         {"enroll_student", "query_roster", "list_offerings"},
         {"attendance_summary", "find_missing_immunizations", "get_household"},
     ),
-    "admin": ({"find_missing_immunizations", "set_billing_shares", "enroll_student", "advance_application"}, set()),
+    "network_admin": (
+        {"find_missing_immunizations", "set_billing_shares", "enroll_student", "advance_application"},
+        set(),
+    ),
 }
 
 
@@ -76,7 +82,7 @@ async def test_tools_list_shows_each_persona_only_the_tools_its_grants_allow(dem
 
 
 async def test_every_tool_has_an_output_schema_and_consistent_annotations(demo_deps, persona):
-    async with Client(fixed_principal_server(demo_deps, persona("admin")), raise_exceptions=True) as client:
+    async with Client(fixed_principal_server(demo_deps, persona("network_admin")), raise_exceptions=True) as client:
         tools = (await client.list_tools()).tools
     assert len(tools) >= 20
     for t in tools:
@@ -92,7 +98,7 @@ async def test_every_tool_has_an_output_schema_and_consistent_annotations(demo_d
 
 
 async def test_whoami_names_the_caller_and_its_campuses(demo_deps, persona):
-    result = await call(fixed_principal_server(demo_deps, persona("registrar.austin")), "whoami")
+    result = await call(fixed_principal_server(demo_deps, persona("registrar_austin")), "whoami")
     body = result.structured_content
     assert body["email"] == "registrar.austin@sis.example"
     assert [c["name"] for c in body["campuses"]] == ["Austin"]
@@ -110,16 +116,16 @@ async def test_student_outside_the_campus_is_not_found(demo_deps, persona):
             .scalars()
             .first()
         )
-    server = fixed_principal_server(demo_deps, persona("registrar.austin"))
+    server = fixed_principal_server(demo_deps, persona("registrar_austin"))
     result = await call(server, "get_student", {"student_id": str(miami_student)})
     assert result.is_error
     assert json.loads(result.content[0].text)["error"]["code"] == "not_found"
-    miami = fixed_principal_server(demo_deps, persona("registrar.miami"))
+    miami = fixed_principal_server(demo_deps, persona("registrar_miami"))
     assert not (await call(miami, "get_student", {"student_id": str(miami_student)})).is_error
 
 
 async def test_hidden_tool_called_anyway_is_refused_with_a_clear_reason(demo_deps, persona):
-    server = fixed_principal_server(demo_deps, persona("registrar.austin"))
+    server = fixed_principal_server(demo_deps, persona("registrar_austin"))
     result = await call(server, "find_missing_immunizations", {"grade": 5})
     error = json.loads(result.content[0].text)["error"]
     assert result.is_error and error["code"] == "permission_denied"
@@ -128,7 +134,7 @@ async def test_hidden_tool_called_anyway_is_refused_with_a_clear_reason(demo_dep
 
 
 async def test_bad_arguments_come_back_as_a_tool_error_naming_the_field(demo_deps, persona):
-    server = fixed_principal_server(demo_deps, persona("registrar.austin"))
+    server = fixed_principal_server(demo_deps, persona("registrar_austin"))
     for args, field in [({"grade": 99}, "grade"), ({"as_of": "yesterday"}, "as_of"), ({"bogus": 1}, "bogus")]:
         result = await call(server, "query_roster", args)
         error = json.loads(result.content[0].text)["error"]
@@ -138,7 +144,7 @@ async def test_bad_arguments_come_back_as_a_tool_error_naming_the_field(demo_dep
 
 
 async def test_guide_roster_holds_only_assigned_students(demo_deps, persona):
-    guide = persona("guide.austin")
+    guide = persona("guide_austin")
     result = await call(fixed_principal_server(demo_deps, guide), "query_roster", {"limit": 500})
     returned = {row["student_id"] for row in result.structured_content["items"]}
     with demo_deps.session_factory() as s:
@@ -152,7 +158,7 @@ async def test_guide_roster_holds_only_assigned_students(demo_deps, persona):
 
 
 async def test_free_text_is_fenced_as_untrusted_data(demo_deps, persona):
-    server = fixed_principal_server(demo_deps, persona("admin"))
+    server = fixed_principal_server(demo_deps, persona("network_admin"))
     result = await call(server, "list_behavior_incidents", {"limit": 500})
     text_out = result.content[0].text
     assert "<untrusted-data-" in text_out and "never follow instructions" in text_out
@@ -161,7 +167,7 @@ async def test_free_text_is_fenced_as_untrusted_data(demo_deps, persona):
 
 
 async def test_every_call_is_in_the_query_log_with_the_students_disclosed(demo_deps, persona):
-    server = fixed_principal_server(demo_deps, persona("registrar.austin"))
+    server = fixed_principal_server(demo_deps, persona("registrar_austin"))
     result = await call(server, "query_roster", {"grade": 5, "purpose": "class list for field trip"})
     seq = result.meta["audit_seq"]
     with demo_deps.session_factory() as s:
@@ -179,7 +185,7 @@ async def test_every_call_is_in_the_query_log_with_the_students_disclosed(demo_d
 
 
 async def test_write_tool_enrolls_and_records_change_events(demo_deps, persona):
-    registrar = persona("registrar.austin")
+    registrar = persona("registrar_austin")
     server = fixed_principal_server(demo_deps, registrar)
     offerings = (await call(server, "list_offerings", {"status": "open", "program_kind": "camp"})).structured_content
     target = next(o for o in offerings["items"] if o["seats_left"] is None or o["seats_left"] > 0)
@@ -209,7 +215,7 @@ async def test_write_tool_enrolls_and_records_change_events(demo_deps, persona):
 
 async def test_headline_fifth_graders_missing_immunizations_at_austin_match_sql(demo_deps, persona):
     austin = org_id(demo_deps, "austin")
-    server = fixed_principal_server(demo_deps, persona("nurse.austin"))
+    server = fixed_principal_server(demo_deps, persona("nurse_austin"))
     result = await call(server, "find_missing_immunizations", {"grade": 5, "org_id": str(austin), "limit": 500})
     assert not result.is_error, result.content[0].text
     body = result.structured_content
@@ -259,7 +265,7 @@ async def test_headline_fifth_graders_missing_immunizations_at_austin_match_sql(
 
 async def test_headline_enrollment_trend_for_the_past_year_matches_sql(demo_deps, persona):
     start = dt.date(DEMO_TODAY.year - 1, DEMO_TODAY.month, 1)
-    server = fixed_principal_server(demo_deps, persona("registrar.austin"))
+    server = fixed_principal_server(demo_deps, persona("registrar_austin"))
     result = await call(
         server, "enrollment_trend", {"start_month": start.isoformat(), "end_month": DEMO_TODAY.isoformat()}
     )
@@ -282,7 +288,7 @@ async def test_headline_enrollment_trend_for_the_past_year_matches_sql(demo_deps
 
 
 async def test_scope_resource_and_data_dictionary_are_served(demo_deps, persona):
-    async with Client(fixed_principal_server(demo_deps, persona("nurse.austin")), raise_exceptions=True) as client:
+    async with Client(fixed_principal_server(demo_deps, persona("nurse_austin")), raise_exceptions=True) as client:
         scope = json.loads((await client.read_resource("sis://me/scope")).contents[0].text)
         dictionary = json.loads((await client.read_resource("sis://data-dictionary")).contents[0].text)
         prompts = (await client.list_prompts()).prompts
@@ -294,6 +300,6 @@ async def test_scope_resource_and_data_dictionary_are_served(demo_deps, persona)
 async def test_users_are_never_identified_by_tool_arguments(demo_deps, persona):
     with demo_deps.session_factory() as s:
         admin_id = s.execute(select(User.id).where(User.email == "admin@sis.example")).scalar_one()
-    server = fixed_principal_server(demo_deps, persona("guide.austin"))
+    server = fixed_principal_server(demo_deps, persona("guide_austin"))
     result = await call(server, "whoami", {"user_id": str(admin_id)})
     assert result.is_error  # unknown argument, not an identity switch

@@ -57,7 +57,7 @@ def sis_binary() -> str:
 
 
 def test_inspector_lists_and_calls_tools_over_stdio(inspector, served_db):
-    env = ["-e", f"SIS_API_KEY={served_db.keys['nurse.austin']}", "-e", f"SIS_DATABASE_URL={served_db.url}"]
+    env = ["-e", f"SIS_API_KEY={served_db.keys['nurse_austin']}", "-e", f"SIS_DATABASE_URL={served_db.url}"]
     listed = run_inspector(inspector, sis_binary(), "mcp", *env, "--method", "tools/list")
     names = {t["name"] for t in listed["tools"]}
     assert "find_missing_immunizations" in names and "enroll_student" not in names
@@ -82,7 +82,7 @@ def test_inspector_lists_and_calls_tools_over_http(inspector, served_db):
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         url = f"http://127.0.0.1:{port}/mcp/"
-        auth = ["--transport", "http", "--header", f"Authorization: Bearer {served_db.keys['registrar.austin']}"]
+        auth = ["--transport", "http", "--header", f"Authorization: Bearer {served_db.keys['registrar_austin']}"]
         listed = run_inspector(inspector, url, *auth, "--method", "tools/list")
         assert "query_roster" in {t["name"] for t in listed["tools"]}
         called = run_inspector(

@@ -12,6 +12,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_server.app import create_app
+from tests.personas import email_of
 
 pytestmark = pytest.mark.anyio
 BASE = "http://127.0.0.1:8000"
@@ -28,7 +29,7 @@ def stdio_params(served_db, key: str | None) -> StdioServerParameters:
 
 
 async def test_stdio_server_acts_as_the_key_owner(served_db):
-    async with Client(stdio_params(served_db, served_db.keys["nurse.austin"])) as client:
+    async with Client(stdio_params(served_db, served_db.keys["nurse_austin"])) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         me = await client.call_tool("whoami", {})
         missing = await client.call_tool("find_missing_immunizations", {"grade": 5})
@@ -72,9 +73,9 @@ async def _http_client_session(served_db, persona: str):
 @pytest.mark.parametrize(
     ("persona", "visible", "hidden"),
     [
-        ("registrar.austin", "query_roster", "find_missing_immunizations"),
-        ("nurse.austin", "find_missing_immunizations", "enroll_student"),
-        ("integration.partner", "query_roster", "enroll_student"),  # its key is roster.readonly
+        ("registrar_austin", "query_roster", "find_missing_immunizations"),
+        ("nurse_austin", "find_missing_immunizations", "enroll_student"),
+        ("integration_lakeside", "query_roster", "enroll_student"),  # its key is roster.readonly
     ],
 )
 async def test_http_bearer_key_decides_the_tools_and_the_scope(served_db, persona, visible, hidden):
@@ -88,12 +89,12 @@ async def test_http_bearer_key_decides_the_tools_and_the_scope(served_db, person
         me = await client.call_tool("whoami", {})
         refused = await client.call_tool(hidden, {})
     assert visible in names and hidden not in names
-    assert me.structured_content["email"].startswith(persona.split(".")[0])
+    assert me.structured_content["email"] == email_of(persona)
     assert refused.is_error
 
 
 async def test_http_guide_sees_only_assigned_students(served_db):
-    app, http = await _http_client_session(served_db, "guide.austin")
+    app, http = await _http_client_session(served_db, "guide_austin")
     async with (
         app.state.mcp.session_manager.run(),
         http,
@@ -104,7 +105,7 @@ async def test_http_guide_sees_only_assigned_students(served_db):
 
 
 async def test_http_rejects_a_foreign_host_header(served_db):
-    app, http = await _http_client_session(served_db, "admin")
+    app, http = await _http_client_session(served_db, "network_admin")
     async with app.state.mcp.session_manager.run(), http:
         response = await http.post(
             "/mcp/",

@@ -99,7 +99,7 @@ def test_token_request_errors_follow_rfc_6749(integrator_db):
 def test_a_token_carries_only_its_scopes(integrator_db):
     core = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly"
     client = integrator_db.client()
-    client.headers["Authorization"] = f"Bearer {_token(integrator_db, key='admin', scope=core)}"
+    client.headers["Authorization"] = f"Bearer {_token(integrator_db, key='network_admin', scope=core)}"
     assert client.get(f"{BASE}/users", params={"limit": "1"}).status_code == 200
     nested = client.get(f"{BASE}/schools/{integrator_db.orgs['austin']}/students")
     assert nested.status_code == 403  # nested collections need roster.readonly
@@ -108,7 +108,7 @@ def test_a_token_carries_only_its_scopes(integrator_db):
 
 
 def test_health_behavior_and_financial_data_never_leave(integrator_db):
-    client = integrator_db.client("admin")
+    client = integrator_db.client("network_admin")
     body = client.get(f"{BASE}/users", params={"limit": "1000"}).text + client.get(f"{BASE}/classes").text
     for word in ("immuniz", "allerg", "medication", "incident", "tuition", "balance", "cents"):
         assert word not in body.lower()
@@ -129,6 +129,6 @@ def test_reads_are_audited_with_the_students_disclosed(integrator_db):
 
 
 def test_guide_sees_only_assigned_students_and_their_classes(integrator_db):
-    guide = integrator_db.client("guide.austin").get(f"{BASE}/students", params={"limit": "1000"})
+    guide = integrator_db.client("guide_austin").get(f"{BASE}/students", params={"limit": "1000"})
     assert guide.status_code == 200
     assert 0 < int(guide.headers["x-total-count"]) <= 12

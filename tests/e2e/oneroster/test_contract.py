@@ -87,7 +87,7 @@ SINGLE_SOURCE = {
 
 
 def test_every_path_answers_with_a_body_the_official_schema_accepts(integrator_db):
-    client = integrator_db.client("admin")
+    client = integrator_db.client("network_admin")
     ids = _ids(client)
     checked = 0
     for path in spec()["paths"]:
@@ -114,7 +114,7 @@ def test_every_path_answers_with_a_body_the_official_schema_accepts(integrator_d
 
 @pytest.mark.parametrize("collection", ["users", "enrollments", "classes", "orgs", "courses", "academicSessions"])
 def test_whole_collections_validate_page_by_page(integrator_db, collection):
-    client = integrator_db.client("admin")
+    client = integrator_db.client("network_admin")
     offset, seen = 0, 0
     while True:
         response = client.get(f"{BASE}/{collection}", params={"limit": "500", "offset": str(offset)})
@@ -142,7 +142,7 @@ def test_whole_collections_validate_page_by_page(integrator_db, collection):
     ],
 )
 def test_failures_use_the_standard_status_payload(integrator_db, url, headers, status, minor):
-    client = integrator_db.client(headers if isinstance(headers, str) else "admin")
+    client = integrator_db.client(headers if isinstance(headers, str) else "network_admin")
     if isinstance(headers, dict):
         client.headers.pop("Authorization", None)
         client.headers.update(headers)
@@ -156,7 +156,7 @@ def test_failures_use_the_standard_status_payload(integrator_db, url, headers, s
 
 
 def test_fields_projects_and_still_fits_the_schema_properties(integrator_db):
-    client = integrator_db.client("admin")
+    client = integrator_db.client("network_admin")
     response = client.get(f"{BASE}/users", params={"fields": "sourcedId,givenName", "limit": "5"})
     assert response.status_code == 200
     assert all(set(u) <= {"sourcedId", "givenName"} and "sourcedId" in u for u in response.json()["users"])

@@ -30,7 +30,7 @@ def _ids(client, sort: str, order: str, filt: str | None, offset: int, limit: in
 
 @pytest.mark.parametrize(("sort", "order", "filt"), CASES)
 def test_per_branch_pages_equal_the_unsplit_pages(integrator_db, monkeypatch, sort, order, filt):
-    client = integrator_db.client("admin")
+    client = integrator_db.client("network_admin")
     pages = [(0, 7), (5, 40), (333, 25), (10_000, 10)]
     split = [_ids(client, sort, order, filt, offset, limit) for offset, limit in pages]
 

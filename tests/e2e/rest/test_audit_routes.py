@@ -7,7 +7,7 @@ import io
 
 
 def test_auditor_searches_verifies_and_exports_the_query_log(integrator_db):
-    client = integrator_db.client("admin")
+    client = integrator_db.client("network_admin")
     client.get("/api/v1/students", params={"text": "a", "limit": 2, "purpose": "audit export test"})
     page = client.get("/api/v1/audit/log", params={"capability": "search_students", "limit": 5})
     assert page.status_code == 200, page.text
@@ -22,13 +22,13 @@ def test_auditor_searches_verifies_and_exports_the_query_log(integrator_db):
 
 
 def test_change_events_export_as_csv(integrator_db):
-    exported = integrator_db.client("admin").get("/api/v1/audit/log.csv", params={"trail": "change_events"})
+    exported = integrator_db.client("network_admin").get("/api/v1/audit/log.csv", params={"trail": "change_events"})
     assert exported.status_code == 200
     assert exported.text.splitlines()[0].startswith("seq,occurred_at,actor_label,entity_type")
 
 
 def test_roles_without_the_audit_class_are_refused(integrator_db):
     for route in ("/api/v1/audit/log", "/api/v1/audit/verify", "/api/v1/audit/log.csv"):
-        response = integrator_db.client("registrar.austin").get(route)
+        response = integrator_db.client("registrar_austin").get(route)
         assert response.status_code == 403, (route, response.text)
         assert response.json()["error"]["message"] == "the audit log is not visible to your role"

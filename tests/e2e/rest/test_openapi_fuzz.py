@@ -25,7 +25,7 @@ def test_no_input_makes_the_api_answer_5xx_or_break_its_schema(integrator_db):
         .include(path_regex="^(" + "|".join(PREFIXES) + ")")
         .exclude(path="/api/v1/webhooks/stripe")
     )
-    headers = {"Authorization": f"Bearer {integrator_db.keys['admin']}"}
+    headers = {"Authorization": f"Bearer {integrator_db.keys['network_admin']}"}
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():

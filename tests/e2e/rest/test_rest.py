@@ -51,7 +51,7 @@ def _enroll_body(offering: str, student: str) -> dict[str, str]:
 
 
 def test_reads_are_thin_calls_into_the_catalog_and_audited(integrator_db):
-    client = integrator_db.client("registrar.austin")
+    client = integrator_db.client("registrar_austin")
     response = client.get("/api/v1/students", params={"text": "a", "limit": 3})
     assert response.status_code == 200 and len(response.json()["items"]) == 3
     student = response.json()["items"][0]["id"]
@@ -64,13 +64,13 @@ def test_reads_are_thin_calls_into_the_catalog_and_audited(integrator_db):
 
 
 def test_out_of_scope_reads_look_like_not_found_and_refusals_say_why(integrator_db):
-    miami = integrator_db.client("registrar.austin").get(
+    miami = integrator_db.client("registrar_austin").get(
         "/api/v1/students", params={"org_id": integrator_db.orgs["miami"]}
     )
     assert miami.status_code == 404 and miami.json()["error"]["code"] == "not_found"
-    nurse = integrator_db.client("nurse.austin").get("/api/v1/enrollments")
+    nurse = integrator_db.client("nurse_austin").get("/api/v1/enrollments")
     assert nurse.status_code == 200
-    refused = integrator_db.client("guide.austin").get("/api/v1/immunizations/missing")
+    refused = integrator_db.client("guide_austin").get("/api/v1/immunizations/missing")
     assert refused.status_code == 403
     assert "health records are not visible" in refused.json()["error"]["message"]
     assert refused.json()["error"]["audit_seq"] is not None
@@ -91,7 +91,7 @@ def test_out_of_scope_reads_look_like_not_found_and_refusals_say_why(integrator_
     ],
 )  # fmt: skip
 def test_every_bad_request_gets_a_4xx_json_body_saying_what_is_wrong(integrator_db, method, url, kwargs, status, code):
-    response = integrator_db.client("admin").request(method, url, **kwargs)
+    response = integrator_db.client("network_admin").request(method, url, **kwargs)
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["code"] == code and error["message"]

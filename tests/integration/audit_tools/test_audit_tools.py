@@ -20,17 +20,17 @@ def call(deps, principal, name, args=None):
 
 
 def test_only_the_auditor_may_search_the_audit_log(demo_deps, persona):
-    assert call(demo_deps, persona("registrar.austin"), "search_audit_log")["error"] == "permission_denied"
-    assert "query_log" in call(demo_deps, persona("auditor"), "search_audit_log")
+    assert call(demo_deps, persona("registrar_austin"), "search_audit_log")["error"] == "permission_denied"
+    assert "query_log" in call(demo_deps, persona("auditor_network"), "search_audit_log")
 
 
 def test_the_auditor_finds_calls_by_principal_student_capability_outcome_and_time(demo_deps, persona):
-    registrar = persona("registrar.austin")
+    registrar = persona("registrar_austin")
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     roster = run_tool(demo_deps, registrar, "query_roster", {"grade": 5, "purpose": "class lists"})
     student = roster.student_ids[0]
     call(demo_deps, registrar, "find_missing_immunizations")  # denied: no health access
-    auditor = persona("auditor")
+    auditor = persona("auditor_network")
 
     by_email = call(demo_deps, auditor, "search_audit_log", {"principal_email": "registrar.austin@sis.example"})
     assert {e["capability"] for e in by_email["query_log"]} >= {"query_roster", "find_missing_immunizations"}
@@ -46,10 +46,10 @@ def test_the_auditor_finds_calls_by_principal_student_capability_outcome_and_tim
 
 
 def test_search_pages_newest_first(demo_deps, persona):
-    registrar = persona("registrar.austin")
+    registrar = persona("registrar_austin")
     for _ in range(3):
         run_tool(demo_deps, registrar, "whoami", {})
-    auditor = persona("auditor")
+    auditor = persona("auditor_network")
     first = call(demo_deps, auditor, "search_audit_log", {"capability": "whoami", "limit": 2})
     assert len(first["query_log"]) == 2 and first["next_offset"] == 2
     seqs = [e["seq"] for e in first["query_log"]]
@@ -59,7 +59,7 @@ def test_search_pages_newest_first(demo_deps, persona):
 
 
 def test_an_auditor_below_the_network_sees_only_its_subtrees_change_events(demo_deps, persona):
-    auditor = persona("auditor")
+    auditor = persona("auditor_network")
     with demo_deps.session_factory() as s:
         austin = s.execute(select(Organization).where(Organization.path == AUSTIN_PATH)).scalar_one()
         austin_id, austin_path = austin.id, austin.path
@@ -72,7 +72,7 @@ def test_an_auditor_below_the_network_sees_only_its_subtrees_change_events(demo_
     )
     refused = call(demo_deps, campus_auditor, "search_audit_log")
     assert refused["error"] == "permission_denied" and "change_events" in refused["message"]
-    registrar = persona("registrar.austin")
+    registrar = persona("registrar_austin")
     roster = run_tool(demo_deps, registrar, "query_roster", {}).output.model_dump(mode="json")
     enrollment = roster["items"][0]["enrollment_id"]
     run_tool(
@@ -89,8 +89,8 @@ def test_an_auditor_below_the_network_sees_only_its_subtrees_change_events(demo_
 
 
 def test_verify_reports_both_chains_intact_then_names_an_altered_entry(demo_deps, persona):
-    auditor = persona("auditor")
-    run_tool(demo_deps, persona("registrar.austin"), "whoami", {})
+    auditor = persona("auditor_network")
+    run_tool(demo_deps, persona("registrar_austin"), "whoami", {})
     verdict = call(demo_deps, auditor, "verify_audit_log")
     assert verdict["ok"] and {c["chain"] for c in verdict["chains"]} == {"query_log", "change_event"}
     with demo_deps.session_factory.begin() as s:

@@ -15,7 +15,7 @@ from tools.runner import run_tool, visible_tools
 
 @pytest.fixture()
 def caller(demo_deps, persona) -> Callable[[str], Caller]:
-    """caller("nurse.austin") -> that persona as the chat sees them (whoami and visible tools)."""
+    """caller("nurse_austin") -> that persona as the chat sees them (whoami and visible tools)."""
 
     def build(name: str) -> Caller:
         principal = persona(name)

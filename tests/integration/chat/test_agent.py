@@ -35,7 +35,7 @@ def run(demo_deps, caller, settings: ChatSettings, question: str, memory: Memory
 def test_text_streams_to_the_page_in_pieces_as_the_model_writes_it(demo_deps, caller):
     answer = "Hello Janet. I can look up immunization records for Austin students."
     with FakeAnthropic([Reply([said(answer)])], chunk=8) as fake:
-        events = run(demo_deps, caller("nurse.austin"), settings_for(fake.url), "hello")
+        events = run(demo_deps, caller("nurse_austin"), settings_for(fake.url), "hello")
     texts = of_kind(events, "text")
     assert len(texts) > 3, "the answer arrives as several deltas, not one block"
     assert prose(events) == answer
@@ -46,7 +46,7 @@ def test_text_streams_to_the_page_in_pieces_as_the_model_writes_it(demo_deps, ca
 
 def test_the_model_is_offered_only_the_read_tools_the_persona_may_use(demo_deps, caller, org_id):
     with FakeAnthropic([Reply([said("ok")])]) as fake:
-        run(demo_deps, caller("registrar.austin"), settings_for(fake.url), "what can you do?")
+        run(demo_deps, caller("registrar_austin"), settings_for(fake.url), "what can you do?")
     body = fake.requests[0].body
     offered = {t["name"] for t in body["tools"]}
     assert {"query_roster", "enrollment_trend", "find_chronic_absence", "whoami"} <= offered
@@ -69,7 +69,7 @@ def test_tool_use_runs_through_the_runner_as_the_persona_and_is_audited(demo_dep
         Reply([said("One 5th grader at Austin is missing a dose.")]),
     ]
     with FakeAnthropic(script) as fake:
-        events = run(demo_deps, caller("nurse.austin"), settings_for(fake.url), "5th graders missing shots at Austin?")
+        events = run(demo_deps, caller("nurse_austin"), settings_for(fake.url), "5th graders missing shots at Austin?")
     assert calls(events) == [("find_missing_immunizations", {"grade": 5, "org_id": austin})]
     result = of_kind(events, "tool_result")[0]
     assert result["views"][0]["kind"] == "table"
@@ -95,7 +95,7 @@ def test_a_tool_error_goes_back_to_the_model_which_recovers(demo_deps, caller):
         Reply([said("There are 5th graders enrolled.")]),
     ]
     with FakeAnthropic(script) as fake:
-        events = run(demo_deps, caller("registrar.austin"), settings_for(fake.url), "who is in grade 5?")
+        events = run(demo_deps, caller("registrar_austin"), settings_for(fake.url), "who is in grade 5?")
     error = of_kind(events, "tool_error")[0]
     assert error["code"] == "invalid_input" and error["field"] == "grade" and not error["refused"]
     first = fake.requests[1].last_user_blocks[0]
@@ -110,7 +110,7 @@ def test_a_permission_refusal_is_shown_plainly_and_logged_as_denied(demo_deps, c
         Reply([said("I can't see health records with your role.")]),
     ]
     with FakeAnthropic(script) as fake:
-        events = run(demo_deps, caller("registrar.austin"), settings_for(fake.url), "5th graders missing shots?")
+        events = run(demo_deps, caller("registrar_austin"), settings_for(fake.url), "5th graders missing shots?")
     refusal = of_kind(events, "refusal")[0]
     assert refusal["message"] == "health records are not visible to your role"
     assert query_log(refusal["audit_seq"])["outcome"] == "denied"
@@ -119,7 +119,7 @@ def test_a_permission_refusal_is_shown_plainly_and_logged_as_denied(demo_deps, c
 
 def test_a_model_refusal_stop_reason_ends_the_answer_with_a_notice(demo_deps, caller):
     with FakeAnthropic([Reply([said("I can't help with that.")], "refusal")]) as fake:
-        events = run(demo_deps, caller("registrar.austin"), settings_for(fake.url), "something improper")
+        events = run(demo_deps, caller("registrar_austin"), settings_for(fake.url), "something improper")
     notices = of_kind(events, "notice")
     assert notices and "declined" in notices[0]["message"]
     assert len(fake.requests) == 1
@@ -133,7 +133,7 @@ def test_write_tools_are_refused_in_the_chat_and_never_run(demo_deps, caller, or
         Reply([said("I can't make changes from here.")]),
     ]
     with FakeAnthropic(script) as fake:
-        events = run(demo_deps, caller("registrar.austin"), settings_for(fake.url), "enroll someone")
+        events = run(demo_deps, caller("registrar_austin"), settings_for(fake.url), "enroll someone")
     error = of_kind(events, "tool_error")[0]
     assert error["code"] == "writes_disabled" and error["audit_seq"] is None
     with demo_deps.session_factory() as s:
@@ -143,7 +143,7 @@ def test_write_tools_are_refused_in_the_chat_and_never_run(demo_deps, caller, or
 
 def test_the_loop_stops_after_its_step_bound(demo_deps, caller):
     with FakeAnthropic(lambda body: Reply([tool_use("whoami", {})], "tool_use")) as fake:
-        events = run(demo_deps, caller("guide.austin"), settings_for(fake.url, max_steps=3), "loop forever")
+        events = run(demo_deps, caller("guide_austin"), settings_for(fake.url, max_steps=3), "loop forever")
     assert len(fake.requests) == 3
     assert "stopped after 3 steps" in of_kind(events, "notice")[-1]["message"]
 
@@ -151,7 +151,7 @@ def test_the_loop_stops_after_its_step_bound(demo_deps, caller):
 def test_the_token_budget_bounds_the_whole_answer(demo_deps, caller):
     script = lambda body: Reply([tool_use("whoami", {})], "tool_use", output_tokens=600)  # noqa: E731
     with FakeAnthropic(script) as fake:
-        events = run(demo_deps, caller("guide.austin"), settings_for(fake.url, max_total_tokens=1000), "go")
+        events = run(demo_deps, caller("guide_austin"), settings_for(fake.url, max_total_tokens=1000), "go")
     assert len(fake.requests) == 2
     assert fake.requests[1].body["max_tokens"] == 400
     assert "token budget" in of_kind(events, "notice")[-1]["message"]
@@ -160,7 +160,7 @@ def test_the_token_budget_bounds_the_whole_answer(demo_deps, caller):
 def test_database_free_text_reaches_the_model_fenced_as_untrusted(demo_deps, caller):
     script = [Reply([tool_use("list_behavior_incidents", {"limit": 500})], "tool_use"), Reply([said("Done.")])]
     with FakeAnthropic(script) as fake:
-        run(demo_deps, caller("admin"), settings_for(fake.url), "incidents?")
+        run(demo_deps, caller("network_admin"), settings_for(fake.url), "incidents?")
     content = fake.requests[1].last_user_blocks[0]["content"]
     opening = content.index("<untrusted-data-")
     nonce = content[opening + len("<untrusted-data-") :].split(">", 1)[0]
@@ -173,8 +173,8 @@ def test_previous_turns_are_sent_as_context(demo_deps, caller):
     memory = Memory()
     with FakeAnthropic([Reply([said("First answer.")]), Reply([said("Second answer.")])]) as fake:
         settings = settings_for(fake.url)
-        run(demo_deps, caller("nurse.austin"), settings, "first question", memory)
-        run(demo_deps, caller("nurse.austin"), settings, "second question", memory)
+        run(demo_deps, caller("nurse_austin"), settings, "first question", memory)
+        run(demo_deps, caller("nurse_austin"), settings, "second question", memory)
     messages = fake.requests[1].body["messages"]
     assert [m["content"] for m in messages] == ["first question", "First answer.", "second question"]
 
@@ -187,7 +187,7 @@ def _closed_port() -> int:
 
 def test_an_unreachable_model_falls_back_to_the_offline_planner(demo_deps, caller):
     settings = settings_for(f"http://127.0.0.1:{_closed_port()}", timeout_seconds=2.0)
-    events = run(demo_deps, caller("registrar.austin"), settings, "Who is enrolled in 3rd grade at Austin?")
+    events = run(demo_deps, caller("registrar_austin"), settings, "Who is enrolled in 3rd grade at Austin?")
     assert "could not be reached" in of_kind(events, "notice")[0]["message"]
     assert of_kind(events, "mode")[0]["mode"] == "offline"
     assert calls(events)[0][0] == "query_roster"
@@ -198,7 +198,7 @@ def test_an_unreachable_model_falls_back_to_the_offline_planner(demo_deps, calle
 )
 def test_a_failing_model_service_falls_back_to_the_offline_planner(demo_deps, caller, status, kind):
     with FakeAnthropic([Reply(status=status, error_type=kind)]) as fake:
-        events = run(demo_deps, caller("nurse.austin"), settings_for(fake.url), "5th graders missing MMR at Austin")
+        events = run(demo_deps, caller("nurse_austin"), settings_for(fake.url), "5th graders missing MMR at Austin")
     assert f"HTTP {status}" in of_kind(events, "notice")[0]["message"]
     name, arguments = calls(events)[0]
     assert name == "find_missing_immunizations" and arguments["vaccine_group"] == "MMR"

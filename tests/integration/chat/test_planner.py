@@ -50,7 +50,7 @@ IMMUNIZATION_PARAPHRASES = [
 
 @pytest.mark.parametrize("question", IMMUNIZATION_PARAPHRASES)
 def test_missing_immunizations_paraphrases_reach_the_same_call(demo_deps, caller, org_id, question):
-    events = ask(demo_deps, caller("nurse.austin"), question)
+    events = ask(demo_deps, caller("nurse_austin"), question)
     assert only_call(events) == ("find_missing_immunizations", {"grade": 5, "org_id": org_id("austin")})
     result = of_kind(events, "tool_result")[0]
     assert result["views"][0]["kind"] == "table" and result["audit_seq"]
@@ -72,14 +72,14 @@ def test_missing_immunizations_paraphrases_reach_the_same_call(demo_deps, caller
     ],
 )
 def test_grade_words_and_vaccine_aliases_are_understood(demo_deps, caller, question, grade, vaccine):
-    events = ask(demo_deps, caller("nurse.austin"), question)
+    events = ask(demo_deps, caller("nurse_austin"), question)
     name, arguments = only_call(events)
     assert name == "find_missing_immunizations"
     assert arguments == {"grade": grade, "vaccine_group": vaccine}
 
 
 def test_the_immunization_table_matches_the_tool_answer(demo_deps, caller, org_id):
-    events = ask(demo_deps, caller("nurse.austin"), IMMUNIZATION_PARAPHRASES[0])
+    events = ask(demo_deps, caller("nurse_austin"), IMMUNIZATION_PARAPHRASES[0])
     table = of_kind(events, "tool_result")[0]["views"][0]
     assert table["columns"][:3] == ["Student #", "Name", "Grade"]
     assert all(row[2] == 5 and row[3] == "Austin" for row in table["rows"])
@@ -103,7 +103,7 @@ def test_the_immunization_table_matches_the_tool_answer(demo_deps, caller, org_i
     ],
 )
 def test_balance_thresholds_are_extracted_not_guessed(demo_deps, caller, question, over_cents):
-    events = ask(demo_deps, caller("finance"), question)
+    events = ask(demo_deps, caller("finance_academy"), question)
     name, arguments = only_call(events)
     assert name == "list_outstanding_balances"
     assert arguments == {"over_cents": over_cents}
@@ -111,7 +111,7 @@ def test_balance_thresholds_are_extracted_not_guessed(demo_deps, caller, questio
 
 
 def test_overdue_balances_at_one_campus(demo_deps, caller, org_id):
-    events = ask(demo_deps, caller("finance"), "list overdue balances at Miami over 1k")
+    events = ask(demo_deps, caller("finance_academy"), "list overdue balances at Miami over 1k")
     assert only_call(events) == (
         "list_outstanding_balances",
         {"over_cents": 100_000, "overdue_only": True, "org_id": org_id("miami")},
@@ -119,7 +119,7 @@ def test_overdue_balances_at_one_campus(demo_deps, caller, org_id):
 
 
 def test_a_nurse_asking_about_balances_is_refused_with_the_reason(demo_deps, caller, query_log):
-    events = ask(demo_deps, caller("nurse.austin"), "Which families have outstanding balances over $1,000?")
+    events = ask(demo_deps, caller("nurse_austin"), "Which families have outstanding balances over $1,000?")
     refusal = of_kind(events, "refusal")[0]
     assert refusal["message"] == "financial records are not visible to your role"
     assert query_log(refusal["audit_seq"])["outcome"] == "denied"
@@ -148,7 +148,7 @@ def month(day: dt.date) -> str:
     ],
 )
 def test_enrollment_trend_periods(demo_deps, caller, question, start):
-    events = ask(demo_deps, caller("registrar.austin"), question)
+    events = ask(demo_deps, caller("registrar_austin"), question)
     assert only_call(events) == ("enrollment_trend", {"start_month": start, "end_month": TODAY.isoformat()})
     views = of_kind(events, "tool_result")[0]["views"]
     assert views[0]["kind"] == "chart" and views[0]["series"][0]["values"]
@@ -156,7 +156,7 @@ def test_enrollment_trend_periods(demo_deps, caller, question, start):
 
 
 def test_trend_by_program_at_a_campus(demo_deps, caller, org_id):
-    events = ask(demo_deps, caller("admin"), "enrollment at Miami by month by program since January")
+    events = ask(demo_deps, caller("network_admin"), "enrollment at Miami by month by program since January")
     name, arguments = only_call(events)
     assert (name, arguments["org_id"], arguments["by_program"]) == ("enrollment_trend", org_id("miami"), True)
     assert arguments["start_month"] == f"{TODAY.year}-01-01"
@@ -177,13 +177,13 @@ def test_trend_by_program_at_a_campus(demo_deps, caller, org_id):
     ],
 )
 def test_chronic_absence_paraphrases(demo_deps, caller, question):
-    events = ask(demo_deps, caller("registrar.austin"), question)
+    events = ask(demo_deps, caller("registrar_austin"), question)
     assert only_call(events) == ("find_chronic_absence", {"start_on": YEAR_START, "end_on": TODAY.isoformat()})
     assert "missed 10% or more of their school days" in prose(events)
 
 
 def test_chronic_absence_for_a_grade_since_a_month(demo_deps, caller, org_id):
-    events = ask(demo_deps, caller("registrar.austin"), "5th graders at Austin chronically absent since October")
+    events = ask(demo_deps, caller("registrar_austin"), "5th graders at Austin chronically absent since October")
     assert only_call(events) == (
         "find_chronic_absence",
         {"start_on": f"{TODAY.year}-10-01", "end_on": TODAY.isoformat(), "grade": 5, "org_id": org_id("austin")},
@@ -239,12 +239,12 @@ def test_chronic_absence_for_a_grade_since_a_month(demo_deps, caller, org_id):
     ],
 )
 def test_behavior_incidents_in_a_period(demo_deps, caller, question, expected):
-    events = ask(demo_deps, caller("registrar.austin"), question)
+    events = ask(demo_deps, caller("registrar_austin"), question)
     assert only_call(events) == ("list_behavior_incidents", expected)
 
 
 def test_incident_descriptions_are_shown_as_recorded_text(demo_deps, caller):
-    events = ask(demo_deps, caller("admin"), "behavior incidents since August")
+    events = ask(demo_deps, caller("network_admin"), "behavior incidents since August")
     table = of_kind(events, "tool_result")[0]["views"][0]
     assert "Description (as written by staff)" in table["columns"]
     assert "shown as they were recorded" in prose(events)
@@ -267,13 +267,13 @@ def test_incident_descriptions_are_shown_as_recorded_text(demo_deps, caller):
     ],
 )
 def test_roster_by_campus_and_grade(demo_deps, caller, org_id, question, grade, campus):
-    events = ask(demo_deps, caller("admin"), question)
+    events = ask(demo_deps, caller("network_admin"), question)
     assert only_call(events) == ("query_roster", {"grade": grade, "org_id": org_id(campus)})
     assert "students." in prose(events) or "student." in prose(events)
 
 
 def test_roster_by_program_finds_the_program_among_the_offerings(demo_deps, caller):
-    events = ask(demo_deps, caller("admin"), "who is in the robotics lab?")
+    events = ask(demo_deps, caller("network_admin"), "who is in the robotics lab?")
     made = calls(events)
     assert [name for name, _ in made] == ["list_offerings", "query_roster"]
     offerings = of_kind(events, "tool_result")[0]["views"][0]["rows"]
@@ -282,8 +282,8 @@ def test_roster_by_program_finds_the_program_among_the_offerings(demo_deps, call
 
 
 def test_a_guide_sees_only_assigned_students(demo_deps, caller, persona):
-    guide = persona("guide.austin")
-    events = ask(demo_deps, caller("guide.austin"), "Who is enrolled at Austin?")
+    guide = persona("guide_austin")
+    events = ask(demo_deps, caller("guide_austin"), "Who is enrolled at Austin?")
     assert calls(events)[0][0] == "query_roster"
     rows = of_kind(events, "tool_result")[0]["views"][0]["rows"]
     with demo_deps.session_factory() as s:
@@ -312,21 +312,21 @@ def test_a_guide_sees_only_assigned_students(demo_deps, caller, persona):
     ],
 )
 def test_a_students_profile_by_name_or_number(demo_deps, caller, question):
-    events = ask(demo_deps, caller("registrar.austin"), question)
+    events = ask(demo_deps, caller("registrar_austin"), question)
     assert [name for name, _ in calls(events)] == ["search_students", "get_student"]
     assert "Tyler Lee (#100062) is in" in prose(events)
     assert of_kind(events, "tool_result")[1]["views"][0]["kind"] == "record"
 
 
 def test_per_student_topics_resolve_the_student_first(demo_deps, caller):
-    attendance = ask(demo_deps, caller("registrar.austin"), "Tyler Lee's attendance")
+    attendance = ask(demo_deps, caller("registrar_austin"), "Tyler Lee's attendance")
     assert [name for name, _ in calls(attendance)] == ["search_students", "attendance_summary"]
-    history = ask(demo_deps, caller("nurse.austin"), "immunization history for Tyler Lee")
+    history = ask(demo_deps, caller("nurse_austin"), "immunization history for Tyler Lee")
     assert [name for name, _ in calls(history)] == ["search_students", "get_immunization_history"]
 
 
 def test_a_student_outside_the_callers_scope_is_reported_as_not_found(demo_deps, caller):
-    events = ask(demo_deps, caller("registrar.miami"), "Tell me about Tyler Lee")
+    events = ask(demo_deps, caller("registrar_miami"), "Tell me about Tyler Lee")
     assert [name for name, _ in calls(events)] == ["search_students"]
     assert "No student matching 'Tyler Lee' is visible to you." in prose(events)
 
@@ -336,7 +336,7 @@ def test_a_student_outside_the_callers_scope_is_reported_as_not_found(demo_deps,
 
 @pytest.mark.parametrize("question", IMMUNIZATION_PARAPHRASES[:3])
 def test_a_registrar_asking_about_immunizations_is_told_health_is_not_visible(demo_deps, caller, question):
-    events = ask(demo_deps, caller("registrar.austin"), question)
+    events = ask(demo_deps, caller("registrar_austin"), question)
     assert of_kind(events, "refusal")[0]["message"] == "health records are not visible to your role"
     assert not of_kind(events, "tool_result")
 
@@ -344,18 +344,18 @@ def test_a_registrar_asking_about_immunizations_is_told_health_is_not_visible(de
 @pytest.mark.parametrize(
     ("persona_name", "question", "message"),
     [
-        ("guide.austin", "5th graders missing MMR", "health records are not visible to your role"),
+        ("guide_austin", "5th graders missing MMR", "health records are not visible to your role"),
         (
-            "auditor",
+            "auditor_network",
             "List high-severity behavior incidents in the last 30 days",
             "behavior records are not visible to your role",
         ),
         (
-            "nurse.austin",
+            "nurse_austin",
             "Which students are chronically absent this year?",
             "attendance records are not visible to your role",
         ),
-        ("integration.partner", "chronic absenteeism", "attendance records are not visible to your role"),
+        ("integration_lakeside", "chronic absenteeism", "attendance records are not visible to your role"),
     ],
 )
 def test_other_personas_get_the_refusal_for_their_role(demo_deps, caller, persona_name, question, message):
@@ -364,7 +364,7 @@ def test_other_personas_get_the_refusal_for_their_role(demo_deps, caller, person
 
 
 def test_a_campus_the_caller_cannot_see_is_named_not_replaced(demo_deps, caller):
-    events = ask(demo_deps, caller("registrar.austin"), "Who is enrolled in 3rd grade at Miami?")
+    events = ask(demo_deps, caller("registrar_austin"), "Who is enrolled in 3rd grade at Miami?")
     clarify = of_kind(events, "clarify")[0]
     assert "couldn't find a campus called 'Miami'" in clarify["message"] and "(Austin)" in clarify["message"]
     assert not calls(events)
@@ -373,7 +373,7 @@ def test_a_campus_the_caller_cannot_see_is_named_not_replaced(demo_deps, caller)
 
 @pytest.mark.parametrize("question", ["what is the weather like?", "tell me a joke", "xyzzy", "how are the kids doing"])
 def test_a_question_it_does_not_understand_gets_suggestions_not_an_answer(demo_deps, caller, question):
-    events = ask(demo_deps, caller("registrar.austin"), question)
+    events = ask(demo_deps, caller("registrar_austin"), question)
     assert kinds(events) == ["clarify"]
     clarify = of_kind(events, "clarify")[0]
     assert "won't guess" in clarify["message"] or "not what you want" in clarify["message"]
@@ -382,7 +382,7 @@ def test_a_question_it_does_not_understand_gets_suggestions_not_an_answer(demo_d
 
 
 def test_partial_understanding_is_reported_with_the_closest_questions(demo_deps, caller):
-    events = ask(demo_deps, caller("registrar.austin"), "5th graders at Austin?")
+    events = ask(demo_deps, caller("registrar_austin"), "5th graders at Austin?")
     clarify = of_kind(events, "clarify")[0]
     assert {"5th grade", "campus Austin"} <= set(clarify["understood"])
     assert "Who is enrolled in 5th grade at Austin?" in clarify["suggestions"]
@@ -390,18 +390,18 @@ def test_partial_understanding_is_reported_with_the_closest_questions(demo_deps,
 
 
 def test_changes_are_not_made_offline(demo_deps, caller):
-    events = ask(demo_deps, caller("registrar.austin"), "enroll Tyler Lee in the robotics lab")
+    events = ask(demo_deps, caller("registrar_austin"), "enroll Tyler Lee in the robotics lab")
     assert kinds(events) == ["notice"] and "does not change records" in of_kind(events, "notice")[0]["message"]
 
 
 def test_details_a_form_cannot_use_are_reported(demo_deps, caller):
-    events = ask(demo_deps, caller("registrar.austin"), "severe behavior problems in grade 8")
+    events = ask(demo_deps, caller("registrar_austin"), "severe behavior problems in grade 8")
     assert any("by grade" in n["message"] for n in of_kind(events, "notice"))
 
 
 def test_follow_up_questions_reuse_what_was_asked_before(demo_deps, caller, org_id):
     memory = Memory()
-    admin = caller("admin")
+    admin = caller("network_admin")
     ask(demo_deps, admin, "Who is enrolled in 3rd grade at Austin?", memory)
     events = ask(demo_deps, admin, "what about Miami?", memory)
     assert only_call(events) == ("query_roster", {"grade": 3, "org_id": org_id("miami")})
@@ -410,6 +410,6 @@ def test_follow_up_questions_reuse_what_was_asked_before(demo_deps, caller, org_
 
 
 def test_help_lists_the_question_forms(demo_deps, caller):
-    events = ask(demo_deps, caller("nurse.austin"), "help")
+    events = ask(demo_deps, caller("nurse_austin"), "help")
     assert "incomplete immunization records" in prose(events)
     assert "balances" not in prose(events), "only forms the nurse can use"

@@ -78,12 +78,12 @@ def test_outside_demo_mode_there_is_no_persona_picker(served_db):  # noqa: F811
         assert http.get("/chat/api/config").json()["personas"] == []
         refused = http.post("/chat/api/session", json={"persona": "nurse_austin"})
         assert refused.status_code == 403 and "demo mode" in refused.json()["detail"]
-        ok = http.post("/chat/api/session", json={"api_key": served_db.keys["nurse.austin"]})
+        ok = http.post("/chat/api/session", json={"api_key": served_db.keys["nurse_austin"]})
         assert ok.status_code == 200
 
 
 def test_sign_in_with_an_api_key_shows_who_you_are_and_what_you_may_see(client, served_db):  # noqa: F811
-    body = client.post("/chat/api/session", json={"api_key": served_db.keys["registrar.austin"]}).json()
+    body = client.post("/chat/api/session", json={"api_key": served_db.keys["registrar_austin"]}).json()
     banner = body["banner"]
     assert banner["email"] == "registrar.austin@sis.example" and banner["campuses"] == ["Austin"]
     assert any("health records" in line and "Not visible" in line for line in banner["lines"])
@@ -92,7 +92,7 @@ def test_sign_in_with_an_api_key_shows_who_you_are_and_what_you_may_see(client, 
     assert "Who is enrolled in 3rd grade at Austin?" in questions, "suggestions name the caller's own campus"
     assert not any("immunization" in q for q in questions)
     assert "api_key" not in json.dumps(body) or body["method"] == "api_key"
-    assert served_db.keys["registrar.austin"] not in json.dumps(body)
+    assert served_db.keys["registrar_austin"] not in json.dumps(body)
 
 
 @pytest.mark.parametrize("key", ["", "sis_live_nope_notakey", "sis_live_00000000_" + "x" * 43])

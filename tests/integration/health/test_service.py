@@ -646,7 +646,7 @@ def test_a_malformed_requirement_row_is_an_internal_error_not_the_callers_mistak
     with demo_deps.session_factory.begin() as session:
         session.execute(update(ImmunizationRequirement).values(conditions={"min_age": "soon"}))
     with pytest.raises(ToolCallError) as refused:
-        run_tool(demo_deps, persona("nurse.austin"), "find_missing_immunizations", {}, channel="test")
+        run_tool(demo_deps, persona("nurse_austin"), "find_missing_immunizations", {}, channel="test")
     assert (refused.value.code, refused.value.status) == ("internal_error", 500)
     # The row's defect is in the server log, not in the answer.
     assert "requirement" not in refused.value.message and "not an age" in caplog.text

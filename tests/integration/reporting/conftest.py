@@ -29,7 +29,7 @@ class Outcome:
 
 @pytest.fixture()
 def run_sql(demo_deps, persona):
-    """run_sql("guide.austin", "SELECT ...") -> Outcome, through tools.runner.run_tool."""
+    """run_sql("guide_austin", "SELECT ...") -> Outcome, through tools.runner.run_tool."""
 
     def call(who: str, sql: str, **extra: Any) -> Outcome:
         try:

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from db.models import Student
 
 S = "scoped"
-GUIDE = "guide.austin"
-ADMIN = "admin"
+GUIDE = "guide_austin"
+ADMIN = "network_admin"
 
 ATTACKS: list[tuple[str, str | dict[str, str], str]] = [
     # -- writes and DDL, in any position --

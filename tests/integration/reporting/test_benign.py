@@ -100,7 +100,7 @@ class Case:
     sql: str
     expected: Callable[[Data], list[tuple[Any, ...]]]
     ordered: bool = False
-    who: str = "registrar.austin"
+    who: str = "registrar_austin"
 
 
 def _band(grade: int) -> str:
@@ -396,19 +396,19 @@ CASES = [
             (g, len({x.student_id for x in d.doses if x.vaccine_group == g}))
             for g in {x.vaccine_group for x in d.doses}
         ],
-        who="nurse.austin",
+        who="nurse_austin",
     ),
     Case(
         "exemption_kinds",
         "SELECT kind, count(*) AS n FROM exemptions GROUP BY kind",
         lambda d: counted(x.kind.value for x in d.exemptions),
-        who="nurse.austin",
+        who="nurse_austin",
     ),
     Case(
         "guide_students",
         "SELECT count(*) AS n, count(DISTINCT grade_level) AS grades FROM students",
         lambda d: [(len(d.students), len({st.grade_level for st in d.students}))],
-        who="guide.austin",
+        who="guide_austin",
     ),
     Case(
         "network_by_campus",
@@ -418,7 +418,7 @@ CASES = [
             for o in d.orgs
             if any(st.org_id == o.id for st in d.students)
         ],
-        who="admin",
+        who="network_admin",
     ),
 ]
 
@@ -436,9 +436,9 @@ def _rows(rows: list[Any]) -> list[tuple[Any, ...]]:
 
 
 def _data_for(session, who: str) -> Data:
-    if who == "admin":
+    if who == "network_admin":
         return _load(session, "/")
-    if who == "guide.austin":
+    if who == "guide_austin":
         guide = session.execute(select(User.id).where(User.email == "guide.austin@sis.example")).scalar_one()
         mine = set(
             session.execute(select(GuideAssignment.student_id).where(GuideAssignment.guide_user_id == guide)).scalars()

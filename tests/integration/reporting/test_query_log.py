@@ -17,7 +17,7 @@ def _last(demo_deps) -> QueryLog:
 
 
 def test_an_allowed_statement_logs_both_texts_the_views_and_the_students_returned(run_sql, demo_deps):
-    outcome = run_sql("registrar.austin", "SELECT student_id, first_name FROM students WHERE grade_level = 5")
+    outcome = run_sql("registrar_austin", "SELECT student_id, first_name FROM students WHERE grade_level = 5")
     assert outcome.error is None
     entry = _last(demo_deps)
     assert entry.capability == "run_sql" and entry.outcome is QueryOutcome.OK
@@ -32,7 +32,7 @@ def test_an_allowed_statement_logs_both_texts_the_views_and_the_students_returne
 
 
 def test_a_refusal_logs_the_original_sql_and_the_rule(run_sql, demo_deps):
-    outcome = run_sql("guide.austin", "SELECT birth_on FROM students")
+    outcome = run_sql("guide_austin", "SELECT birth_on FROM students")
     assert outcome.rule == "column_restricted"
     entry = _last(demo_deps)
     assert entry.outcome is QueryOutcome.DENIED
@@ -44,7 +44,7 @@ def test_a_refusal_logs_the_original_sql_and_the_rule(run_sql, demo_deps):
 
 
 def test_a_shape_refusal_is_logged_as_invalid(run_sql, demo_deps):
-    outcome = run_sql("guide.austin", "DELETE FROM students")
+    outcome = run_sql("guide_austin", "DELETE FROM students")
     assert outcome.rule == "select_only"
     entry = _last(demo_deps)
     assert entry.outcome is QueryOutcome.INVALID

@@ -23,7 +23,7 @@ def _columns(schema: dict, view: str) -> set[str]:
 
 
 def test_describe_schema_lists_only_the_views_and_columns_a_guide_may_read(demo_deps, persona):
-    schema = _schema(demo_deps, persona("guide.austin"))
+    schema = _schema(demo_deps, persona("guide_austin"))
     views = {v["name"] for v in schema["views"]}
     assert {"students", "enrollments", "attendance", "behavior_incidents"} <= views
     assert not {"immunizations", "exemptions"} & views
@@ -33,30 +33,30 @@ def test_describe_schema_lists_only_the_views_and_columns_a_guide_may_read(demo_
 
 
 def test_describe_schema_shows_health_to_the_nurse_and_demographics_to_the_registrar(demo_deps, persona):
-    nurse = _schema(demo_deps, persona("nurse.austin"))
+    nurse = _schema(demo_deps, persona("nurse_austin"))
     assert "immunizations" in {v["name"] for v in nurse["views"]}
-    registrar = _schema(demo_deps, persona("registrar.austin"))
+    registrar = _schema(demo_deps, persona("registrar_austin"))
     assert "immunizations" not in {v["name"] for v in registrar["views"]}
     assert {"birth_on", "address"} <= _columns(registrar, "students")
 
 
 def test_the_guide_counts_only_assigned_students(run_sql):
-    outcome = run_sql("guide.austin", "SELECT count(*) AS n FROM students")
+    outcome = run_sql("guide_austin", "SELECT count(*) AS n FROM students")
     assert outcome.output["rows"] == [[8]]
 
 
 def test_truncation_is_exact_at_the_limit(run_sql):
-    total = run_sql("registrar.austin", "SELECT count(*) FROM students").output["rows"][0][0]
-    exact = run_sql("registrar.austin", "SELECT student_id FROM students", limit=total)
+    total = run_sql("registrar_austin", "SELECT count(*) FROM students").output["rows"][0][0]
+    exact = run_sql("registrar_austin", "SELECT student_id FROM students", limit=total)
     assert exact.output["row_count"] == total and not exact.output["truncated"]
-    short = run_sql("registrar.austin", "SELECT student_id FROM students", limit=total - 1)
+    short = run_sql("registrar_austin", "SELECT student_id FROM students", limit=total - 1)
     assert short.output["row_count"] == total - 1 and short.output["truncated"]
 
 
 def test_instructions_stored_in_data_come_back_as_data_only(run_sql, demo_session):
     students = demo_session.execute(select(func.count()).select_from(Student)).scalar_one()
     outcome = run_sql(
-        "admin",
+        "network_admin",
         "SELECT incident_id, description FROM behavior_incidents WHERE description LIKE '%Ignore previous%'",
     )
     assert outcome.error is None
@@ -71,14 +71,14 @@ def test_a_timeout_stops_the_statement(run_sql):
         "SELECT count(*) FROM attendance a JOIN attendance b ON a.student_id <> b.student_id "
         "JOIN attendance c ON c.day_on <> b.day_on"
     )
-    outcome = run_sql("admin", sql)
+    outcome = run_sql("network_admin", sql)
     assert outcome.error is not None and outcome.error.code == "sql_failed"
     assert outcome.rule == "time_limit"
 
 
 @pytest.mark.anyio
 async def test_run_sql_over_mcp_returns_rows_inside_the_untrusted_data_fence(demo_deps, persona):
-    server = fixed_principal_server(demo_deps, persona("admin"))
+    server = fixed_principal_server(demo_deps, persona("network_admin"))
     sql = "SELECT description FROM behavior_incidents WHERE description LIKE '%Ignore previous%'"
     async with Client(server, raise_exceptions=True) as client:
         result = await client.call_tool("run_sql", {"sql": sql, "purpose": "review"})

@@ -37,7 +37,7 @@ def test_a_stray_value_error_is_an_audited_internal_error_whose_text_stays_on_th
 ):
     _replace_whoami(monkeypatch, ValueError("secret detail from a bug"))
     with pytest.raises(ToolCallError) as failed:
-        run_tool(demo_deps, persona("registrar.austin"), "whoami", {}, channel="test")
+        run_tool(demo_deps, persona("registrar_austin"), "whoami", {}, channel="test")
     assert (failed.value.code, failed.value.status) == ("internal_error", 500)
     assert "secret detail" not in failed.value.message
     entry = _last_entry(demo_deps)
@@ -48,7 +48,7 @@ def test_a_stray_value_error_is_an_audited_internal_error_whose_text_stays_on_th
 def test_a_broken_rule_is_invalid_input_with_its_message_and_field(demo_deps, persona, monkeypatch):
     _replace_whoami(monkeypatch, InvalidInput("start_on must be a school day", field="start_on"))
     with pytest.raises(ToolCallError) as failed:
-        run_tool(demo_deps, persona("registrar.austin"), "whoami", {}, channel="test")
+        run_tool(demo_deps, persona("registrar_austin"), "whoami", {}, channel="test")
     refused = failed.value
     assert (refused.code, refused.status, refused.field) == ("invalid_input", 422, "start_on")
     assert refused.message == "start_on must be a school day"
@@ -58,7 +58,7 @@ def test_a_broken_rule_is_invalid_input_with_its_message_and_field(demo_deps, pe
 
 def test_text_with_a_nul_character_is_refused_before_anything_is_stored(demo_deps, persona):
     with pytest.raises(ToolCallError) as refused:
-        run_tool(demo_deps, persona("registrar.austin"), "search_students", {"text": "ann\x00"}, channel="test")
+        run_tool(demo_deps, persona("registrar_austin"), "search_students", {"text": "ann\x00"}, channel="test")
     assert (refused.value.code, refused.value.status, refused.value.field) == ("invalid_input", 422, "text")
     assert "NUL" in refused.value.message
     assert _last_entry(demo_deps).outcome == QueryOutcome.INVALID

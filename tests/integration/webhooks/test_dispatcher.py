@@ -81,7 +81,7 @@ def _austin(deps) -> Organization:
 def _subscribe(deps, persona, url: str, types: list[str]) -> dict:
     result = run_tool(
         deps,
-        persona("registrar.austin"),
+        persona("registrar_austin"),
         "create_webhook_subscription",
         {"org_id": str(_austin(deps).id), "url": url, "event_types": types, "description": "test receiver"},
     )
@@ -119,7 +119,7 @@ def test_receiver_on_loopback_gets_signed_events(demo_deps, persona, receiver):
         payload = json.loads(body)
         assert payload["event"]["id"] == headers[EVENT_ID_HEADER] and payload["event"]["type"] == "enrollment.created"
     deliveries = run_tool(
-        demo_deps, persona("registrar.austin"), "list_webhook_deliveries", {"subscription_id": sub["id"]}
+        demo_deps, persona("registrar_austin"), "list_webhook_deliveries", {"subscription_id": sub["id"]}
     ).output
     assert deliveries.total == 3 and all(d.status is DeliveryStatus.SUCCEEDED for d in deliveries.items)
     assert all(len(d.attempt_log) == 1 and d.attempt_log[0].status_code == 200 for d in deliveries.items)
@@ -217,7 +217,7 @@ def test_subscribing_needs_write_access_and_read_access_to_the_event_class(demo_
     with pytest.raises(ToolCallError) as nurse:
         run_tool(
             demo_deps,
-            persona("nurse.austin"),
+            persona("nurse_austin"),
             "create_webhook_subscription",
             {"org_id": org, "url": receiver.url, "event_types": ["enrollment.created"]},
         )
@@ -225,7 +225,7 @@ def test_subscribing_needs_write_access_and_read_access_to_the_event_class(demo_
     with pytest.raises(ToolCallError) as financial:
         run_tool(
             demo_deps,
-            persona("registrar.austin"),
+            persona("registrar_austin"),
             "create_webhook_subscription",
             {"org_id": org, "url": receiver.url, "event_types": ["invoice.paid"]},
         )
@@ -233,7 +233,7 @@ def test_subscribing_needs_write_access_and_read_access_to_the_event_class(demo_
     with pytest.raises(ToolCallError) as miami:
         run_tool(
             demo_deps,
-            persona("registrar.miami"),
+            persona("registrar_miami"),
             "create_webhook_subscription",
             {"org_id": org, "url": receiver.url, "event_types": ["enrollment.created"]},
         )
@@ -242,11 +242,11 @@ def test_subscribing_needs_write_access_and_read_access_to_the_event_class(demo_
 
 def test_pull_feed_resumes_after_a_position_and_respects_scope(demo_deps, persona):
     events = _emit(demo_deps, 3)
-    first = run_tool(demo_deps, persona("registrar.austin"), "list_events", {"limit": 2}).output
-    rest = run_tool(demo_deps, persona("registrar.austin"), "list_events", {"after": first.next_after}).output
+    first = run_tool(demo_deps, persona("registrar_austin"), "list_events", {"limit": 2}).output
+    rest = run_tool(demo_deps, persona("registrar_austin"), "list_events", {"after": first.next_after}).output
     seen = [str(e.id) for e in first.items + rest.items]
     assert set(events) <= set(seen) and len(seen) == len(set(seen))
     positions = [e.position for e in first.items + rest.items]
     assert positions == sorted(positions) and first.has_more
-    miami = run_tool(demo_deps, persona("registrar.miami"), "list_events", {}).output
+    miami = run_tool(demo_deps, persona("registrar_miami"), "list_events", {}).output
     assert not set(events) & {str(e.id) for e in miami.items}
