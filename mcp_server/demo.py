@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 from db.base import Base, utcnow
 from db.demo.billing_seed import seed_billing
 from db.demo.seed import DemoSummary, seed_demo
-from db.models import AgreementStatus, BillingAgreement, Enrollment, Installment
-from domain.billing import rules
-from domain.billing.agreements import agreement_label, schedule_rows
+from db.models import Enrollment, Installment
+from domain.billing.agreements import agreement_label, new_agreement, schedule_rows
 from domain.billing.pricing import PrefetchedPricingData, seed_terms
 from domain.billing.withdrawal import on_enrollment_ended
 from policies.scope import Actor, DataClass, scope_for_orgs
@@ -46,20 +45,9 @@ class DemoPricing:
         if not terms.shares:
             return []
         now = utcnow()
-        agreement = BillingAgreement(
-            id=uuid.uuid4(),
-            org_id=enrollment.org_id,
-            enrollment_id=enrollment.id,
-            student_id=enrollment.student_id,
-            offering_id=enrollment.offering_id,
-            plan_id=plan.id,
-            status=AgreementStatus.ACTIVE,
-            terms=terms.to_json(),
-            total_cents=rules.compute_quote(terms).total_cents,
-            withdrawn_on=None,
-            created_at=now,
-            updated_at=now,
-        )
+        agreement = new_agreement(enrollment, plan, terms)
+        agreement.withdrawn_on = None
+        agreement.created_at = agreement.updated_at = now
         rows: list[Base] = [agreement]
         for row in schedule_rows(agreement, terms, label=agreement_label(session, agreement)):
             if isinstance(row, Installment):

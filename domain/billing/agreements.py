@@ -164,6 +164,21 @@ def agreement_label(session: Session, agreement: BillingAgreement) -> str:
     return f"{offering.name}, {student.first_name} {student.last_name}"
 
 
+def new_agreement(enrollment: Enrollment, plan: PaymentPlan, terms: rules.Terms) -> BillingAgreement:
+    """A new active agreement pricing `enrollment` on `plan` by `terms` (not yet added to a session)."""
+    return BillingAgreement(
+        id=uuid.uuid4(),
+        org_id=enrollment.org_id,
+        enrollment_id=enrollment.id,
+        student_id=enrollment.student_id,
+        offering_id=enrollment.offering_id,
+        plan_id=plan.id,
+        status=AgreementStatus.ACTIVE,
+        terms=terms.to_json(),
+        total_cents=rules.compute_quote(terms).total_cents,
+    )
+
+
 def price_agreement(
     session: Session, scope: Scope, enrollment: Enrollment, terms: rules.Terms, plan: PaymentPlan, *, reason: str | None
 ) -> BillingAgreement:
@@ -181,17 +196,7 @@ def price_agreement(
     total = rules.compute_quote(terms).total_cents
     agreement = agreement_of(session, enrollment.id)
     if agreement is None:
-        agreement = BillingAgreement(
-            id=uuid.uuid4(),
-            org_id=enrollment.org_id,
-            enrollment_id=enrollment.id,
-            student_id=enrollment.student_id,
-            offering_id=enrollment.offering_id,
-            plan_id=plan.id,
-            status=AgreementStatus.ACTIVE,
-            terms=terms.to_json(),
-            total_cents=total,
-        )
+        agreement = new_agreement(enrollment, plan, terms)
         session.add(agreement)
     else:
         if agreement.status is not AgreementStatus.ACTIVE:
