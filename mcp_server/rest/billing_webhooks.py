@@ -4,7 +4,12 @@ The signature (`Stripe-Signature`, HMAC over the raw body with STRIPE_WEBHOOK_SE
 tolerance) is checked before anything is parsed; unsigned, wrongly signed and stale deliveries
 get a 400 with a JSON body saying which. A verified event is applied by domain/billing/gateway_events.py,
 which dedupes by event id, so redeliveries and replays change nothing. A 503 asks Stripe to
-deliver again later (a payment this database does not know yet). Include with
+deliver again later (a payment this database does not know yet).
+
+This is the one write path that does not go through tools.runner.run_tool: Stripe is not a
+person or an agent acting on students' records, so there is no principal to authorize and no
+disclosure to log. The system acts with financial scope at the payment's own org only, and what
+it changes is recorded as hash-chained change events in the same transaction. Include with
 `app.include_router(router)`; the app must hold its runner `Deps` in `app.state.deps` and the
 secret in `app.state.stripe_webhook_secret`.
 """

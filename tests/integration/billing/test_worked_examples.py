@@ -1,6 +1,6 @@
-"""The README's worked examples, end to end through the billing services on both engines.
+"""The worked examples of docs/billing.md, end to end through the billing services on both engines.
 
-Each example's numbers are the README table: change one only together with the other.
+Each example's numbers are the docs/billing.md table: change one only together with the other.
 Tuition $40,000.00, enrollment deposit $500.00 (upfront, non-refundable), lunch program $950.00.
 """
 

@@ -286,7 +286,7 @@ def test_a_withdrawal_never_adds_a_charge():
                 assert 0 <= part.credit_cents <= part.unearned_cents <= part.kept_cents
 
 
-# -- worked examples (README tables) ------------------------------------------------------------
+# -- worked examples (docs/billing.md tables) ------------------------------------------------------------
 
 
 def test_worked_example_sibling_and_founding_family_on_the_monthly_plan():
