@@ -321,7 +321,7 @@ def processing_attempt(deps: Deps, amount: int) -> tuple[PaymentAttempt, Househo
     return attempt, household
 
 
-def wait_for_event(deps: Deps, payment_ref: str, *, timeout: float = 15.0) -> GatewayEvent:
+def wait_for_event(deps: Deps, payment_ref: str, *, timeout: float = 60.0) -> GatewayEvent:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with deps.session_factory() as session:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -11,11 +10,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine
-from db.migrate import upgrade
 from db.models import QueryOutcome
 from domain.audit.changes import record_changes
 from domain.audit.querylog import record_query
 from policies.scope import Actor, Scope, scope_for_orgs
+from tests.conftest import fresh_database
 from tests.factories import create_org, create_student
 
 APPEND_ONLY_TRIGGERS = {
@@ -74,21 +73,16 @@ def fill_change_events(session: Session, students: int = 2) -> Scope:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
-    """A new migrated database whose writes really commit (CLI runs and concurrent writers)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-    else:
-        server = request.getfixturevalue("postgres_server_url")
-        name = f"sis_fresh_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine = make_engine(f"{server.rpartition('/')[0]}/{name}")
-    upgrade(engine)
+def fresh_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A new migrated database whose writes really commit (CLI runs and concurrent writers).
+
+    Cloned from the run's migrated template (tests/conftest.py), not migrated per test.
+    """
+    engine = fresh_database(request.param, request, tmp_path_factory, f"fresh_{uuid.uuid4().hex[:8]}")
     yield engine
     engine.dispose()
     if request.param == "postgresql":
+        admin = make_engine(request.getfixturevalue("postgres_server_url"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{engine.url.database}" WITH (FORCE)'))
         admin.dispose()
