@@ -21,7 +21,7 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import Organization, Student
+from db.models import Enrollment, Organization, Student
 from domain.errors import NotFound, PermissionDenied
 from domain.org.service import subtree_ids
 from policies.scope import CLASS_WORDS, Action, DataClass, Scope
@@ -53,6 +53,28 @@ def visible_student(
             words = CLASS_WORDS[data_class]
             raise PermissionDenied(f"your role may not change {words} of this student", field="student_id")
     return student
+
+
+def visible_enrollment(
+    session: Session, scope: Scope, enrollment_id: uuid.UUID, action: Action = Action.READ
+) -> Enrollment:
+    """The stint if visible; for writes, also writable.
+
+    Raises:
+        NotFound: no such stint or outside the caller's scope.
+        PermissionDenied: visible but the caller may not change it.
+    """
+    enrollment = session.execute(
+        select(Enrollment).where(
+            Enrollment.id == enrollment_id,
+            scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
+        )
+    ).scalar_one_or_none()
+    if enrollment is None:
+        raise NotFound(f"enrollment {enrollment_id} not found", field="enrollment_id")
+    if action is Action.WRITE and not scope.allows_org(enrollment.org_id, DataClass.DIRECTORY, Action.WRITE):
+        raise PermissionDenied("your role may not change this enrollment", field="enrollment_id")
+    return enrollment
 
 
 def org_condition(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Enrollment, Household, Organization, OrgKind, ProgramOffering
 from domain.errors import NotApplicable, NotFound, PermissionDenied
+from domain.visibility import visible_enrollment
 from policies.scope import Action, DataClass, Scope
 
 
@@ -63,14 +64,7 @@ def enrollment_for(session: Session, scope: Scope, enrollment_id: uuid.UUID, act
     Raises:
         NotFound, NotApplicable, PermissionDenied.
     """
-    enrollment = session.execute(
-        select(Enrollment).where(
-            Enrollment.id == enrollment_id,
-            scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
-        )
-    ).scalar_one_or_none()
-    if enrollment is None:
-        raise NotFound(f"enrollment {enrollment_id} not found", field="enrollment_id")
+    enrollment = visible_enrollment(session, scope, enrollment_id)
     require_full_sis(session, enrollment.org_id)
     check_financial(scope, enrollment.org_id, action, f"enrollment {enrollment_id}", "enrollment_id")
     return enrollment

@@ -53,7 +53,7 @@ from domain.errors import (
 from domain.events import emit_event, enrollment_payload
 from domain.org.service import org_names
 from domain.paging import page_meta, total_from_page
-from domain.visibility import org_condition, visible_student
+from domain.visibility import org_condition, visible_enrollment, visible_student
 from policies.scope import Action, DataClass, Scope
 
 # Stints that hold a seat or block a second stint in the same offering.
@@ -83,28 +83,6 @@ def get_offering_for(
     if action is Action.WRITE and not scope.allows_org(offering.org_id, DataClass.DIRECTORY, Action.WRITE):
         raise PermissionDenied("your role may not enroll students in this offering", field="offering_id")
     return offering
-
-
-def get_enrollment_for(
-    session: Session, scope: Scope, enrollment_id: uuid.UUID, action: Action = Action.READ
-) -> Enrollment:
-    """The stint if visible; for writes, also writable.
-
-    Raises:
-        NotFound: no such stint or outside the caller's scope.
-        PermissionDenied: visible but the caller may not change it.
-    """
-    enrollment = session.execute(
-        select(Enrollment).where(
-            Enrollment.id == enrollment_id,
-            scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
-        )
-    ).scalar_one_or_none()
-    if enrollment is None:
-        raise NotFound(f"enrollment {enrollment_id} not found", field="enrollment_id")
-    if action is Action.WRITE and not scope.allows_org(enrollment.org_id, DataClass.DIRECTORY, Action.WRITE):
-        raise PermissionDenied("your role may not change this enrollment", field="enrollment_id")
-    return enrollment
 
 
 # -- writes --------------------------------------------------------------------------------
@@ -235,7 +213,7 @@ def withdraw_enrollment(session: Session, scope: Scope, data: WithdrawEnrollment
     Raises:
         NotFound, PermissionDenied, EnrollmentNotActive, InvalidInput.
     """
-    enrollment = get_enrollment_for(session, scope, data.enrollment_id, Action.WRITE)
+    enrollment = visible_enrollment(session, scope, data.enrollment_id, Action.WRITE)
     _end_stint(session, scope, enrollment, data.end_on, EnrollmentStatus.WITHDRAWN, data.reason, "withdrawn")
     emit_event(
         session,
@@ -281,7 +259,7 @@ def transfer_student(session: Session, scope: Scope, data: TransferStudentInput)
     Raises:
         NotFound, PermissionDenied, EnrollmentNotActive, InvalidInput, and the enrollment rules.
     """
-    old = get_enrollment_for(session, scope, data.enrollment_id, Action.WRITE)
+    old = visible_enrollment(session, scope, data.enrollment_id, Action.WRITE)
     offering = get_offering_for(session, scope, data.to_offering_id, Action.WRITE, lock=True)
     if offering.id == old.offering_id:
         raise InvalidInput("a transfer needs a different offering", field="to_offering_id")
