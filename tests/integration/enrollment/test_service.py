@@ -102,7 +102,10 @@ def test_withdrawn_seat_becomes_available_again(session, tree):
     offering = create_offering(session, tree["austin"], capacity=1)
     first = enroll(session, scope, create_student(session, tree["austin"]), offering)
     withdraw_enrollment(session, scope, WithdrawEnrollmentInput(enrollment_id=first.id, end_on=TODAY, reason="moved"))
-    enroll(session, scope, create_student(session, tree["austin"]), offering, start_on=TODAY + dt.timedelta(days=1))
+    second = enroll(
+        session, scope, create_student(session, tree["austin"]), offering, start_on=TODAY + dt.timedelta(days=1)
+    )
+    assert second.offering_id == offering.id and second.status == "active"
 
 
 def test_grade_outside_the_offering_band_is_refused(session, tree):
