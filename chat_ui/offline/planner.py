@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from chat_ui import events
-from chat_ui.caller import Caller, Memory
+from chat_ui.caller import Caller, CallOutcome, Memory
 from chat_ui.events import ChatEvent
 from chat_ui.offline.calls import (
     LIST_LIMIT,
@@ -282,17 +282,26 @@ class Planner:
                 f"The peak was {totals[peak]} in {month_words(peak)}."
             )
 
-    def _chronic_absence(self, q: Question, a: Answer) -> Iterator[ChatEvent]:
-        """Students who missed 10% or more of their school days in the period."""
+    def _per_campus_and_grade(
+        self, q: Question, a: Answer, tool: str
+    ) -> Generator[ChatEvent, None, list[tuple[Any, int | None, CallOutcome]]]:
+        """Call a period tool for each campus and grade asked (at most MAX_CALLS); the answered calls, in order."""
         combos = combinations(q)
         yield from self._too_many(combos)
+        answered = []
         for campus, grade, _ in combos[:MAX_CALLS]:
             args: dict[str, Any] = {"limit": LIST_LIMIT} | period_args(q.period, a.today)
             if grade is not None:
                 args["grade"] = grade
-            outcome = yield from a.call("find_chronic_absence", with_org(args, campus))
-            if outcome.result is None:
-                continue
+            outcome = yield from a.call(tool, with_org(args, campus))
+            if outcome.result is not None:
+                answered.append((campus, grade, outcome))
+        return answered
+
+    def _chronic_absence(self, q: Question, a: Answer) -> Iterator[ChatEvent]:
+        """Students who missed 10% or more of their school days in the period."""
+        answered = yield from self._per_campus_and_grade(q, a, "find_chronic_absence")
+        for campus, grade, outcome in answered:
             absent = outcome.output_as(ChronicAbsencePage)
             who = grade_plural(grade) if grade is not None else "students"
             a.sentences.append(
@@ -302,15 +311,8 @@ class Planner:
 
     def _attendance_summary(self, q: Question, a: Answer) -> Iterator[ChatEvent]:
         """Attendance rate and absences by campus and grade in the period."""
-        combos = combinations(q)
-        yield from self._too_many(combos)
-        for campus, grade, _ in combos[:MAX_CALLS]:
-            args: dict[str, Any] = {"limit": LIST_LIMIT} | period_args(q.period, a.today)
-            if grade is not None:
-                args["grade"] = grade
-            outcome = yield from a.call("attendance_summary", with_org(args, campus))
-            if outcome.result is None:
-                continue
+        answered = yield from self._per_campus_and_grade(q, a, "attendance_summary")
+        for campus, grade, outcome in answered:
             summary = outcome.output_as(AttendanceSummaryPage)
             totals = summary.totals
             rate = totals.attendance_rate
