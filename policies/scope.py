@@ -26,11 +26,16 @@ class DataClass(enum.StrEnum):
     CONTACT = "contact"  # addresses, phones, emails (PII)
     DEMOGRAPHICS = "demographics"  # birth date, sex, ethnicity (PII)
     ATTENDANCE = "attendance"
+    # Immunization compliance: doses, exemptions, immunity evidence, provisional enrollment.
+    IMMUNIZATION = "immunization"
+    # Medical: medications, allergies, conditions, nurse notes.
     HEALTH = "health"
     BEHAVIOR = "behavior"
     ADMISSIONS = "admissions"
     FINANCIAL = "financial"
     AUDIT = "audit"
+    # Running the network: organizations, calendars, programs and offerings, staff users, role grants, API keys.
+    ADMINISTRATION = "administration"
 
 
 # What each data class is called in sentences people read (runner refusals, the chat banner,
@@ -40,11 +45,13 @@ CLASS_WORDS: dict[DataClass, str] = {
     DataClass.CONTACT: "contact details",
     DataClass.DEMOGRAPHICS: "demographic records",
     DataClass.ATTENDANCE: "attendance records",
+    DataClass.IMMUNIZATION: "immunization records",
     DataClass.HEALTH: "health records",
     DataClass.BEHAVIOR: "behavior records",
     DataClass.ADMISSIONS: "admissions records",
     DataClass.FINANCIAL: "financial records",
     DataClass.AUDIT: "the audit log",
+    DataClass.ADMINISTRATION: "administration records (organizations, staff, grants, keys)",
 }
 
 

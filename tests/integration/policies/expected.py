@@ -13,24 +13,26 @@ CLASSES = (
     "contact",
     "demographics",
     "attendance",
+    "immunization",
     "health",
     "behavior",
     "admissions",
     "financial",
     "audit",
+    "administration",
 )
 
 MATRIX_TEXT = """
-role              directory contact demographics attendance health behavior admissions financial audit
-network_admin        RW       RW        RW          RW        RW      RW        RW         RW       R
-campus_director      RW       R         R           RW        R       RW        RW         R        -
-registrar            RW       RW        RW          RW        -       R         R          -        -
-nurse                R        R         R           -         RW      -         -          -        -
-finance              R        R         -           -         -       -         -          RW       -
-guide                R        -         -           RW        -       RW        -          -        -
-admissions           R        R         R           -         -       -         RW         -        -
-auditor              R        -         -           -         -       -         -          -        R
-integration          RW       -         -           -         -       -         -          -        -
+role              directory contact demographics attendance immunization health behavior admissions financial audit administration
+network_admin        RW       RW        RW          RW          RW        RW      RW        RW         RW       R        RW
+campus_director      RW       R         R           RW          R         R       RW        RW         R        -        RW
+registrar            RW       RW        RW          RW          RW        -       R         R          -        -        R
+nurse                R        R         R           -           RW        RW      -         -          -        -        -
+finance              R        R         -           -           -         -       -         -          RW       -        -
+guide                R        -         -           RW          -         -       RW        -          -        -        -
+admissions           R        R         R           -           -         -       -         RW         -        -        -
+auditor              R        -         -           -           -         -       -         -          -        R        R
+integration          RW       -         -           -           -         -       -         -          -        -        -
 """
 
 
