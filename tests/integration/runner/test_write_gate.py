@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from policies.authorize import build_scope
 from policies.scope import Action
 from tools.catalog import load_catalog
-from policies.authorize import build_scope
 from tools.runner import permitted, visible_tools
 
 # Verbs that change data: a tool named so must be registered as a write.
