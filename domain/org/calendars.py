@@ -111,7 +111,7 @@ def set_school_calendar(session: Session, scope: Scope, data: SetSchoolCalendarI
         header = SchoolCalendar(org_id=org.id, school_year=data.school_year)
         session.add(header)
     header.first_day, header.last_day = data.first_day, data.last_day
-    header.weekdays = list(data.weekdays)  # type: ignore[arg-type]
+    header.weekdays = list(data.weekdays)
     header.closures = [c.model_dump(mode="json") for c in closures]
     header.school_days = len(days)
     record_changes(session, scope, header, reason=reason)

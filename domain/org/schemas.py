@@ -291,7 +291,7 @@ class SetSchoolCalendarInput(BaseModel):
         description="Holidays and closures: dates ('2026-11-26') or ranges ({'start', 'end', 'label'}).",
     )
     weekdays: list[int | str] = Field(
-        default_factory=lambda: [1, 2, 3, 4, 5],
+        default_factory=lambda: list[int | str]([1, 2, 3, 4, 5]),
         max_length=7,
         description="Weekdays taught: 1 (Mon) .. 7 (Sun) or 'mon'..'sun' (default Monday to Friday).",
     )

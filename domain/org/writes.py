@@ -263,6 +263,7 @@ def _move(
     network_admin_orgs: Collection[uuid.UUID],
 ) -> None:
     """Give `org` a new parent and/or slug and rewrite the path of every org below it."""
+    parent: Organization | None
     if data.parent_id is not None and data.parent_id != org.parent_id:
         if org.parent_id is None:
             raise InvalidInput("the root cannot be moved", field="parent_id")
