@@ -228,8 +228,8 @@ class OrganizationQuery(BaseModel):
     org_id: uuid.UUID | None = Field(default=None, description="Only this org and the orgs below it.")
     level: OrgLevel | None = Field(default=None, description="Only orgs of this level, e.g. 'campus'.")
     include_closed: bool = Field(default=True, description="False: open orgs only.")
-    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
-    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE, description=f"Page size (at most {MAX_PAGE}).")
+    offset: int = Field(default=0, ge=0, description="Rows to skip (from next_offset of the previous page).")
 
 
 class OrganizationRead(BaseModel):
