@@ -407,3 +407,21 @@ def test_closing_needs_rights_above_the_org_and_never_applies_to_the_root(refuse
     assert (future.code, future.field) == ("invalid_input", "closed_on")
     assert (hidden.code, hidden.field) == ("not_found", "org_id")
     assert counts() == before
+
+
+def test_a_campus_created_as_us_tx_is_evaluated_against_the_texas_immunization_rules(call, org_id, demo_deps):
+    campus = call(
+        "network_admin",
+        "create_organization",
+        {"parent_id": org_id(ACADEMY), "name": "El Paso", "level": "campus", "jurisdiction": "US-TX"},
+    )
+    with demo_deps.session_factory.begin() as s:
+        org = s.get_one(Organization, uuid.UUID(campus["id"]))
+        offering = factories.create_offering(
+            s, org, start_on=DEMO_TODAY - dt.timedelta(days=60), end_on=DEMO_TODAY + dt.timedelta(days=150)
+        )
+        factories.create_enrollment(s, factories.create_student(s, org, grade=5), offering)
+    report = call("network_admin", "find_missing_immunizations", {"org_id": campus["id"]})
+    assert report["summary"]["students_evaluated"] == 1
+    assert report["summary"]["not_evaluated"] == 0
+    assert [row["jurisdiction"] for row in report["items"]] == ["TX"]
