@@ -30,6 +30,8 @@ TABLE_CLASSES: dict[str, DataClass] = {
     "enrollment": _D.DIRECTORY,
     "enrollment_event": _D.DIRECTORY,
     "school_day": _D.DIRECTORY,
+    # How a campus calendar was set (first and last day, closures): running the network.
+    "school_calendar": _D.ADMINISTRATION,
     "attendance_record": _D.ATTENDANCE,
     "behavior_incident": _D.BEHAVIOR,
     "immunization_record": _D.HEALTH,

@@ -5,6 +5,7 @@ from db.models.activity import (
     AttendanceRecord,
     AttendanceStatus,
     BehaviorIncident,
+    SchoolCalendar,
     SchoolDay,
     Severity,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "ReferenceVersion",
     "RefundRule",
     "RoleGrant",
+    "SchoolCalendar",
     "SchoolDay",
     "Severity",
     "Sex",

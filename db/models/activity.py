@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigIntPK, UUIDPrimaryKey, utcnow
+from db.base import Base, BigIntPK, Timestamps, UUIDPrimaryKey, utcnow
 from db.models._types import str_enum
 
 
@@ -37,6 +38,24 @@ class SchoolDay(Base):
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), primary_key=True)
     day_on: Mapped[dt.date] = mapped_column(primary_key=True)
+
+
+class SchoolCalendar(UUIDPrimaryKey, Timestamps, Base):
+    """A campus's calendar for one school year: what its `school_day` rows of that year were made from."""
+
+    __tablename__ = "school_calendar"
+    __table_args__ = (UniqueConstraint("org_id", "school_year"),)
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    # "2026-27": the year's first and last day lie between Aug 1 2026 and Jul 31 2027.
+    school_year: Mapped[str] = mapped_column(String(7))
+    first_day: Mapped[dt.date]
+    last_day: Mapped[dt.date]
+    # ISO weekdays taught (1 = Monday .. 7 = Sunday).
+    weekdays: Mapped[list[Any]]
+    # Holidays and closures: [{"start": "2026-11-26", "end": "2026-11-27", "label": "Thanksgiving"}, ...].
+    closures: Mapped[list[Any]]
+    school_days: Mapped[int]
 
 
 class AttendanceRecord(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import uuid
 
@@ -35,6 +36,9 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
     # "/alpha/austin/": slugs of the node and its ancestors; a subtree is a path prefix.
     path: Mapped[str] = mapped_column(String(512), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="America/Chicago")
-    # Immunization jurisdiction whose requirement rows apply (e.g. "TX"); inherited when null.
+    # Immunization jurisdiction whose requirement rows apply: a US state's two letters ("TX"; "US-TX" is
+    # accepted on input and stored so), another country's ISO 3166-2 code as given; inherited when null.
     jurisdiction: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Set by close_organization (is_active false): a closed org keeps its rows and history.
+    closed_on: Mapped[dt.date | None]

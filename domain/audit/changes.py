@@ -63,8 +63,9 @@ def record_changes(session: Session, scope: Scope, obj: Base, *, reason: str | N
         # Ids are assigned client-side for UUID rows; integer rows need a flush first.
         session.flush()
     entity_id = _text(getattr(obj, "id", None)) or ""
-    org_id = getattr(obj, "org_id", None)
     table = str(state.mapper.local_table.name)  # type: ignore[attr-defined]
+    # An organization's own changes belong to it, so audit readers of its subtree see them.
+    org_id = getattr(obj, "org_id", None) or (getattr(obj, "id", None) if table == "organization" else None)
     occurred_at = utcnow()
     events = [
         {
@@ -81,6 +82,40 @@ def record_changes(session: Session, scope: Scope, obj: Base, *, reason: str | N
             "operation_id": scope.actor.operation_id,
         }
         for name, (old, new) in sorted(changes.items())
+    ]
+    append(session, Chain.CHANGE_EVENT, events)
+    return len(events)
+
+
+def record_fields(
+    session: Session,
+    scope: Scope,
+    *,
+    table: str,
+    entity_id: str,
+    org_id: uuid.UUID | None,
+    changes: dict[str, tuple[Any, Any]],
+    reason: str | None = None,
+) -> int:
+    """Record chained ChangeEvents for a row `record_changes` cannot read: a deleted row, a row with a
+    composite key, or the fields of a row that may be shown (an API key without its hash)."""
+    occurred_at = utcnow()
+    events = [
+        {
+            "occurred_at": occurred_at,
+            "actor_user_id": scope.actor.user_id,
+            "actor_label": scope.actor.label,
+            "entity_type": table,
+            "entity_id": entity_id,
+            "org_id": org_id,
+            "field": name,
+            "old_value": _text(old),
+            "new_value": _text(new),
+            "reason": reason,
+            "operation_id": scope.actor.operation_id,
+        }
+        for name, (old, new) in sorted(changes.items())
+        if old != new
     ]
     append(session, Chain.CHANGE_EVENT, events)
     return len(events)

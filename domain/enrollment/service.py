@@ -52,6 +52,7 @@ from domain.errors import (
 )
 from domain.events import emit_event, enrollment_payload
 from domain.org.service import org_names
+from domain.org.writes import require_open
 from domain.paging import page_meta, total_from_page
 from domain.visibility import org_condition, visible_enrollment, visible_student
 from policies.scope import Action, DataClass, Scope
@@ -113,6 +114,7 @@ def _add_event(
 def _check_can_start(
     session: Session, offering: ProgramOffering, student: Student, start_on: dt.date, grade: int
 ) -> None:
+    require_open(session, offering.org_id, field="offering_id")
     if offering.status is not OfferingStatus.OPEN:
         raise OfferingClosed(f"offering '{offering.name}' is {offering.status.value}, not open", field="offering_id")
     if not offering.start_on <= start_on <= offering.end_on:

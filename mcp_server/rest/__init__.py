@@ -20,6 +20,7 @@ from mcp_server.rest import (
     households,
     immunizations,
     offerings,
+    organizations,
     students,
     tools,
     webhooks,
@@ -39,6 +40,7 @@ AREAS = (
     events,
     webhooks,
     billing,
+    organizations,
     tools,
     audit,
 )
