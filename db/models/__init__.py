@@ -32,6 +32,7 @@ from db.models.billing import (
     PaymentPlan,
     RefundRule,
 )
+from db.models.contact import EmergencyContact
 from db.models.enrollment import (
     Enrollment,
     EnrollmentEvent,
@@ -95,6 +96,7 @@ __all__ = [
     "DiscountGrant",
     "DiscountKind",
     "DomainEvent",
+    "EmergencyContact",
     "Enrollment",
     "EnrollmentEvent",
     "EnrollmentStatus",
