@@ -33,6 +33,8 @@ MAX_PAGE = 1_000
 EVENT_CLASSES: dict[str, DataClass] = {
     "enrollment": DataClass.DIRECTORY,
     "application": DataClass.ADMISSIONS,
+    # Household membership and guardian links, by id only (no contact or financial data).
+    "household": DataClass.DIRECTORY,
     "billing": DataClass.FINANCIAL,
     "invoice": DataClass.FINANCIAL,
     "payment": DataClass.FINANCIAL,

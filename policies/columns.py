@@ -23,6 +23,7 @@ TABLE_CLASSES: dict[str, DataClass] = {
     "household": _D.DIRECTORY,
     "household_guardian": _D.CONTACT,
     "household_student": _D.DIRECTORY,
+    "emergency_contact": _D.CONTACT,
     "guide_assignment": _D.DIRECTORY,
     "number_sequence": _D.DIRECTORY,
     "program": _D.DIRECTORY,

@@ -54,7 +54,7 @@ COLUMNS: dict[type[Base], tuple[str, ...]] = {
     ),
     SchoolDay: ("org_id", "day_on"),
     Household: ("id", "org_id", "name", "address", "created_at", "updated_at"),
-    HouseholdGuardian: ("id", "household_id", "user_id", "relationship", "is_primary"),
+    HouseholdGuardian: ("id", "household_id", "user_id", "relationship", "is_primary", "contact_priority"),
     Student: (
         "id", "student_number", "org_id", "first_name", "last_name", "birth_on", "grade_level", "sex", "address",
         "created_at", "updated_at",

@@ -356,7 +356,9 @@ class _ScaleBuilder:
         for position, relationship in enumerate(guardians):
             first = self.rng.choice(self.female if relationship == "mother" else self.male)
             user_id = self.user(first, last, "families", UserKind.GUARDIAN, campus.area_code)
-            self.out.add(HouseholdGuardian, (self.uid(), household_id, user_id, relationship, position == 0))
+            self.out.add(
+                HouseholdGuardian, (self.uid(), household_id, user_id, relationship, position == 0, position + 1)
+            )
         return household_id
 
     def student(

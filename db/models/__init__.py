@@ -33,6 +33,7 @@ from db.models.billing import (
     PaymentPlan,
     RefundRule,
 )
+from db.models.contact import EmergencyContact
 from db.models.enrollment import (
     Enrollment,
     EnrollmentEvent,
@@ -96,6 +97,7 @@ __all__ = [
     "DiscountGrant",
     "DiscountKind",
     "DomainEvent",
+    "EmergencyContact",
     "Enrollment",
     "EnrollmentEvent",
     "EnrollmentStatus",

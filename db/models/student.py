@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, Timestamps, UUIDPrimaryKey
@@ -49,13 +49,26 @@ class Household(UUIDPrimaryKey, Timestamps, Base):
 
 
 class HouseholdGuardian(UUIDPrimaryKey, Base):
+    """A guardian of a household: who they are to its students, and the order staff call them in."""
+
     __tablename__ = "household_guardian"
-    __table_args__ = (UniqueConstraint("household_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("household_id", "user_id"),
+        UniqueConstraint("household_id", "contact_priority"),
+        CheckConstraint("contact_priority >= 1", name="priority_positive"),
+    )
 
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"), index=True)
     relationship: Mapped[str] = mapped_column(String(40))
+    # True exactly for contact_priority 1 (kept for the readers that predate the priority).
     is_primary: Mapped[bool] = mapped_column(default=False)
+    # 1 = the first to call; unique within the household.
+    contact_priority: Mapped[int]
+    may_pick_up: Mapped[bool] = mapped_column(default=True, server_default=true())
+    lives_with_student: Mapped[bool] = mapped_column(default=True, server_default=true())
+    receives_mail: Mapped[bool] = mapped_column(default=True, server_default=true())
+    custody_notes: Mapped[str | None] = mapped_column(String(1000))
 
 
 class HouseholdStudent(UUIDPrimaryKey, Base):

@@ -52,9 +52,39 @@ def pending_changes(obj: Base) -> dict[str, tuple[Any, Any]]:
     return changes
 
 
-def record_changes(session: Session, scope: Scope, obj: Base, *, reason: str | None = None) -> int:
-    """Record one chained ChangeEvent per changed field of `obj`; call before flush. Returns the count."""
-    changes = pending_changes(obj)
+def record_changes(
+    session: Session, scope: Scope, obj: Base, *, reason: str | None = None, org_id: uuid.UUID | None = None
+) -> int:
+    """Record one chained ChangeEvent per changed field of `obj`; call before flush. Returns the count.
+
+    `org_id` places the events in an org's audit trail for a row that has no org of its own
+    (a household's guardian link: its household's org); by default the row's own `org_id`.
+    """
+    return _record(session, scope, obj, pending_changes(obj), reason=reason, org_id=org_id)
+
+
+def record_deletion(
+    session: Session, scope: Scope, obj: Base, *, reason: str | None = None, org_id: uuid.UUID | None = None
+) -> int:
+    """Record the removal of `obj` (one event per non-null field, new value null); call before deleting it."""
+    state = inspect(obj)
+    changes = {
+        attr.key: (value, None)
+        for attr in state.mapper.column_attrs
+        if attr.key not in _SKIPPED and (value := getattr(obj, attr.key)) is not None
+    }
+    return _record(session, scope, obj, changes, reason=reason, org_id=org_id)
+
+
+def _record(
+    session: Session,
+    scope: Scope,
+    obj: Base,
+    changes: dict[str, tuple[Any, Any]],
+    *,
+    reason: str | None,
+    org_id: uuid.UUID | None,
+) -> int:
     changes.pop("id", None)
     if not changes:
         return 0
@@ -65,7 +95,7 @@ def record_changes(session: Session, scope: Scope, obj: Base, *, reason: str | N
     entity_id = _text(getattr(obj, "id", None)) or ""
     table = str(state.mapper.local_table.name)  # type: ignore[attr-defined]
     # An organization's own changes belong to it, so audit readers of its subtree see them.
-    org_id = getattr(obj, "org_id", None) or (getattr(obj, "id", None) if table == "organization" else None)
+    org_id = org_id or getattr(obj, "org_id", None) or (getattr(obj, "id", None) if table == "organization" else None)
     occurred_at = utcnow()
     events = [
         {

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Enrollment, Household, Organization, OrgKind, ProgramOffering
 from domain.errors import NotApplicable, NotFound, PermissionDenied
+from domain.household.visibility import financial_tie, household_condition
 from domain.visibility import visible_enrollment
 from policies.scope import Action, DataClass, Scope
 
@@ -89,15 +90,27 @@ def offering_for(session: Session, scope: Scope, offering_id: uuid.UUID) -> Prog
 
 
 def household_for(session: Session, scope: Scope, household_id: uuid.UUID, action: Action) -> Household:
-    """The household, when its org is within the caller's financial scope.
+    """The household, when visible (domain/household/visibility.py) and the caller reads financial records of it.
+
+    A household whose students attend several campuses is found by each campus's finance officer
+    (through its ledger or a student there); its amounts are then cut to the caller's financial
+    scope by the callers (entries and installments carry their own org). A write still needs
+    financial write at the household's own org.
 
     Raises:
         NotFound, NotApplicable, PermissionDenied.
     """
-    household = session.get(Household, household_id)
+    household = session.execute(
+        select(Household).where(Household.id == household_id, household_condition(scope))
+    ).scalar_one_or_none()
     if household is None:
         raise NotFound(f"household {household_id} not found", field="household_id")
     if scope.allows_org(household.org_id, DataClass.DIRECTORY):
         require_full_sis(session, household.org_id)
-    check_financial(scope, household.org_id, action, f"household {household_id}", "household_id")
+    if not scope.allows_org(household.org_id, DataClass.FINANCIAL):
+        tied = session.execute(select(Household.id).where(Household.id == household.id, financial_tie(scope)))
+        if tied.first() is None:
+            raise NotFound(f"household {household_id} not found", field="household_id")
+    if action is Action.WRITE and not scope.allows_org(household.org_id, DataClass.FINANCIAL, Action.WRITE):
+        raise PermissionDenied("your role may not change financial records of this household", field="household_id")
     return household

@@ -6,6 +6,7 @@ Shares are basis points (1/100 of a percent) so that 100% is exactly 10000 and s
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 
@@ -60,3 +61,41 @@ def split_amount(total_cents: int, shares: Mapping[uuid.UUID, int]) -> dict[uuid
     for _, household_id in sorted(remainders, key=lambda r: (-r[0], r[1]))[:leftover]:
         parts[household_id] += 1
     return {household_id: sign * cents for household_id, cents in parts.items()}
+
+
+# -- contact details ------------------------------------------------------------------------------
+
+# One @, no spaces, a dot in the domain: strict enough to catch typos, loose enough for real addresses.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-]+(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$")
+
+
+def normalized_email(value: str) -> str:
+    """The address trimmed and lower-cased (accounts are unique by it).
+
+    Raises:
+        ValueError: not an email address.
+    """
+    email = value.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise ValueError(f"{value!r} is not an email address (expected name@example.org)")
+    return email
+
+
+def normalized_phone(value: str) -> str:
+    """The number trimmed; digits, spaces, + ( ) . - and an optional extension, 7 to 15 digits.
+
+    Raises:
+        ValueError: not a phone number.
+    """
+    phone = " ".join(value.split())
+    main = re.split(r"\s*(?:x|ext\.?)\s*", phone, maxsplit=1)[0]
+    digits = sum(ch.isdigit() for ch in main)
+    if len(phone) > 40 or not _PHONE_CHARS.match(phone) or not 7 <= digits <= 15:
+        raise ValueError(f"{value!r} is not a phone number (expected e.g. 512-555-0100 or +1 512 555 0100)")
+    return phone
+
+
+def duplicate_priorities(priorities: list[int]) -> list[int]:
+    """The priorities given more than once, sorted."""
+    return sorted({p for p in priorities if priorities.count(p) > 1})

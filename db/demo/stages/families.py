@@ -104,6 +104,7 @@ def household(b: DemoBuilder, spec: CampusSpec, last_name: str, guardians: Seque
                 "user_id": user_id,
                 "relationship": relationship,
                 "is_primary": position == 0,
+                "contact_priority": position + 1,
             }
         )
     b.household_addresses[household_id] = address

@@ -40,9 +40,17 @@ def add_guardian(session, household, *, name, relationship, primary=False):
     user = create_user(session, kind=UserKind.GUARDIAN)
     user.display_name = name
     user.phone = "512-555-0100"
+    taken = session.execute(
+        select(HouseholdGuardian.contact_priority).where(HouseholdGuardian.household_id == household.id)
+    ).scalars()
     session.add(
         HouseholdGuardian(
-            id=uuid.uuid4(), household_id=household.id, user_id=user.id, relationship=relationship, is_primary=primary
+            id=uuid.uuid4(),
+            household_id=household.id,
+            user_id=user.id,
+            relationship=relationship,
+            is_primary=primary,
+            contact_priority=1 if primary else max([1, *taken]) + 1,
         )
     )
     session.flush()
@@ -182,14 +190,15 @@ def test_list_households_for_out_of_scope_student_is_not_found(session, net):
         list_households_for_student(session, scope_at(net.austin), in_miami.id)
 
 
-def test_households_outside_scope_are_left_out_of_a_students_list(session, net):
+def test_a_household_at_another_campus_is_listed_through_the_student_it_holds(session, net):
     student = create_student(session, net.austin)
     here = create_household(session, net.austin, {student: 5000})
-    create_household(session, net.miami, {student: 5000})
+    there = create_household(session, net.miami, {student: 5000})
+    create_household(session, net.miami, {create_student(session, net.miami): 10000})  # no tie to Austin
 
     households = list_households_for_student(session, scope_at(net.austin), student.id)
 
-    assert [h.id for h in households] == [here.id]
+    assert {h.id for h in households} == {here.id, there.id}
 
 
 # -- setting billing shares ------------------------------------------------------------------------
@@ -275,11 +284,21 @@ def test_setting_shares_without_financial_write_is_permission_denied(session, ne
 
 def test_out_of_scope_household_named_in_shares_is_not_found(session, net):
     student = create_student(session, net.austin)
+    here = create_household(session, net.austin, {student: 10000})
+    stranger = create_household(session, net.miami, {create_student(session, net.miami): 10000})
+
+    with pytest.raises(NotFound):
+        set_billing_shares(session, scope_at(net.austin), student.id, {here.id: 4000, stranger.id: 6000})
+
+
+def test_a_students_share_in_another_campus_household_is_changed_by_the_students_campus(session, net):
+    student = create_student(session, net.austin)
     here = create_household(session, net.austin, {student: 5000})
     there = create_household(session, net.miami, {student: 5000})
 
-    with pytest.raises(NotFound):
-        set_billing_shares(session, scope_at(net.austin), student.id, {here.id: 4000, there.id: 6000})
+    set_billing_shares(session, scope_at(net.austin), student.id, {here.id: 4000, there.id: 6000})
+
+    assert shares_of(session, student) == {here.id: 4000, there.id: 6000}
 
 
 def test_setting_shares_for_an_out_of_scope_student_is_not_found(session, net):
