@@ -35,6 +35,7 @@ BATCH = 500
 
 class AdvanceResult(BaseModel):
     as_of: dt.date
+    stints: int = Field(description="Stints changed (one may be activated and completed in one run).")
     activated: int = Field(description="Pending stints whose first day came; now active.")
     completed: int = Field(description="Active stints whose last day passed; now completed.")
 
@@ -117,7 +118,8 @@ def advance_enrollments(session: Session, scope: Scope, *, as_of: dt.date, limit
     if limit is not None:
         stmt = stmt.limit(limit)
     activated = completed = 0
-    for enrollment, offering_end in session.execute(stmt).all():
+    rows = session.execute(stmt).all()
+    for enrollment, offering_end in rows:
         if enrollment.status is EnrollmentStatus.PENDING and enrollment.start_on <= as_of:
             _move(session, scope, enrollment, EnrollmentStatus.ACTIVE, "activated", enrollment.start_on)
             emit_activated(session, enrollment, cause="started")
@@ -133,7 +135,7 @@ def advance_enrollments(session: Session, scope: Scope, *, as_of: dt.date, limit
                 payload=enrollment_payload(enrollment, cause="ended"),
             )
             completed += 1
-    return AdvanceResult(as_of=as_of, activated=activated, completed=completed)
+    return AdvanceResult(as_of=as_of, stints=len(rows), activated=activated, completed=completed)
 
 
 def _move(
