@@ -17,7 +17,7 @@ from chat_ui.routes import build_chat_router
 from db.migrate import current_revision
 from db.models import Organization, Student
 from mcp_server.auth import authenticate_api_key
-from mcp_server.enrollment_job import run_daily
+from mcp_server.enrollment_job import advance_now, run_daily
 from mcp_server.mcp_face import http_server
 from mcp_server.oneroster.routes import build_oneroster_router
 from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers
@@ -62,7 +62,11 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A mounted sub-app's lifespan never runs: the host app must run the MCP session manager.
         async with mcp.session_manager.run():
-            job = asyncio.create_task(run_daily(deps.session_factory, deps.clock)) if run_jobs else None
+            job = None
+            if run_jobs:
+                # Before the first request, so every face already agrees on today's statuses.
+                await advance_now(deps.session_factory, deps.clock)
+                job = asyncio.create_task(run_daily(deps.session_factory, deps.clock))
             try:
                 yield
             finally:

@@ -55,17 +55,21 @@ def seconds_until_next_midnight(now: dt.datetime) -> float:
     return max((midnight - now).total_seconds(), 1.0)
 
 
+async def advance_now(session_factory: sessionmaker[Session], clock: Callable[[], dt.date]) -> AdvanceResult | None:
+    """One run off the event loop; a failure is logged (the next run retries), never raised."""
+    try:
+        result = await asyncio.to_thread(advance_all, session_factory, as_of=clock())
+    except Exception:
+        log.exception("enrollment job failed; the next run retries")
+        return None
+    log.info(
+        "enrollments advanced as of %s: %d activated, %d completed", result.as_of, result.activated, result.completed
+    )
+    return result
+
+
 async def run_daily(session_factory: sessionmaker[Session], clock: Callable[[], dt.date]) -> None:
-    """Advance now, then after every local midnight, until cancelled; a failed run is logged and retried next day."""
+    """After every local midnight, advance enrollments, until cancelled (the start-up run is the caller's)."""
     while True:
-        try:
-            result = await asyncio.to_thread(advance_all, session_factory, as_of=clock())
-            log.info(
-                "enrollments advanced as of %s: %d activated, %d completed",
-                result.as_of,
-                result.activated,
-                result.completed,
-            )
-        except Exception:
-            log.exception("enrollment job failed; next attempt after midnight")
         await asyncio.sleep(seconds_until_next_midnight(dt.datetime.now().astimezone()))
+        await advance_now(session_factory, clock)
