@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
+from dataclasses import replace
 
+import pytest
 from sqlalchemy import select, text
 
 from db.demo.calendar import DEMO_TODAY
-from db.models import DomainEvent, Organization, Student
+from db.models import DomainEvent, Enrollment, Organization, Student
 from mcp_server.enrollment_job import advance_all
 from policies.authorize import build_scope
 from policies.enforcer import default_enforcer
 from policies.sql_guard.guard import guard_sql
 from tests.factories import create_offering
-from tools.runner import run_tool
+from tools.runner import ToolCallError, run_tool
 
 START = DEMO_TODAY + dt.timedelta(days=30)
 END = START + dt.timedelta(days=40)
@@ -91,3 +94,38 @@ def test_a_future_stint_is_pending_everywhere_then_active_then_completed(demo_de
     assert _faces(demo_deps, registrar, offering_id, END) == (["completed"], ["tobedeleted"], ["completed"])
     advance_all(demo_deps.session_factory, as_of=after)
     assert _count(demo_deps, "enrollment.completed", stint["id"]) == 1
+
+
+def _stints_in(deps, offering_id):
+    with deps.session_factory() as session:
+        return session.execute(select(Enrollment.id).where(Enrollment.offering_id == uuid.UUID(offering_id))).all()
+
+
+@pytest.mark.parametrize(
+    ("who", "read_only", "arguments", "code", "field"),
+    [
+        ("registrar_austin", True, {}, None, None),
+        ("nurse_austin", False, {}, None, None),
+        ("registrar_miami", False, {}, "not_found", "student_id"),
+        ("registrar_austin", False, {"grade_level": 13}, "invalid_input", "grade_level"),
+    ],
+    ids=["read-only-key", "role-without-directory-write", "other-campus", "bad-grade"],
+)
+def test_a_future_enrollment_refused_writes_nothing(demo_deps, persona, who, read_only, arguments, code, field):
+    offering_id, student_id = _future_offering(demo_deps)
+    principal = persona(who)
+    if read_only:
+        principal = replace(principal, token_scopes=("sis.read",))
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(
+            demo_deps,
+            principal,
+            "enroll_student",
+            {"student_id": student_id, "offering_id": offering_id, **arguments},
+            channel="test",
+        )
+    if code is not None:
+        assert (refused.value.code, refused.value.field) == (code, field)
+    else:
+        assert refused.value.status == 403
+    assert _stints_in(demo_deps, offering_id) == []

@@ -138,6 +138,12 @@ def test_the_sending_campus_keeps_its_own_rows(demo_deps, persona, moved):
     assert moved["student_id"] in {i["student_id"] for i in summary["items"]}
 
 
+def test_the_sending_campus_no_longer_opens_the_student_by_id(demo_deps, persona, moved):
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(demo_deps, persona("registrar_miami"), "get_student", {"student_id": moved["student_id"]}, channel="t")
+    assert (refused.value.code, refused.value.field) == ("not_found", "student_id")
+
+
 def test_a_third_campus_sees_nothing_of_the_student(demo_deps, moved):
     with demo_deps.session_factory.begin() as s:
         _, third = staff_with(s, ("registrar", s.get_one(Organization, uuid.UUID(moved["orgs"]["brownsville"]))))
