@@ -485,7 +485,8 @@ def list_offerings(session: Session, scope: Scope, data: OfferingQuery) -> Offer
     scope, in_org = org_condition(session, scope, ProgramOffering.org_id, data.org_id)
     taken = (
         select(Enrollment.offering_id, func.count().label("n"))
-        .where(Enrollment.active_on(data.as_of), Enrollment.status.in_(HOLDING))
+        # The seats the capacity check counts: pending stints hold theirs before their first day.
+        .where(Enrollment.status.in_(HOLDING), or_(Enrollment.end_on.is_(None), Enrollment.end_on >= data.as_of))
         .group_by(Enrollment.offering_id)
         .subquery()
     )

@@ -9,8 +9,20 @@ from sqlalchemy import select
 
 from db.models import ChangeEvent, DomainEvent, Enrollment, EnrollmentEvent, EnrollmentStatus, OrgLevel
 from domain.enrollment.lifecycle import LIFECYCLE_ACTOR, advance_enrollments, count_due, system_scope
-from domain.enrollment.schemas import EnrollStudentInput, RosterQuery, TransferStudentInput, WithdrawEnrollmentInput
-from domain.enrollment.service import enroll_student, query_roster, transfer_student, withdraw_enrollment
+from domain.enrollment.schemas import (
+    EnrollStudentInput,
+    OfferingQuery,
+    RosterQuery,
+    TransferStudentInput,
+    WithdrawEnrollmentInput,
+)
+from domain.enrollment.service import (
+    enroll_student,
+    list_offerings,
+    query_roster,
+    transfer_student,
+    withdraw_enrollment,
+)
 from domain.errors import OfferingFull
 from tests.factories import create_offering, create_org, create_student, scope_at
 
@@ -142,3 +154,10 @@ def test_withdrawn_and_transferred_stints_never_move(session, campus):
     assert session.get_one(Enrollment, moved.id).status is EnrollmentStatus.TRANSFERRED
     assert session.get_one(Enrollment, transfer.started.id).status is EnrollmentStatus.COMPLETED
     assert not _events(session, left.id, "enrollment.completed")
+
+
+def test_seats_taken_count_pending_stints_as_the_capacity_check_does(session, campus):
+    offering = create_offering(session, campus, start_on=YEAR_START, end_on=YEAR_END, capacity=2)
+    _enroll(session, scope_at(campus), create_student(session, campus), offering)
+    (row,) = list_offerings(session, scope_at(campus), OfferingQuery(as_of=TODAY)).items
+    assert (row.seats_taken, row.seats_left) == (1, 1)
