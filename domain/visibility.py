@@ -5,6 +5,8 @@ Two questions, each answered in one place:
 - `visible_student`: may the caller see this student's records of a data class (and, for a
   write, change them)? A student outside the caller's scope is reported exactly as a student
   that does not exist; one that is visible but not writable is a PermissionDenied.
+- `with_transferred`: the rows of one student's record, including the rows that travelled
+  with a transfer (see below).
 - `org_condition`: the rows of an org subtree the caller asked about. Asking about an org
   answers for the part of its subtree the caller may see: a registrar at Austin who names the
   Alpha Academy brand gets Austin's rows, never Miami's. An org none of whose subtree is
@@ -14,14 +16,15 @@ Two questions, each answered in one place:
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import Enrollment, Organization, Student
+from db.models import Enrollment, EnrollmentStatus, Organization, Student
 from domain.errors import NotFound, PermissionDenied
 from domain.org.service import subtree_ids
 from policies.scope import CLASS_WORDS, Action, DataClass, Scope
@@ -109,3 +112,60 @@ def org_condition(
         raise NotFound(f"organization {org_id} not found", field="org_id")
     condition = org_column.in_(subtree)
     return scope, condition
+
+
+# -- records that follow the student -----------------------------------------------------------
+#
+# After a transfer the cumulative record travels (FERPA 34 CFR 99.31(a)(2)): staff who may read a
+# student's records of a class at the student's home campus, which a transfer moves to the
+# receiving campus, also see that student's rows of the class from each campus the student
+# transferred away from, dated up to the last day there. The sending campus keeps its rows (they
+# keep its org). Which classes travel is decided by the callers (docs/running/lifecycle.md):
+# directory (prior stints), attendance and behavior.
+
+
+def transferred_condition(org_column: Any, student_id_column: Any, day_column: Any) -> ColumnElement[bool]:
+    """Rows at a campus the student left by transfer, dated on or before the last day there."""
+    left = aliased(Enrollment)
+    result: ColumnElement[bool] = exists().where(
+        left.student_id == student_id_column,
+        left.org_id == org_column,
+        left.status == EnrollmentStatus.TRANSFERRED,
+        day_column <= left.end_on,
+    )
+    return result
+
+
+def with_transferred(
+    scope: Scope, org_column: Any, student_id_column: Any, day_column: Any, data_class: DataClass
+) -> ColumnElement[bool]:
+    """The caller's own rows of a student record, plus those that travelled to the student's home campus."""
+    travelled = and_(
+        student_id_column.in_(scope.visible_students(data_class)),
+        transferred_condition(org_column, student_id_column, day_column),
+    )
+    return or_(scope.row_filter(org_column, student_id_column, data_class), travelled)
+
+
+def transfers_of(session: Session, student: Student) -> dict[uuid.UUID, dt.date]:
+    """The campuses a student left by transfer (other than the home campus): org id -> last day there."""
+    rows = session.execute(
+        select(Enrollment.org_id, Enrollment.end_on).where(
+            Enrollment.student_id == student.id,
+            Enrollment.status == EnrollmentStatus.TRANSFERRED,
+            Enrollment.org_id != student.org_id,
+        )
+    ).all()
+    left: dict[uuid.UUID, dt.date] = {}
+    for org_id, end_on in rows:
+        if end_on is not None and (org_id not in left or end_on > left[org_id]):
+            left[org_id] = end_on
+    return left
+
+
+def travelled_from(
+    transfers: dict[uuid.UUID, dt.date], org_id: uuid.UUID, day: dt.date, names: dict[uuid.UUID, str]
+) -> str | None:
+    """The sending campus's name when a row dated `day` at `org_id` came with a transfer, else None."""
+    last = transfers.get(org_id)
+    return names.get(org_id, str(org_id)) if last is not None and day <= last else None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from chat_ui.routes import build_chat_router
 from db.migrate import current_revision
 from db.models import Organization, Student
 from mcp_server.auth import authenticate_api_key
+from mcp_server.enrollment_job import advance_now, run_daily
 from mcp_server.mcp_face import http_server
 from mcp_server.oneroster.routes import build_oneroster_router
 from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers
@@ -37,10 +39,12 @@ def create_app(
     settings: Settings | None = None,
     demo_mode: bool = False,
     base_url: str = "http://127.0.0.1:8000",
+    run_jobs: bool = False,
 ) -> FastAPI:
     """Build the app over one engine: MCP (streamable HTTP, bearer API keys) and a health probe.
 
-    `settings` default to an empty environment's; the CLI passes the process's.
+    `settings` default to an empty environment's; the CLI passes the process's. `run_jobs` runs the
+    daily enrollment job (at start, then after every local midnight); `sis serve` and `sis demo` set it.
     """
     settings = settings or Settings()
     deps = build_deps(settings, engine)
@@ -58,7 +62,18 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A mounted sub-app's lifespan never runs: the host app must run the MCP session manager.
         async with mcp.session_manager.run():
-            yield
+            job = None
+            if run_jobs:
+                # Before the first request, so every face already agrees on today's statuses.
+                await advance_now(deps.session_factory, deps.clock)
+                job = asyncio.create_task(run_daily(deps.session_factory, deps.clock))
+            try:
+                yield
+            finally:
+                if job is not None:
+                    job.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await job
 
     app = FastAPI(
         title="SIS server",

@@ -21,6 +21,7 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Organization, RoleGrant, User
 from domain.errors import DomainError
+from mcp_server.cli_enrollments import enrollments_app
 from mcp_server.cli_init import init
 from mcp_server.cli_security import apikey_app, audit_app
 from mcp_server.cli_webhooks import webhooks_app
@@ -37,6 +38,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("init")(init)
+app.add_typer(enrollments_app, name="enrollments")
 
 # Wide enough for the users table when the output is not a terminal (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -159,7 +161,7 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, *, demo_mod
 
     base_url = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
     console.print(f"serving on {base_url}  (MCP at /mcp, docs at /docs, health at /healthz)")
-    app = create_app(engine, settings=settings, demo_mode=demo_mode, base_url=base_url)
+    app = create_app(engine, settings=settings, demo_mode=demo_mode, base_url=base_url, run_jobs=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

@@ -120,8 +120,10 @@ VIEWS: dict[str, ReportingView] = {
             name="enrollments",
             description=(
                 "One row per enrollment stint (student x offering x org). A student may hold several at once "
-                "(main year plus a camp). status: pending, active, withdrawn, transferred, completed; a stint "
-                "counts on a day when start_on <= day and (end_on IS NULL OR end_on >= day)."
+                "(main year plus a camp): count students with count(DISTINCT student_id). status: pending (first "
+                "day not yet come), active, withdrawn, transferred, completed (set on the start and the day after "
+                "the end by the daily enrollment job); a stint counts on a day when status <> 'pending' and "
+                "start_on <= day and (end_on IS NULL OR end_on >= day)."
             ),
             data_class=DataClass.DIRECTORY,
             tables=(("e", "enrollment"),),
@@ -136,7 +138,12 @@ VIEWS: dict[str, ReportingView] = {
                 _c("grade_level", "e.grade_level", "integer", "Grade during this stint."),
                 _c("start_on", "e.start_on", "date", "First day of the stint."),
                 _c("end_on", "e.end_on", "date", "Last day of the stint; null while open."),
-                _c("status", "e.status", "text", "pending, active, withdrawn, transferred or completed."),
+                _c(
+                    "status",
+                    "e.status",
+                    "text",
+                    "pending (not started), active (grants access), withdrawn, transferred or completed.",
+                ),
                 _c("exit_reason", "e.exit_reason", "text", "Why the stint ended, when it did."),
                 _c("previous_enrollment_id", "e.previous_enrollment_id", "uuid", "The stint this one continues."),
             ),

@@ -36,6 +36,7 @@ def query_roster(session: Session, scope: Scope, data: QueryRosterInput, ctx: To
 
     Use for "who is in 5th grade at Austin?" or "who withdrew this term?" (status='withdrawn').
     org_id comes from whoami (your campuses) or list_offerings; offering_id from list_offerings.
+    Rows are stints: for "how many students" read total_students (a student in two offerings is one).
     Paginated: pass next_offset as offset for the next page. An org outside your scope is not found.
     """
     return service.query_roster(session, scope, data.as_domain(RosterQuery, as_of=data.as_of or ctx.today))
@@ -43,7 +44,7 @@ def query_roster(session: Session, scope: Scope, data: QueryRosterInput, ctx: To
 
 @tool(data_class=DataClass.DIRECTORY, title="Enrollment trend", autocommit_read=True)
 def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery, ctx: ToolContext) -> EnrollmentTrend:
-    """Count distinct enrolled students at the end of each month for an org subtree (default: all you can see).
+    """Count distinct students enrolled on any day of each month for an org subtree (default: all you can see).
 
     Use for "what's our enrollment trend by month for the past year?": start_month 12 months ago, end_month
     this month. by_program=true splits each month by program. At most 60 months per call.
@@ -101,7 +102,7 @@ def transfer_student(session: Session, scope: Scope, data: TransferStudentInput,
     enrollment_id from query_roster or get_student; to_offering_id from list_offerings. You need write
     access at both campuses.
     """
-    return service.transfer_student(session, scope, data)
+    return service.transfer_student(session, scope, data, today=ctx.today)
 
 
 @tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Re-enroll a student", idempotent=False)
@@ -110,4 +111,4 @@ def reenroll_student(session: Session, scope: Scope, data: ReenrollStudentInput,
 
     Fails when the student has never left (use enroll_student) or the new stint would overlap an old one.
     """
-    return service.reenroll_student(session, scope, data)
+    return service.reenroll_student(session, scope, data, today=ctx.today)

@@ -226,8 +226,13 @@ class Planner:
             verb = "Withdrawn by" if q.withdrawn else "Enrolled on"
             a.sentences.append(
                 f"{verb} {roster.as_of} in {who}{in_program} {where_phrase(q, campus, self.caller)}: "
-                f"{count_of(roster.total, 'student')}."
+                f"{count_of(roster.total_students, 'student')}."
             )
+            if roster.total_enrollments != roster.total_students:
+                a.sentences.append(
+                    f"They hold {count_of(roster.total_enrollments, 'enrollment')} (a student in the school year "
+                    "and a camp is one student, two enrollments)."
+                )
 
     def _program(self, q: Question, a: Answer) -> Generator[ChatEvent, None, dict[str, Any] | bool | None]:
         """The program a roster question names, found among the offerings the caller can see."""
@@ -462,3 +467,4 @@ class Planner:
             choices,
         )
         return None
+

@@ -148,6 +148,7 @@ def _enroll_on_acceptance(
         grade=application.applying_for_grade,
         event_type="admitted",
         reason=f"accepted application {application.id}",
+        today=data.on,
     )
     application.enrollment_id = enrollment.id
     if student.org_id != offering.org_id or student.grade_level != application.applying_for_grade:

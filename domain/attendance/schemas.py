@@ -88,11 +88,31 @@ class AttendanceTotals(BaseModel):
     attendance_rate: float | None = Field(description="Over all students' membership days; null when none.")
 
 
+class TransferredAttendance(BaseModel):
+    """The attendance a student's record brought from a campus the student transferred from."""
+
+    org_id: uuid.UUID = Field(description="The sending campus.")
+    campus: str
+    last_day: dt.date = Field(description="The student's last day at the sending campus.")
+    membership_days: int
+    present_days: int
+    tardy_days: int
+    excused_absence_days: int
+    unexcused_absence_days: int
+    absent_days: int
+    attendance_rate: float
+
+
 class AttendanceSummaryPage(Page):
     start_on: dt.date
     end_on: dt.date
     totals: AttendanceTotals = Field(description="Every student matching the query, not just this page.")
     items: list[StudentAttendance]
+    transferred_from: list[TransferredAttendance] = Field(
+        default_factory=list,
+        description="For one student (student_id): the part of the counts above that came with a transfer, per "
+        "sending campus. Campus-wide summaries count only the campus's own days.",
+    )
 
 
 class ChronicAbsencePage(Page):

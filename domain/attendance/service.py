@@ -64,11 +64,13 @@ from domain.attendance.schemas import (
     Period,
     RecordAttendanceInput,
     StudentAttendance,
+    TransferredAttendance,
 )
 from domain.audit.changes import record_changes
 from domain.errors import EnrollmentNotActive, NotASchoolDay, PermissionDenied
+from domain.org.service import org_names
 from domain.paging import page_meta
-from domain.visibility import org_condition, visible_student
+from domain.visibility import org_condition, transfers_of, visible_student, with_transferred
 from policies.scope import Action, DataClass, Scope
 
 # Every status but pending grants membership on the days the stint covers (Enrollment.active_on).
@@ -81,8 +83,12 @@ def _stints(
     data: AttendanceSummaryQuery | ChronicAbsenceQuery,
     *,
     student_id: uuid.UUID | None = None,
+    at_org: uuid.UUID | None = None,
 ) -> CTE:
-    """Visible stints granting membership, clipped to the period: (enrollment_id, student_id, org_id, lo, hi)."""
+    """Visible stints granting membership, clipped to the period: (enrollment_id, student_id, org_id, lo, hi).
+
+    For one student, stints at campuses the student transferred from travel with the record.
+    """
     e = Enrollment
     scope, in_org = org_condition(session, scope, e.org_id, data.org_id, DataClass.ATTENDANCE)
     start, end = literal(data.start_on, Date), literal(data.end_on, Date)
@@ -93,11 +99,17 @@ def _stints(
         e.status.in_(MEMBERSHIP_STATUSES),
         e.start_on <= data.end_on,
         or_(e.end_on.is_(None), e.end_on >= data.start_on),
-        scope.row_filter(e.org_id, e.student_id, DataClass.ATTENDANCE),
         in_org,
     )
     if student_id is not None:
-        stmt = stmt.where(e.student_id == student_id)
+        stmt = stmt.where(
+            e.student_id == student_id,
+            with_transferred(scope, e.org_id, e.student_id, e.start_on, DataClass.ATTENDANCE),
+        )
+    else:
+        stmt = stmt.where(scope.row_filter(e.org_id, e.student_id, DataClass.ATTENDANCE))
+    if at_org is not None:
+        stmt = stmt.where(e.org_id == at_org)
     if data.grade is not None:
         stmt = stmt.where(e.grade_level == data.grade)
     return stmt.cte("stint")
@@ -251,8 +263,10 @@ def attendance_summary(session: Session, scope: Scope, data: AttendanceSummaryQu
     Raises:
         NotFound: the org or student is outside the caller's scope.
     """
+    transferred: list[TransferredAttendance] = []
     if data.student_id is not None:
-        visible_student(session, scope, data.student_id, DataClass.ATTENDANCE)
+        student = visible_student(session, scope, data.student_id, DataClass.ATTENDANCE)
+        transferred = _transferred_parts(session, scope, data, student)
     per = _per_student(_stints(session, scope, data, student_id=data.student_id), data)
     # Totals ride along as window sums over every matching student, so the aggregate runs once.
     totals = [
@@ -302,7 +316,32 @@ def attendance_summary(session: Session, scope: Scope, data: AttendanceSummaryQu
             attendance_rate=attendance_rate(membership, absent),
         ),
         items=[_student_attendance(r) for r in rows],
+        transferred_from=transferred,
     )
+
+
+def _transferred_parts(
+    session: Session, scope: Scope, data: AttendanceSummaryQuery, student: Student
+) -> list[TransferredAttendance]:
+    """The part of one student's attendance that came with a transfer, per sending campus."""
+    transfers = transfers_of(session, student)
+    names = org_names(session, scope, transfers)
+    parts = []
+    for org_id, last_day in sorted(transfers.items(), key=lambda item: item[1]):
+        stints = _stints(session, scope, data, student_id=student.id, at_org=org_id)
+        row = session.execute(_rows(_per_student(stints, data))).first()
+        if row is None:
+            continue
+        item = _student_attendance(row)
+        parts.append(
+            TransferredAttendance(
+                org_id=org_id,
+                campus=names.get(org_id, str(org_id)),
+                last_day=last_day,
+                **item.model_dump(include=set(TransferredAttendance.model_fields) - {"org_id", "campus", "last_day"}),
+            )
+        )
+    return parts
 
 
 def find_chronic_absence(session: Session, scope: Scope, data: ChronicAbsenceQuery) -> ChronicAbsencePage:

@@ -46,6 +46,10 @@ class BehaviorIncidentRead(BaseModel):
     action_taken: str | None
     reported_by_user_id: uuid.UUID | None
     recorded_at: dt.datetime
+    transferred_from: str | None = Field(
+        default=None,
+        description="The sending campus, when the incident is part of the record that came with a transfer.",
+    )
 
 
 class BehaviorIncidentPage(Page):

@@ -23,14 +23,16 @@ from domain.behavior.schemas import (
     RecordBehaviorIncidentInput,
 )
 from domain.errors import InvalidInput, PermissionDenied
+from domain.org.service import org_names
 from domain.paging import page_meta
-from domain.visibility import org_condition, visible_student
+from domain.visibility import org_condition, transfers_of, travelled_from, visible_student, with_transferred
 from policies.scope import Action, DataClass, Scope
 
 
-def _read(incident: BehaviorIncident, student: Student) -> BehaviorIncidentRead:
+def _read(incident: BehaviorIncident, student: Student, transferred_from: str | None = None) -> BehaviorIncidentRead:
     """The read model of an incident, with the student's name for answers in plain language."""
     return BehaviorIncidentRead(
+        transferred_from=transferred_from,
         id=incident.id,
         student_id=student.id,
         student_number=student.student_number,
@@ -55,10 +57,20 @@ def list_behavior_incidents(session: Session, scope: Scope, data: BehaviorIncide
     """
     bi = BehaviorIncident
     scope, in_org = org_condition(session, scope, bi.org_id, data.org_id, DataClass.BEHAVIOR)
-    conditions: list[ColumnElement[bool]] = [scope.row_filter(bi.org_id, bi.student_id, DataClass.BEHAVIOR), in_org]
+    conditions: list[ColumnElement[bool]] = [in_org]
+    transfers: dict[uuid.UUID, dt.date] = {}
+    names: dict[uuid.UUID, str] = {}
     if data.student_id is not None:
-        visible_student(session, scope, data.student_id, DataClass.BEHAVIOR)
-        conditions.append(bi.student_id == data.student_id)
+        # One student's history: incidents from campuses the student transferred from travel with it.
+        student = visible_student(session, scope, data.student_id, DataClass.BEHAVIOR)
+        conditions += [
+            bi.student_id == data.student_id,
+            with_transferred(scope, bi.org_id, bi.student_id, bi.occurred_on, DataClass.BEHAVIOR),
+        ]
+        transfers = transfers_of(session, student)
+        names = org_names(session, scope, transfers)
+    else:
+        conditions.append(scope.row_filter(bi.org_id, bi.student_id, DataClass.BEHAVIOR))
     if data.start_on is not None:
         conditions.append(bi.occurred_on >= data.start_on)
     if data.end_on is not None:
@@ -79,7 +91,10 @@ def list_behavior_incidents(session: Session, scope: Scope, data: BehaviorIncide
     ).all()
     return BehaviorIncidentPage(
         **page_meta(int(total), data.limit, data.offset),
-        items=[_read(incident, student) for incident, student in rows],
+        items=[
+            _read(incident, student, travelled_from(transfers, incident.org_id, incident.occurred_on, names))
+            for incident, student in rows
+        ],
     )
 
 

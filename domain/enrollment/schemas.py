@@ -98,7 +98,13 @@ class RosterEntry(BaseModel):
 
 
 class RosterPage(Page):
+    """One row per enrollment stint; a student with two stints (main year and a camp) is two rows."""
+
     as_of: dt.date
+    total_enrollments: int = Field(description="Enrollment stints matching the query (the same as total).")
+    total_students: int = Field(
+        description="Distinct students matching the query, across all pages: the answer to 'how many students'."
+    )
     items: list[RosterEntry]
 
 
@@ -122,8 +128,11 @@ class EnrollmentTrendQuery(BaseModel):
 
 class TrendPoint(BaseModel):
     month: str = Field(description="YYYY-MM")
-    measured_on: dt.date = Field(description="The day counted: the month's last day (or the as-of day if earlier).")
-    active_students: int
+    period_start: dt.date = Field(description="The month's first day: the first day counted.")
+    measured_on: dt.date = Field(description="The last day counted: the month's last day (or today, if earlier).")
+    active_students: int = Field(
+        description="Distinct students enrolled on any day from period_start through measured_on."
+    )
     program: str | None = None
 
 

@@ -11,7 +11,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import (
     Enrollment,
-    EnrollmentEvent,
     EnrollmentStatus,
     Organization,
     Program,
@@ -22,7 +21,7 @@ from db.models.enrollment import OfferingStatus
 from domain.audit.changes import record_changes
 from domain.billing.withdrawal import on_enrollment_ended
 from domain.calendar import month_end
-from domain.enrollment import rules
+from domain.enrollment import lifecycle, rules
 from domain.enrollment.schemas import (
     EnrollmentRead,
     EnrollmentTrend,
@@ -89,37 +88,16 @@ def get_offering_for(
 # -- writes --------------------------------------------------------------------------------
 
 
-def _add_event(
-    session: Session,
-    scope: Scope,
-    enrollment: Enrollment,
-    event_type: str,
-    from_status: str | None,
-    on: dt.date,
-    reason: str | None,
-) -> None:
-    session.add(
-        EnrollmentEvent(
-            enrollment_id=enrollment.id,
-            event_type=event_type,
-            from_status=from_status,
-            to_status=enrollment.status.value,
-            effective_on=on,
-            reason=reason,
-            actor_user_id=scope.actor.user_id,
-        )
-    )
-
-
 def _check_can_start(
     session: Session, offering: ProgramOffering, student: Student, start_on: dt.date, grade: int
 ) -> None:
     require_open(session, offering.org_id, field="offering_id")
     if offering.status is not OfferingStatus.OPEN:
         raise OfferingClosed(f"offering '{offering.name}' is {offering.status.value}, not open", field="offering_id")
-    if not offering.start_on <= start_on <= offering.end_on:
+    # A continuous offering has no end (rolling enrollment).
+    if start_on < offering.start_on or (offering.end_on is not None and start_on > offering.end_on):
         raise OfferingClosed(
-            f"start_on {start_on} is outside the offering's dates {offering.start_on}..{offering.end_on}",
+            f"start_on {start_on} is outside the offering's dates {offering.start_on}..{offering.end_on or ''}",
             field="start_on",
         )
     if not offering.grade_min <= grade <= offering.grade_max:
@@ -164,13 +142,18 @@ def create_stint(
     previous: Enrollment | None = None,
     event_type: str = "created",
     reason: str | None = None,
+    today: dt.date | None = None,
 ) -> Enrollment:
-    """Check the offering's rules and add a new active stint (callers have checked permissions).
+    """Check the offering's rules and add a new stint: pending before `start_on`, active from it.
+
+    Pass `today` (the caller's clock); without it the machine's date is used. A stint created
+    active also emits `enrollment.activated`, so every stint that ever grants access emits it once.
 
     Raises:
         OfferingClosed, GradeNotOffered, EnrollmentOverlap, OfferingFull: the named rule failed.
     """
     _check_can_start(session, offering, student, start_on, grade)
+    status = lifecycle.status_at_creation(start_on, today or dt.date.today())
     enrollment = Enrollment(
         id=uuid.uuid4(),
         student_id=student.id,
@@ -179,18 +162,20 @@ def create_stint(
         grade_level=grade,
         start_on=start_on,
         end_on=None,
-        status=EnrollmentStatus.ACTIVE,
+        status=status,
         previous_enrollment_id=previous.id if previous else None,
     )
     session.add(enrollment)
     record_changes(session, scope, enrollment, reason=reason)
-    _add_event(session, scope, enrollment, event_type, None, start_on, reason)
+    lifecycle.add_event(session, scope, enrollment, event_type, None, start_on, reason)
     emit_event(
         session,
         event_type="enrollment.created",
         org_id=enrollment.org_id,
         payload=enrollment_payload(enrollment, cause=event_type),
     )
+    if status is EnrollmentStatus.ACTIVE:
+        lifecycle.emit_activated(session, enrollment, cause=event_type)
     session.flush()
     return enrollment
 
@@ -205,7 +190,9 @@ def enroll_student(session: Session, scope: Scope, data: EnrollStudentInput, *, 
     offering = get_offering_for(session, scope, data.offering_id, Action.WRITE, lock=True)
     start_on = data.start_on or max(today, offering.start_on)
     grade = data.grade_level if data.grade_level is not None else student.grade_level
-    enrollment = create_stint(session, scope, student, offering, start_on=start_on, grade=grade, reason=data.reason)
+    enrollment = create_stint(
+        session, scope, student, offering, start_on=start_on, grade=grade, reason=data.reason, today=today
+    )
     return EnrollmentRead.model_validate(enrollment)
 
 
@@ -249,13 +236,15 @@ def _end_stint(
     enrollment.status = status
     enrollment.exit_reason = reason
     record_changes(session, scope, enrollment, reason=reason)
-    _add_event(session, scope, enrollment, event_type, previous, end_on, reason)
+    lifecycle.add_event(session, scope, enrollment, event_type, previous, end_on, reason)
     session.flush()
     # Billing follows the stint: later installments are cancelled and the refund rule applied.
     on_enrollment_ended(session, scope, enrollment)
 
 
-def transfer_student(session: Session, scope: Scope, data: TransferStudentInput) -> TransferResult:
+def transfer_student(
+    session: Session, scope: Scope, data: TransferStudentInput, *, today: dt.date | None = None
+) -> TransferResult:
     """Move a student to another campus: end the old stint, start a new one linked to it.
 
     Raises:
@@ -287,6 +276,7 @@ def transfer_student(session: Session, scope: Scope, data: TransferStudentInput)
         previous=old,
         event_type="transferred_in",
         reason=data.reason,
+        today=today,
     )
     if student.org_id != offering.org_id:
         student.org_id = offering.org_id  # the student's records now belong to the receiving campus
@@ -302,7 +292,9 @@ def transfer_student(session: Session, scope: Scope, data: TransferStudentInput)
     return TransferResult(ended=EnrollmentRead.model_validate(old), started=EnrollmentRead.model_validate(new))
 
 
-def reenroll_student(session: Session, scope: Scope, data: ReenrollStudentInput) -> EnrollmentRead:
+def reenroll_student(
+    session: Session, scope: Scope, data: ReenrollStudentInput, *, today: dt.date | None = None
+) -> EnrollmentRead:
     """Start a new stint for a returning student, linked to their latest ended stint (never reactivated).
 
     Raises:
@@ -332,6 +324,7 @@ def reenroll_student(session: Session, scope: Scope, data: ReenrollStudentInput)
         previous=previous,
         event_type="reenrolled",
         reason=data.reason,
+        today=today,
     )
     return EnrollmentRead.model_validate(enrollment)
 
@@ -346,7 +339,11 @@ def _status_filter(data: RosterQuery) -> ColumnElement[bool]:
     if data.status is EnrollmentStatus.ACTIVE:
         return and_(Enrollment.active_on(data.as_of), Enrollment.status.in_(HOLDING))
     if data.status is EnrollmentStatus.PENDING:
-        return and_(Enrollment.status.in_(HOLDING), Enrollment.start_on > data.as_of)
+        # Stored pending (the job moves it on its first day), or a historic roster of a stint not yet begun.
+        return or_(
+            Enrollment.status == EnrollmentStatus.PENDING,
+            and_(Enrollment.status.in_(HOLDING), Enrollment.start_on > data.as_of),
+        )
     return and_(Enrollment.status == data.status, Enrollment.end_on <= data.as_of)
 
 
@@ -378,7 +375,11 @@ _ROSTER_PAGE = (
 
 
 def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPage:
-    """Stints matching the filters as of a date, in the caller's scope, sorted by name; paginated."""
+    """Stints matching the filters as of a date, in the caller's scope, sorted by name; paginated.
+
+    `total` and `total_enrollments` count stints; `total_students` counts distinct students (a
+    student in the main year and a camp is one student, two enrollments).
+    """
     scope, in_org = org_condition(session, scope, Enrollment.org_id, data.org_id)
     conditions = [
         scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
@@ -398,30 +399,49 @@ def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPag
     if total is None:
         # The count needs no joins: every filter is on the enrollment row itself.
         total = session.execute(select(func.count()).select_from(Enrollment).where(*conditions)).scalar_one()
+    if data.offset == 0 and total == len(rows):
+        students = len({row.student_id for row in rows})
+    else:
+        students = session.execute(
+            select(func.count(func.distinct(Enrollment.student_id))).where(*conditions)
+        ).scalar_one()
     # Campus names come from the org tree's version, not a fifth join: planning that join cost
     # PostgreSQL more than running the whole query.
     names = org_names(session, scope, {row.org_id for row in rows})
     items = [RosterEntry(**row._mapping, campus=names[row.org_id]) for row in rows]
-    return RosterPage(as_of=data.as_of, items=items, **page_meta(total, data.limit, data.offset))
+    return RosterPage(
+        as_of=data.as_of,
+        items=items,
+        total_enrollments=total,
+        total_students=students,
+        **page_meta(total, data.limit, data.offset),
+    )
 
 
 def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery, *, today: dt.date) -> EnrollmentTrend:
-    """Distinct students enrolled on the last day of each month (or today for the current month)."""
+    """Distinct students enrolled on any day of each month, through its last day (or today, this month).
+
+    Any day, not the last day: a school year ending May 29 still has its students in May.
+    """
     scope, in_org = org_condition(session, scope, Enrollment.org_id, data.org_id)
-    days = [min(month_end(m), today) for m in rules.months_between(data.start_month, data.end_month)]
-    days = [d for d in days if d >= data.start_month.replace(day=1)]
+    months = [m.replace(day=1) for m in rules.months_between(data.start_month, data.end_month)]
+    periods = [(first, min(month_end(first), today)) for first in months if first <= today]
+    days = [last for _, last in periods]
     columns = [
         func.count(
             func.distinct(
                 case(
                     (
-                        and_(Enrollment.start_on <= d, or_(Enrollment.end_on.is_(None), Enrollment.end_on >= d)),
+                        and_(
+                            Enrollment.start_on <= last,
+                            or_(Enrollment.end_on.is_(None), Enrollment.end_on >= first),
+                        ),
                         Enrollment.student_id,
                     ),
                 )
             )
         ).label(f"m{i}")
-        for i, d in enumerate(days)
+        for i, (first, last) in enumerate(periods)
     ]
     where = [
         scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
@@ -441,7 +461,13 @@ def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery,
             .order_by(Program.name)
         )
         points = [
-            TrendPoint(month=d.strftime("%Y-%m"), measured_on=d, active_students=row[i + 1], program=row[0])
+            TrendPoint(
+                month=d.strftime("%Y-%m"),
+                period_start=d.replace(day=1),
+                measured_on=d,
+                active_students=row[i + 1],
+                program=row[0],
+            )
             for row in session.execute(stmt).all()
             for i, d in enumerate(days)
         ]
@@ -450,7 +476,8 @@ def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery,
     row = session.execute(select(*columns).select_from(Enrollment).where(*where)).one()
     return EnrollmentTrend(
         points=[
-            TrendPoint(month=d.strftime("%Y-%m"), measured_on=d, active_students=row[i]) for i, d in enumerate(days)
+            TrendPoint(month=d.strftime("%Y-%m"), period_start=d.replace(day=1), measured_on=d, active_students=row[i])
+            for i, d in enumerate(days)
         ]
     )
 
@@ -460,7 +487,8 @@ def list_offerings(session: Session, scope: Scope, data: OfferingQuery) -> Offer
     scope, in_org = org_condition(session, scope, ProgramOffering.org_id, data.org_id)
     taken = (
         select(Enrollment.offering_id, func.count().label("n"))
-        .where(Enrollment.active_on(data.as_of), Enrollment.status.in_(HOLDING))
+        # The seats the capacity check counts: pending stints hold theirs before their first day.
+        .where(Enrollment.status.in_(HOLDING), or_(Enrollment.end_on.is_(None), Enrollment.end_on >= data.as_of))
         .group_by(Enrollment.offering_id)
         .subquery()
     )

@@ -19,7 +19,7 @@ from domain.oneroster.enrollments import teacher_pairs
 from domain.oneroster.filters import Kind
 from domain.oneroster.mapping import (
     COMMON_FIELDS,
-    HOLDING,
+    CURRENT,
     Context,
     Source,
     as_uuid,
@@ -71,7 +71,7 @@ def class_source(session: Session, scope: Scope, q: OneRosterQuery) -> Source:
         pairs = teacher_pairs(scope, q.as_of).subquery()
         as_student = select(Enrollment.offering_id).where(
             Enrollment.student_id == user,
-            Enrollment.status.in_(HOLDING),
+            Enrollment.status.in_(CURRENT),
             scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
         )
         as_teacher = select(pairs.c.class_id).where(pairs.c.user_id == user, pairs.c.current == 1)

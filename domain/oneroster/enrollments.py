@@ -2,6 +2,8 @@
 
 A guide teaches a class while coaching a student who holds a stint in it (`teacher_pairs`, also
 used by the classes of a teacher and the teachers of a class). Ended stints stay, as `tobedeleted`.
+A pending stint (its first day not yet come) is not published: downstream apps grant access on
+`active`, and the stint appears, as `active`, once `sis enrollments advance` starts it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import Enrollment, GuideAssignment, Organization
+from db.models import Enrollment, EnrollmentStatus, GuideAssignment, Organization
 from domain.oneroster.filters import Kind
 from domain.oneroster.mapping import (
     COMMON_FIELDS,
-    HOLDING,
     AnySelect,
     Context,
     Source,
@@ -61,7 +62,7 @@ def teacher_pairs(scope: Scope, as_of: dt.date) -> AnySelect:
         ga.start_on <= func.coalesce(e.end_on, FAR_FUTURE),
         func.coalesce(ga.end_on, FAR_FUTURE) >= e.start_on,
     )
-    current = and_(e.status.in_(HOLDING), or_(ga.end_on.is_(None), ga.end_on >= as_of))
+    current = and_(e.status == EnrollmentStatus.ACTIVE, or_(ga.end_on.is_(None), ga.end_on >= as_of))
     return (
         select(
             ga.guide_user_id.label("user_id"),
@@ -72,7 +73,7 @@ def teacher_pairs(scope: Scope, as_of: dt.date) -> AnySelect:
             func.max(e.updated_at).label("modified_at"),
         )
         .join(e, overlap)
-        .where(scope.row_filter(e.org_id, e.student_id, DataClass.DIRECTORY))
+        .where(scope.row_filter(e.org_id, e.student_id, DataClass.DIRECTORY), e.status != EnrollmentStatus.PENDING)
         .group_by(ga.guide_user_id, e.offering_id, e.org_id)
     )
 
@@ -84,7 +85,7 @@ def enrollment_source(session: Session, scope: Scope, q: OneRosterQuery) -> Sour
     students = (
         select(
             uuid_text(session, e.id).label("sourcedId"),
-            status_of(e.status.in_(HOLDING)).label("status"),
+            status_of(e.status == EnrollmentStatus.ACTIVE).label("status"),
             e.updated_at.label("dateLastModified"),
             e.student_id.label("user_id"),
             e.offering_id.label("class_id"),
@@ -96,7 +97,7 @@ def enrollment_source(session: Session, scope: Scope, q: OneRosterQuery) -> Sour
             e.student_id.label("student_id"),
         )
         .join(org, org.id == e.org_id)
-        .where(scope.row_filter(e.org_id, e.student_id, DataClass.DIRECTORY))
+        .where(scope.row_filter(e.org_id, e.student_id, DataClass.DIRECTORY), e.status != EnrollmentStatus.PENDING)
     )
     pairs = teacher_pairs(scope, q.as_of).subquery("pairs")
     porg = aliased(Organization)

@@ -24,7 +24,8 @@ from domain.oneroster.schemas import Collection, OneRosterQuery
 from policies.scope import Scope
 
 AnySelect = Select[*tuple[Any, ...]]
-HOLDING = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING)
+# Stints a OneRoster consumer sees as current: active only (a pending stint grants no access yet).
+CURRENT = (EnrollmentStatus.ACTIVE,)
 
 BASE_PROPERTIES = ("sourcedId", "status", "dateLastModified", "metadata")
 PROPERTIES: dict[str, tuple[str, ...]] = {

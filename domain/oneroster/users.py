@@ -32,7 +32,7 @@ from domain.oneroster.enrollments import teacher_pairs
 from domain.oneroster.filters import Kind
 from domain.oneroster.mapping import (
     COMMON_FIELDS,
-    HOLDING,
+    CURRENT,
     AnySelect,
     Context,
     Source,
@@ -99,7 +99,7 @@ def user_source(session: Session, scope: Scope, q: OneRosterQuery, *, role: str 
                 exists().where(
                     Enrollment.student_id == Student.id,
                     Enrollment.offering_id == klass,
-                    Enrollment.status.in_(HOLDING),
+                    Enrollment.status.in_(CURRENT),
                     scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
                 )
             )

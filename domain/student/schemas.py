@@ -36,6 +36,15 @@ class StudentPage(Page):
     items: list[StudentSummary]
 
 
+class StudentEnrollment(EnrollmentRead):
+    campus: str = Field(description="The campus of this stint.")
+    transferred_from: str | None = Field(
+        default=None,
+        description="The sending campus, when this stint is part of the record that came with a transfer; "
+        "null for stints of the student's current campus.",
+    )
+
+
 class StudentProfile(StudentSummary):
     birth_on: dt.date | None = Field(description="Demographics; null when hidden from the caller.")
     sex: str | None = Field(description="Demographics; null when hidden.")
@@ -43,6 +52,9 @@ class StudentProfile(StudentSummary):
     email: str | None = Field(description="Contact; null when hidden.")
     phone: str | None = Field(description="Contact; null when hidden.")
     address: str | None = Field(description="Contact; null when hidden.")
-    enrollments: list[EnrollmentRead] = Field(description="Every stint visible to the caller, newest first.")
+    enrollments: list[StudentEnrollment] = Field(
+        description="Every stint visible to the caller, newest first, including prior campuses' stints that came "
+        "with a transfer (marked transferred_from)."
+    )
     household_ids: list[uuid.UUID]
     hidden: list[str] = Field(description="Data classes withheld from this answer for the caller's role.")

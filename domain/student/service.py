@@ -10,9 +10,16 @@ from sqlalchemy.orm import Session
 from db.models import Enrollment, HouseholdStudent, Organization, Student
 from domain.enrollment.schemas import EnrollmentRead
 from domain.errors import NotFound
+from domain.org.service import org_names
 from domain.paging import page_meta
-from domain.student.schemas import StudentPage, StudentProfile, StudentSearchQuery, StudentSummary
-from domain.visibility import org_condition
+from domain.student.schemas import (
+    StudentEnrollment,
+    StudentPage,
+    StudentProfile,
+    StudentSearchQuery,
+    StudentSummary,
+)
+from domain.visibility import org_condition, transfers_of, travelled_from, with_transferred
 from policies.scope import DataClass, Scope
 
 
@@ -78,14 +85,23 @@ def get_student(session: Session, scope: Scope, student_id: uuid.UUID) -> Studen
     student, campus = row
     contact = scope.allows_org(student.org_id, DataClass.CONTACT)
     demographics = scope.allows_org(student.org_id, DataClass.DEMOGRAPHICS)
-    enrollments = session.execute(
-        select(Enrollment)
-        .where(
-            Enrollment.student_id == student.id,
-            scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
+    # Prior stints at a campus the student transferred from travel with the student (domain/visibility.py).
+    enrollments = (
+        session.execute(
+            select(Enrollment)
+            .where(
+                Enrollment.student_id == student.id,
+                with_transferred(
+                    scope, Enrollment.org_id, Enrollment.student_id, Enrollment.start_on, DataClass.DIRECTORY
+                ),
+            )
+            .order_by(Enrollment.start_on.desc())
         )
-        .order_by(Enrollment.start_on.desc())
-    ).scalars()
+        .scalars()
+        .all()
+    )
+    transfers = transfers_of(session, student)
+    names = org_names(session, scope, {e.org_id for e in enrollments})
     households = session.execute(
         select(HouseholdStudent.household_id)
         .where(HouseholdStudent.student_id == student.id)
@@ -100,7 +116,14 @@ def get_student(session: Session, scope: Scope, student_id: uuid.UUID) -> Studen
         email=student.email if contact else None,
         phone=student.phone if contact else None,
         address=student.address if contact else None,
-        enrollments=[EnrollmentRead.model_validate(e) for e in enrollments],
+        enrollments=[
+            StudentEnrollment(
+                **EnrollmentRead.model_validate(e).model_dump(),
+                campus=names.get(e.org_id, ""),
+                transferred_from=travelled_from(transfers, e.org_id, e.start_on, names),
+            )
+            for e in enrollments
+        ],
         household_ids=list(households),
         hidden=hidden,
     )

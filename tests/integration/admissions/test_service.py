@@ -58,8 +58,10 @@ def test_full_pipeline_ends_in_an_enrollment(session, campus):
     app = step(session, scope, app, A.ACCEPT_OFFER, on=dt.date(2025, 3, 20))
     assert app.status is ApplicationStatus.ACCEPTED and app.decided_on == dt.date(2025, 3, 20)
     enrollment = session.get(Enrollment, app.enrollment_id)
+    # Accepted in March for a year that starts later: pending until its first day (the daily job starts it).
+    assert enrollment.start_on > dt.date(2025, 3, 20)
     assert (enrollment.status, enrollment.grade_level, enrollment.student_id) == (
-        EnrollmentStatus.ACTIVE,
+        EnrollmentStatus.PENDING,
         5,
         app.student_id,
     )

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from db.models import ChangeEvent, Enrollment, EnrollmentEvent, EnrollmentStatus, OfferingStatus, OrgKind, OrgLevel
 from domain.enrollment import rules
+from domain.enrollment.lifecycle import advance_enrollments, system_scope
 from domain.enrollment.schemas import (
     EnrollmentTrendQuery,
     EnrollStudentInput,
@@ -105,7 +106,8 @@ def test_withdrawn_seat_becomes_available_again(session, tree):
     second = enroll(
         session, scope, create_student(session, tree["austin"]), offering, start_on=TODAY + dt.timedelta(days=1)
     )
-    assert second.offering_id == offering.id and second.status == "active"
+    # It starts tomorrow, so it is pending (and holds the seat) until the daily job starts it.
+    assert second.offering_id == offering.id and second.status == "pending"
 
 
 def test_grade_outside_the_offering_band_is_refused(session, tree):
@@ -323,7 +325,9 @@ def test_roster_as_of_a_date_filters_by_grade_status_and_paginates(session, tree
     assert [i.enrollment_id for i in withdrawn.items] == [leaver.id]
 
 
-def test_enrollment_trend_counts_distinct_students_at_each_month_end(session, tree):
+def test_enrollment_trend_counts_distinct_students_enrolled_on_any_day_of_each_month(session, tree):
+    # Was "at each month end": a student who left on Sep 10 is now one of September's students,
+    # so that a year ending May 29 does not read as zero students in May.
     scope = scope_at(tree["austin"])
     year = create_offering(session, tree["austin"], capacity=None)
     camp = create_offering(session, tree["austin"], start_on=dt.date(2025, 9, 1), end_on=dt.date(2025, 12, 15))
@@ -337,6 +341,7 @@ def test_enrollment_trend_counts_distinct_students_at_each_month_end(session, tr
     withdraw_enrollment(
         session, scope, WithdrawEnrollmentInput(enrollment_id=gone.id, end_on=dt.date(2025, 9, 10), reason="x1")
     )
+    advance_enrollments(session, system_scope(), as_of=dt.date(2025, 11, 20))  # the late starter began Oct 10
     trend = enrollment_trend(
         session,
         scope,
@@ -346,7 +351,7 @@ def test_enrollment_trend_counts_distinct_students_at_each_month_end(session, tr
     assert [(p.month, p.active_students) for p in trend.points] == [
         ("2025-07", 0),
         ("2025-08", 4),
-        ("2025-09", 3),
+        ("2025-09", 4),
         ("2025-10", 4),
         ("2025-11", 4),
     ]
