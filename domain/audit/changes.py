@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import json
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import inspect
@@ -54,33 +55,52 @@ def pending_changes(obj: Base) -> dict[str, tuple[Any, Any]]:
 
 def record_changes(session: Session, scope: Scope, obj: Base, *, reason: str | None = None) -> int:
     """Record one chained ChangeEvent per changed field of `obj`; call before flush. Returns the count."""
-    changes = pending_changes(obj)
-    changes.pop("id", None)
-    if not changes:
+    return record_rows(session, scope, [obj], reason=reason)
+
+
+def _entity_id(obj: Base) -> str:
+    """The row's id, or its primary key's values for a table keyed otherwise (gateway_event.event_id)."""
+    if "id" in inspect(obj).mapper.columns:
+        return _text(getattr(obj, "id", None)) or ""
+    keys = [_text(getattr(obj, c.key)) or "" for c in inspect(obj).mapper.primary_key]
+    return "/".join(keys)[:64]
+
+
+def record_rows(session: Session, scope: Scope, rows: Iterable[Base], *, reason: str | None = None) -> int:
+    """Record the change events of every row of a multi-row write at once; returns the count.
+
+    Appending to the chain flushes the session, which clears every other row's pending history:
+    recording rows one by one after adding them all would keep only the first row's events. Here
+    every row's changes are read before anything is appended.
+    """
+    pending = [(obj, changes) for obj in rows if (changes := _without_id(pending_changes(obj)))]
+    if not pending:
         return 0
-    state = inspect(obj)
-    if getattr(obj, "id", None) is None and "id" in state.mapper.columns:
+    if any("id" in inspect(obj).mapper.columns and getattr(obj, "id", None) is None for obj, _ in pending):
         # Ids are assigned client-side for UUID rows; integer rows need a flush first.
         session.flush()
-    entity_id = _text(getattr(obj, "id", None)) or ""
-    org_id = getattr(obj, "org_id", None)
-    table = str(state.mapper.local_table.name)  # type: ignore[attr-defined]
     occurred_at = utcnow()
     events = [
         {
             "occurred_at": occurred_at,
             "actor_user_id": scope.actor.user_id,
             "actor_label": scope.actor.label,
-            "entity_type": table,
-            "entity_id": entity_id,
-            "org_id": org_id,
+            "entity_type": str(inspect(obj).mapper.local_table.name),  # type: ignore[attr-defined]
+            "entity_id": _entity_id(obj),
+            "org_id": getattr(obj, "org_id", None),
             "field": name,
             "old_value": _text(old),
             "new_value": _text(new),
             "reason": reason,
             "operation_id": scope.actor.operation_id,
         }
+        for obj, changes in pending
         for name, (old, new) in sorted(changes.items())
     ]
     append(session, Chain.CHANGE_EVENT, events)
     return len(events)
+
+
+def _without_id(changes: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    changes.pop("id", None)
+    return changes

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from db.base import Base
 from db.models import (
     AgreementStatus,
     BillingAgreement,
@@ -30,7 +29,7 @@ from db.models import (
     ProgramOffering,
     Student,
 )
-from domain.audit.changes import record_changes
+from domain.audit.changes import record_changes, record_rows
 from domain.billing import rules
 from domain.billing.access import enrollment_for, household_for, offering_for, require_full_sis
 from domain.billing.errors import BillingInProgress
@@ -46,11 +45,6 @@ from domain.billing.pricing import (
 from domain.billing.schemas import AgreementRead, ApplyDiscountInput, DiscountGrantRead, SetPaymentPlanInput
 from domain.errors import InvalidInput, NotFound
 from policies.scope import Action, DataClass, Scope
-
-
-def _record_all(session: Session, scope: Scope, rows: Iterable[Base], *, reason: str | None) -> None:
-    for row in rows:
-        record_changes(session, scope, row, reason=reason)
 
 
 def _billing_started(session: Session, agreement: BillingAgreement) -> bool:
@@ -152,7 +146,7 @@ def _post_schedule(
 ) -> None:
     rows = schedule_rows(agreement, terms, label=label)
     session.add_all(rows)
-    _record_all(session, scope, rows, reason=reason)
+    record_rows(session, scope, rows, reason=reason)
     session.flush()
 
 
