@@ -27,6 +27,7 @@ from db.models import (
     LedgerKind,
     PaymentPlan,
     ProgramOffering,
+    RefundRule,
     Student,
 )
 from domain.audit.changes import record_changes, record_rows
@@ -35,14 +36,9 @@ from domain.billing.access import enrollment_for, household_for, offering_for, r
 from domain.billing.errors import BillingInProgress
 from domain.billing.ledger import sync_installments
 from domain.billing.previews import tuition_preview
-from domain.billing.pricing import (
-    SIBLING_STATUSES,
-    agreement_of,
-    discount_definitions,
-    enrollment_terms,
-    plan_named,
-)
+from domain.billing.pricing import SIBLING_STATUSES, agreement_of, discount_definitions, enrollment_terms
 from domain.billing.schemas import AgreementRead, ApplyDiscountInput, DiscountGrantRead, SetPaymentPlanInput
+from domain.billing.versions import refund_rule_in_force
 from domain.errors import InvalidInput, NotFound
 from policies.scope import Action, DataClass, Scope
 
@@ -158,8 +154,15 @@ def agreement_label(session: Session, agreement: BillingAgreement) -> str:
     return f"{offering.name}, {student.first_name} {student.last_name}"
 
 
-def new_agreement(enrollment: Enrollment, plan: PaymentPlan, terms: rules.Terms) -> BillingAgreement:
-    """A new active agreement pricing `enrollment` on `plan` by `terms` (not yet added to a session)."""
+def new_agreement(
+    enrollment: Enrollment,
+    plan: PaymentPlan,
+    terms: rules.Terms,
+    *,
+    priced_on: dt.date,
+    refund_rule: RefundRule | None,
+) -> BillingAgreement:
+    """A new active agreement pricing `enrollment` on `plan` by `terms` on `priced_on` (not yet added to a session)."""
     return BillingAgreement(
         id=uuid.uuid4(),
         org_id=enrollment.org_id,
@@ -170,13 +173,24 @@ def new_agreement(enrollment: Enrollment, plan: PaymentPlan, terms: rules.Terms)
         status=AgreementStatus.ACTIVE,
         terms=terms.to_json(),
         total_cents=rules.compute_quote(terms).total_cents,
+        priced_on=priced_on,
+        refund_rule_id=refund_rule.id if refund_rule else None,
     )
 
 
 def price_agreement(
-    session: Session, scope: Scope, enrollment: Enrollment, terms: rules.Terms, plan: PaymentPlan, *, reason: str | None
+    session: Session,
+    scope: Scope,
+    enrollment: Enrollment,
+    terms: rules.Terms,
+    plan: PaymentPlan,
+    *,
+    priced_on: dt.date,
+    reason: str | None,
 ) -> BillingAgreement:
-    """Create or re-price the enrollment's agreement from `terms` and post its schedule.
+    """Create or re-price the enrollment's agreement from `terms`, dated `priced_on`, and post its schedule.
+
+    The agreement keeps the refund rule version in force on its date for a later withdrawal.
 
     Raises:
         BillingInProgress: an installment was already paid or charged.
@@ -189,8 +203,10 @@ def price_agreement(
         )
     total = rules.compute_quote(terms).total_cents
     agreement = agreement_of(session, enrollment.id)
+    offering = session.get_one(ProgramOffering, enrollment.offering_id)
+    refund_rule = refund_rule_in_force(session, offering, priced_on)
     if agreement is None:
-        agreement = new_agreement(enrollment, plan, terms)
+        agreement = new_agreement(enrollment, plan, terms, priced_on=priced_on, refund_rule=refund_rule)
         session.add(agreement)
     else:
         if agreement.status is not AgreementStatus.ACTIVE:
@@ -206,6 +222,8 @@ def price_agreement(
         agreement.plan_id = plan.id
         agreement.terms = terms.to_json()
         agreement.total_cents = total
+        agreement.priced_on = priced_on
+        agreement.refund_rule_id = refund_rule.id if refund_rule else None
     record_changes(session, scope, agreement, reason=reason)
     session.flush()
     _post_schedule(session, scope, agreement, terms, label=agreement_label(session, agreement), reason=reason)
@@ -223,10 +241,10 @@ def set_payment_plan(session: Session, scope: Scope, data: SetPaymentPlanInput, 
     enrollment = enrollment_for(session, scope, data.enrollment_id, Action.WRITE)
     if enrollment.status not in SIBLING_STATUSES:
         raise InvalidInput(f"enrollment {enrollment.id} is {enrollment.status.value}; only current ones are billed")
-    terms, offering = enrollment_terms(session, enrollment, plan_code=data.plan_code, discount_codes=None)
-    chain = require_full_sis(session, offering.org_id)
-    plan = plan_named(session, chain, data.plan_code)
-    agreement = price_agreement(session, scope, enrollment, terms, plan, reason=data.reason)
+    terms, offering, plan = enrollment_terms(
+        session, enrollment, plan_code=data.plan_code, discount_codes=None, on=today
+    )
+    agreement = price_agreement(session, scope, enrollment, terms, plan, priced_on=today, reason=data.reason)
     preview = tuition_preview(
         session,
         terms,
@@ -247,9 +265,10 @@ def apply_discount(session: Session, scope: Scope, data: ApplyDiscountInput, *, 
     """
     household = household_for(session, scope, data.household_id, Action.WRITE)
     chain = require_full_sis(session, household.org_id)
-    definition = discount_definitions(session, chain).get(data.discount_code)
+    in_force = discount_definitions(session, chain, today)
+    definition = in_force.get(data.discount_code)
     if definition is None:
-        known = ", ".join(sorted(discount_definitions(session, chain))) or "none"
+        known = ", ".join(sorted(in_force)) or "none"
         raise NotFound(f"no discount {data.discount_code!r}; discounts here: {known}", field="discount_code")
     if definition.eligibility is not DiscountEligibility.GRANTED:
         raise InvalidInput(
@@ -292,12 +311,19 @@ def apply_discount(session: Session, scope: Scope, data: ApplyDiscountInput, *, 
             unchanged.append(agreement.id)
             continue
         current = rules.Terms.from_json(agreement.terms)
-        terms, _ = enrollment_terms(
-            session, enrollment, plan_code=current.plan.code, discount_codes=None, billing_start=current.billing_start
+        # The agreement keeps the fee and plan versions of its date; only its discounts change.
+        priced_on = agreement.priced_on or today
+        terms, _, _ = enrollment_terms(
+            session,
+            enrollment,
+            plan_code=current.plan.code,
+            discount_codes=None,
+            billing_start=current.billing_start,
+            on=priced_on,
+            discounts_on=today,
         )
-        plan = session.get(PaymentPlan, agreement.plan_id)
-        assert plan is not None
-        price_agreement(session, scope, enrollment, terms, plan, reason=data.reason)
+        plan = session.get_one(PaymentPlan, agreement.plan_id)
+        price_agreement(session, scope, enrollment, terms, plan, priced_on=priced_on, reason=data.reason)
         repriced.append(agreement.id)
     return DiscountGrantRead(
         grant_id=grant.id,
