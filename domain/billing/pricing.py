@@ -45,9 +45,7 @@ SIBLING_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING)
 SiblingKey = tuple[dt.date, int, uuid.UUID]
 
 
-def discount_definitions(
-    session: Session, chain: Sequence[Organization], on: dt.date
-) -> dict[str, DiscountDefinition]:
+def discount_definitions(session: Session, chain: Sequence[Organization], on: dt.date) -> dict[str, DiscountDefinition]:
     """The discount definitions in force at chain[0] on `on`, by code."""
     return discounts_in_force(session, chain, on)
 

@@ -15,6 +15,7 @@ from mcp_server.rest import (
     audit,
     behavior,
     billing,
+    billing_definitions,
     enrollments,
     events,
     households,
@@ -39,6 +40,7 @@ AREAS = (
     events,
     webhooks,
     billing,
+    billing_definitions,
     tools,
     audit,
 )

@@ -67,7 +67,9 @@ def upgrade() -> None:
     op.execute("UPDATE fee_definition SET applies_to_id = offering_id")
     with op.batch_alter_table("fee_definition") as batch_op:
         batch_op.alter_column("applies_to_id", existing_type=sa.Uuid(), nullable=False)
-        batch_op.create_foreign_key(batch_op.f("fk_fee_definition_program_id_program"), "program", ["program_id"], ["id"])
+        batch_op.create_foreign_key(
+            batch_op.f("fk_fee_definition_program_id_program"), "program", ["program_id"], ["id"]
+        )
         batch_op.create_index(batch_op.f("ix_fee_definition_program_id"), ["program_id"], unique=False)
         batch_op.create_unique_constraint(
             batch_op.f("uq_fee_definition_org_id_code_applies_to_id_version"),
@@ -92,7 +94,9 @@ def upgrade() -> None:
         _versioned(batch_op)
         batch_op.add_column(sa.Column("installment_fee_cents", sa.Integer(), nullable=False, server_default="0"))
         batch_op.drop_constraint("uq_payment_plan_org_id_code", type_="unique")
-        batch_op.create_unique_constraint(batch_op.f("uq_payment_plan_org_id_code_version"), ["org_id", "code", "version"])
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_payment_plan_org_id_code_version"), ["org_id", "code", "version"]
+        )
         batch_op.create_check_constraint("installment_fee_nonnegative", "installment_fee_cents >= 0")
 
     with op.batch_alter_table("refund_rule") as batch_op:
