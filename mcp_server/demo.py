@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from db.base import Base, utcnow
 from db.demo.billing_seed import seed_billing
-from db.demo.seed import DemoSummary, seed_demo
 from db.demo.calendar import DEMO_TODAY
+from db.demo.seed import DemoSummary, seed_demo
 from db.models import Enrollment, Installment, ProgramOffering, RefundRule
 from domain.billing.agreements import agreement_label, new_agreement, schedule_rows
 from domain.billing.pricing import PrefetchedPricingData, seed_terms

@@ -78,7 +78,7 @@ def test_an_empty_network_prices_an_agreement_with_what_the_tools_defined(net):
         org_id=str(net.florida.id),
         tiers=[{"within_days": 30, "refund_bp": 10_000}, {"refund_bp": 5_000}],
     ).data
-    stint, household = net.enrolled_child()
+    stint, _ = net.enrolled_child()
 
     priced = bill(net, stint.id)
 

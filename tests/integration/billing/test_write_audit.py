@@ -140,7 +140,7 @@ def test_repricing_records_the_cancelled_schedule_and_the_new_one(session, world
 
 
 def test_apply_discount_records_the_grant_and_the_repriced_rows(session, world):
-    stint, household_id = _billed(session, world)
+    _, household_id = _billed(session, world)
     before = snapshot(session)
 
     agreements.apply_discount(
