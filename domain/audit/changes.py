@@ -62,7 +62,7 @@ def _entity_id(obj: Base) -> str:
     """The row's id, or its primary key's values for a table keyed otherwise (gateway_event.event_id)."""
     if "id" in inspect(obj).mapper.columns:
         return _text(getattr(obj, "id", None)) or ""
-    keys = [_text(getattr(obj, c.key)) or "" for c in inspect(obj).mapper.primary_key]
+    keys = [_text(getattr(obj, str(c.key))) or "" for c in inspect(obj).mapper.primary_key]
     return "/".join(keys)[:64]
 
 

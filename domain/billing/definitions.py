@@ -99,7 +99,7 @@ def _series(session: Session, model: type[Row], org_id: uuid.UUID, code: str, ta
     """Every version of one definition, oldest first, locked against a concurrent new version."""
     stmt = select(model).where(model.org_id == org_id, model.code == code)
     if target is not None:
-        stmt = stmt.where(model.applies_to_id == target)  # type: ignore[union-attr]
+        stmt = stmt.where(getattr(model, "applies_to_id") == target)  # noqa: B009 (fees and refund rules only)
     return list(session.execute(stmt.order_by(model.version).with_for_update()).scalars())
 
 
@@ -458,11 +458,14 @@ def _refund_read(row: RefundRule, statuses: Statuses) -> RefundRuleRead:
 def _rows(session: Session, scope: Scope, model: type[Row], org_id: uuid.UUID, inherited: list[uuid.UUID]) -> list[Row]:
     """The model's versions at the org's ancestors and in the visible part of its subtree."""
     narrowed, in_subtree = org_condition(session, scope, model.org_id, org_id, DataClass.FINANCIAL)
-    below = session.execute(
-        select(model).where(in_subtree, narrowed.org_filter(model.org_id, DataClass.FINANCIAL))
-    ).scalars()
-    above = session.execute(select(model).where(model.org_id.in_(inherited))).scalars() if inherited else []
-    return sorted({r.id: r for r in [*below, *above]}.values(), key=lambda r: (r.code, str(r.org_id), r.version))
+    found: list[Row] = list(
+        session.execute(
+            select(model).where(in_subtree, narrowed.org_filter(model.org_id, DataClass.FINANCIAL))
+        ).scalars()
+    )
+    if inherited:
+        found += session.execute(select(model).where(model.org_id.in_(inherited))).scalars()
+    return sorted({r.id: r for r in found}.values(), key=lambda r: (r.code, str(r.org_id), r.version))
 
 
 def list_billing_definitions(
