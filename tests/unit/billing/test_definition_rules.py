@@ -98,7 +98,7 @@ def test_refund_tiers_by_date_refund_by_the_last_day():
     ],
 )
 def test_overlapping_mixed_or_unordered_refund_windows_are_refused(raw):
-    with pytest.raises(ValueError, match="refund tier|within_days"):
+    with pytest.raises(ValueError, match=r"refund tier|within_days"):
         parse_tiers(raw)
 
 
