@@ -1,12 +1,15 @@
 """Billing agreements: an enrollment priced on a plan, its installments scheduled on each household's ledger.
 
 An agreement freezes the terms it was priced with (`rules.Terms` as JSON), so its installments
-are always what `rules.compute_quote` says for them. It can be re-priced (a new plan, a granted
-discount) only until billing starts; re-pricing cancels the old schedule with reversing entries.
+are always what `rules.compute_quote` says for them, and names the fee, discount and plan versions
+that priced it. It can be re-priced only until billing starts: a new plan prices it again with the
+versions in force that day; a granted discount keeps its tuition, fees and plan and recomputes only
+discounts and shares. Re-pricing cancels the old schedule with reversing entries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable
@@ -311,18 +314,18 @@ def apply_discount(session: Session, scope: Scope, data: ApplyDiscountInput, *, 
             unchanged.append(agreement.id)
             continue
         current = rules.Terms.from_json(agreement.terms)
-        # The agreement keeps the fee and plan versions of its date; only its discounts change.
-        priced_on = agreement.priced_on or today
-        terms, _, _ = enrollment_terms(
+        fresh, _, _ = enrollment_terms(
             session,
             enrollment,
             plan_code=current.plan.code,
             discount_codes=None,
             billing_start=current.billing_start,
-            on=priced_on,
-            discounts_on=today,
+            on=today,
         )
+        # The agreement keeps its tuition, fee and plan versions; only its discounts and shares change.
+        terms = dataclasses.replace(current, discounts=fresh.discounts, shares=fresh.shares)
         plan = session.get_one(PaymentPlan, agreement.plan_id)
+        priced_on = agreement.priced_on or today
         price_agreement(session, scope, enrollment, terms, plan, priced_on=priced_on, reason=data.reason)
         repriced.append(agreement.id)
     return DiscountGrantRead(

@@ -432,7 +432,6 @@ def _enrollment_terms(
     discount_codes: Sequence[str] | None,
     billing_start: dt.date | None,
     on: dt.date,
-    discounts_on: dt.date | None,
     data: PricingData,
 ) -> tuple[rules.Terms, ProgramOffering, PaymentPlan]:
     offering = session.get(ProgramOffering, enrollment.offering_id)
@@ -441,11 +440,10 @@ def _enrollment_terms(
     chain = data.chain(session, offering.org_id)
     shares = data.shares(session, student.id)
     payers = [h for h, s in shares.items() if s > 0]
-    discounts_day = discounts_on or on
     discounts = (
-        discounts_named(session, chain, discount_codes, discounts_day)
+        discounts_named(session, chain, discount_codes, on)
         if discount_codes is not None
-        else _eligible(session, chain, offering, payers, student, data, discounts_day)
+        else _eligible(session, chain, offering, payers, student, data, on)
     )
     plan = _plan_named(data.plans(session, chain, on), chain, plan_code)
     terms = _terms(
@@ -467,10 +465,9 @@ def enrollment_terms(
     discount_codes: Sequence[str] | None,
     on: dt.date,
     billing_start: dt.date | None = None,
-    discounts_on: dt.date | None = None,
 ) -> tuple[rules.Terms, ProgramOffering, PaymentPlan]:
-    """The pricing inputs of an enrollment from the rule versions in force on `on` (discounts: on `discounts_on`,
-    default `on`), its households' shares and its eligible or named discounts; with the offering and the plan."""
+    """The pricing inputs of an enrollment from the rule versions in force on `on`, its households' shares and
+    its eligible or named discounts; with the offering and the plan."""
     return _enrollment_terms(
         session,
         enrollment,
@@ -478,7 +475,6 @@ def enrollment_terms(
         discount_codes=discount_codes,
         billing_start=billing_start,
         on=on,
-        discounts_on=discounts_on,
         data=PricingData(),
     )
 
@@ -494,7 +490,6 @@ def seed_terms(
         discount_codes=None,
         billing_start=None,
         on=on,
-        discounts_on=None,
         data=data,
     )
     return terms, plan

@@ -336,3 +336,30 @@ def test_listing_definitions_is_scoped(net):
     assert registrar.code == "permission_denied" and roster.code == "not_applicable"
     assert [f["code"] for f in director["fees"]] == ["registration"]  # directors read financial data
     assert network["fees"] == []  # the Austin officer sees the network's part that is theirs: no Miami fees
+
+
+def test_a_discount_granted_later_reprices_with_the_fee_versions_of_the_agreement_date(net):
+    fee(net)
+    plan(net)
+    net.call(
+        "finance",
+        "define_discount",
+        org_id=str(net.florida.id),
+        code="scholarship",
+        name="Scholarship",
+        kind="scholarship",
+        amount_cents=100_000,
+    )
+    stint, household = net.enrolled_child()
+    priced = bill(net, stint.id)
+    fee(net, amount_cents=99_000)
+
+    granted = net.call(
+        "finance", "apply_discount", household_id=str(household.id), discount_code="scholarship", reason="awarded"
+    ).data
+    preview = net.call("finance", "preview_tuition", enrollment_id=str(stint.id)).data
+
+    assert granted["repriced_agreement_ids"] == [priced["agreement_id"]]
+    lines = {line["code"]: line["amount_cents"] for line in preview["lines"]}
+    assert lines["registration"] == 25_000 and lines["scholarship"] == 100_000
+    assert preview["total_cents"] == priced["preview"]["total_cents"] - 100_000
