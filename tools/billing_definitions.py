@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from domain.billing import definitions
+from domain.billing import definition_reads, definitions
 from domain.billing.definition_schemas import (
     BillingDefinitions,
     BillingDefinitionsQuery,
@@ -77,4 +77,4 @@ def list_billing_definitions(
 
     org_id from whoami; kind filters to one kind. Use it to find codes for set_payment_plan or apply_discount.
     """
-    return definitions.list_billing_definitions(session, scope, data, today=ctx.today)
+    return definition_reads.list_billing_definitions(session, scope, data, today=ctx.today)

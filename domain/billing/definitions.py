@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -32,32 +31,24 @@ from db.models import (
 )
 from domain.audit.changes import record_changes
 from domain.billing import rules
-from domain.billing.access import ancestors, check_financial, offering_for, require_full_sis
+from domain.billing.access import check_financial, offering_for, require_full_sis
+from domain.billing.definition_reads import discount_read, fee_read, plan_read, refund_read, statuses_on
 from domain.billing.definition_schemas import (
-    BillingDefinitions,
-    BillingDefinitionsQuery,
     DefineDiscountInput,
     DefineFeeInput,
     DefinePaymentPlanInput,
-    DefinitionKind,
     DiscountRead,
     FeeRead,
     PaymentPlanRead,
     RefundRuleRead,
-    RefundTierRead,
     SetRefundRulesInput,
-    VersionStatus,
 )
-from domain.billing.versions import series_key
 from domain.errors import InvalidInput, NotFound
 from domain.events import emit_event
-from domain.visibility import org_condition
 from policies.scope import Action, DataClass, Scope
 
 Row = TypeVar("Row", FeeDefinition, DiscountDefinition, PaymentPlan, RefundRule)
 DEFAULT_REFUND_CODE = "withdrawal"
-# Each version's status on a day, and the day its successor takes over.
-Statuses = dict[uuid.UUID, tuple[VersionStatus, dt.date | None]]
 
 
 # -- where a definition may be written -------------------------------------------------------
@@ -213,7 +204,7 @@ def define_fee(session: Session, scope: Scope, data: DefineFeeInput, *, today: d
     saved = _add_version(
         session, scope, row, versions, today=today, compared=_FEE_FIELDS, event="fee_defined", reason=data.reason
     )
-    return _fee_read(saved, _statuses([*versions, saved] if saved is row else versions, today))
+    return fee_read(saved, statuses_on([*versions, saved] if saved is row else versions, today))
 
 
 _DISCOUNT_FIELDS = (
@@ -267,7 +258,7 @@ def define_discount(session: Session, scope: Scope, data: DefineDiscountInput, *
         event="discount_defined",
         reason=data.reason,
     )
-    return _discount_read(saved, _statuses([*versions, saved] if saved is row else versions, today))
+    return discount_read(saved, statuses_on([*versions, saved] if saved is row else versions, today))
 
 
 _PLAN_FIELDS = ("name", "installment_count", "due_month_offsets", "due_day", "installment_fee_cents")
@@ -312,7 +303,7 @@ def define_payment_plan(
         event="payment_plan_defined",
         reason=data.reason,
     )
-    return _plan_read(saved, _statuses([*versions, saved] if saved is row else versions, today))
+    return plan_read(saved, statuses_on([*versions, saved] if saved is row else versions, today))
 
 
 def set_refund_rules(session: Session, scope: Scope, data: SetRefundRulesInput, *, today: dt.date) -> RefundRuleRead:
@@ -363,143 +354,4 @@ def set_refund_rules(session: Session, scope: Scope, data: SetRefundRulesInput, 
         event="refund_rules_set",
         reason=data.reason,
     )
-    return _refund_read(saved, _statuses([*versions, saved] if saved is row else versions, today))
-
-
-# -- reads -----------------------------------------------------------------------------------
-
-
-def _statuses(rows: Iterable[Row], on: dt.date) -> Statuses:
-    """Each version's status on `on` and the day its successor takes over."""
-    by_series: dict[Any, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_series[series_key(row)].append(row)
-    found: Statuses = {}
-    for versions in by_series.values():
-        versions.sort(key=lambda r: (r.effective_from, r.version))
-        started = [r for r in versions if r.effective_from <= on]
-        for i, row in enumerate(versions):
-            until = versions[i + 1].effective_from if i + 1 < len(versions) else None
-            if row.effective_from > on:
-                status = VersionStatus.SCHEDULED
-            elif row is started[-1]:
-                status = VersionStatus.CURRENT if row.is_active else VersionStatus.RETIRED
-            else:
-                status = VersionStatus.SUPERSEDED
-            found[row.id] = (status, until)
-    return found
-
-
-def _base(row: Any, statuses: Statuses) -> dict[str, Any]:
-    status, until = statuses[row.id]
-    return {
-        "id": row.id,
-        "org_id": row.org_id,
-        "code": row.code,
-        "name": row.name,
-        "version": row.version,
-        "effective_from": row.effective_from,
-        "until": until,
-        "status": status,
-        "active": row.is_active,
-    }
-
-
-def _fee_read(row: FeeDefinition, statuses: Statuses) -> FeeRead:
-    applies = "offering" if row.offering_id else "program" if row.program_id else "org"
-    return FeeRead(
-        **_base(row, statuses),
-        kind=row.kind,
-        amount_cents=row.amount_cents,
-        applies_to=applies,
-        offering_id=row.offering_id,
-        program_id=row.program_id,
-        timing=row.timing,
-        prorated=row.prorated,
-        refundable=row.refundable,
-    )
-
-
-def _discount_read(row: DiscountDefinition, statuses: Statuses) -> DiscountRead:
-    return DiscountRead(
-        **_base(row, statuses),
-        kind=row.kind,
-        percent_bp=row.percent_bp,
-        amount_cents=row.amount_cents,
-        cap_cents=row.cap_cents,
-        stacking_order=row.stacking_order,
-        eligibility=row.eligibility,
-        sibling_rank_min=row.sibling_rank_min,
-    )
-
-
-def _plan_read(row: PaymentPlan, statuses: Statuses) -> PaymentPlanRead:
-    return PaymentPlanRead(
-        **_base(row, statuses),
-        installment_count=row.installment_count,
-        due_month_offsets=[int(m) for m in row.due_month_offsets],
-        due_day=row.due_day,
-        installment_fee_cents=row.installment_fee_cents or 0,
-    )
-
-
-def _refund_read(row: RefundRule, statuses: Statuses) -> RefundRuleRead:
-    return RefundRuleRead(
-        **_base(row, statuses),
-        applies_to="offering" if row.offering_id else "org",
-        offering_id=row.offering_id,
-        tiers=[
-            RefundTierRead(within_days=t.within_days, through_on=t.through_on, refund_bp=t.refund_bp)
-            for t in rules.parse_tiers(row.tiers)
-        ],
-    )
-
-
-def _rows(session: Session, scope: Scope, model: type[Row], org_id: uuid.UUID, inherited: list[uuid.UUID]) -> list[Row]:
-    """The model's versions at the org's ancestors and in the visible part of its subtree."""
-    narrowed, in_subtree = org_condition(session, scope, model.org_id, org_id, DataClass.FINANCIAL)
-    found: list[Row] = list(
-        session.execute(
-            select(model).where(in_subtree, narrowed.org_filter(model.org_id, DataClass.FINANCIAL))
-        ).scalars()
-    )
-    if inherited:
-        found += session.execute(select(model).where(model.org_id.in_(inherited))).scalars()
-    return sorted({r.id: r for r in found}.values(), key=lambda r: (r.code, str(r.org_id), r.version))
-
-
-def list_billing_definitions(
-    session: Session, scope: Scope, data: BillingDefinitionsQuery, *, today: dt.date
-) -> BillingDefinitions:
-    """Fees, discounts, plans and refund rules in force at an org (inherited or its own) and at its campuses,
-    every version with its status on `as_of`.
-
-    Raises:
-        NotFound: no such org, or none of its subtree is in the caller's financial scope.
-        NotApplicable: a ROSTER_ONLY org.
-    """
-    on = data.as_of or today
-    if scope.allows_org(data.org_id, DataClass.DIRECTORY) or scope.allows_org(data.org_id, DataClass.FINANCIAL):
-        require_full_sis(session, data.org_id)
-    org_condition(session, scope, Organization.id, data.org_id, DataClass.FINANCIAL)
-    inherited = [o.id for o in ancestors(session, data.org_id)[1:]]
-
-    def wanted(kind: DefinitionKind) -> bool:
-        return data.kind is None or data.kind is kind
-
-    fees = _rows(session, scope, FeeDefinition, data.org_id, inherited) if wanted(DefinitionKind.FEE) else []
-    discounts = (
-        _rows(session, scope, DiscountDefinition, data.org_id, inherited) if wanted(DefinitionKind.DISCOUNT) else []
-    )
-    plans = _rows(session, scope, PaymentPlan, data.org_id, inherited) if wanted(DefinitionKind.PAYMENT_PLAN) else []
-    refunds = _rows(session, scope, RefundRule, data.org_id, inherited) if wanted(DefinitionKind.REFUND_RULE) else []
-    statuses = {**_statuses(fees, on), **_statuses(discounts, on), **_statuses(plans, on), **_statuses(refunds, on)}
-    return BillingDefinitions(
-        org_id=data.org_id,
-        as_of=on,
-        fees=[_fee_read(r, statuses) for r in fees],
-        discounts=[_discount_read(r, statuses) for r in discounts],
-        payment_plans=[_plan_read(r, statuses) for r in plans],
-        refund_rules=[_refund_read(r, statuses) for r in refunds],
-        row_count=len(fees) + len(discounts) + len(plans) + len(refunds),
-    )
+    return refund_read(saved, statuses_on([*versions, saved] if saved is row else versions, today))
