@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from db.models import DiscountDefinition, FeeDefinition, Organization, PaymentPlan, RefundRule
 from domain.billing import rules
-from domain.billing.access import ancestors, require_full_sis
+from domain.billing.access import require_full_sis
 from domain.billing.definition_schemas import (
     BillingDefinitions,
     BillingDefinitionsQuery,
@@ -120,17 +120,32 @@ def refund_read(row: RefundRule, statuses: Statuses) -> RefundRuleRead:
     )
 
 
-def _rows(session: Session, scope: Scope, model: type[Row], org_id: uuid.UUID, inherited: list[uuid.UUID]) -> list[Row]:
-    """The model's versions at the org's ancestors and in the visible part of its subtree."""
-    narrowed, in_subtree = org_condition(session, scope, model.org_id, org_id, DataClass.FINANCIAL)
-    found: list[Row] = list(
-        session.execute(
-            select(model).where(in_subtree, narrowed.org_filter(model.org_id, DataClass.FINANCIAL))
-        ).scalars()
-    )
-    if inherited:
-        found += session.execute(select(model).where(model.org_id.in_(inherited))).scalars()
-    return sorted({r.id: r for r in found}.values(), key=lambda r: (r.code, str(r.org_id), r.version))
+def _path_and_ancestors(path: str) -> list[str]:
+    """'/a/b/' -> ['/a/', '/a/b/']."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def _governing_orgs(session: Session, scope: Scope, org_id: uuid.UUID) -> list[uuid.UUID]:
+    """The visible part of the org's subtree and every ancestor of it: the orgs whose definitions price there.
+
+    Naming a brand therefore answers what naming each visible campus of it would (domain/visibility.py).
+
+    Raises:
+        NotFound: no such org, or none of its subtree is in the caller's financial scope.
+    """
+    narrowed, in_subtree = org_condition(session, scope, Organization.id, org_id, DataClass.FINANCIAL)
+    visible = session.execute(
+        select(Organization.path).where(in_subtree, narrowed.org_filter(Organization.id, DataClass.FINANCIAL))
+    ).scalars()
+    paths = {prefix for path in visible for prefix in _path_and_ancestors(path)}
+    return list(session.execute(select(Organization.id).where(Organization.path.in_(sorted(paths)))).scalars())
+
+
+def _rows(session: Session, model: type[Row], orgs: list[uuid.UUID]) -> list[Row]:
+    """The model's versions defined at these orgs."""
+    found = session.execute(select(model).where(model.org_id.in_(orgs))).scalars()
+    return sorted(found, key=lambda r: (r.code, str(r.org_id), r.version))
 
 
 def list_billing_definitions(
@@ -146,18 +161,15 @@ def list_billing_definitions(
     on = data.as_of or today
     if scope.allows_org(data.org_id, DataClass.DIRECTORY) or scope.allows_org(data.org_id, DataClass.FINANCIAL):
         require_full_sis(session, data.org_id)
-    org_condition(session, scope, Organization.id, data.org_id, DataClass.FINANCIAL)
-    inherited = [o.id for o in ancestors(session, data.org_id)[1:]]
+    orgs = _governing_orgs(session, scope, data.org_id)
 
     def wanted(kind: DefinitionKind) -> bool:
         return data.kind is None or data.kind is kind
 
-    fees = _rows(session, scope, FeeDefinition, data.org_id, inherited) if wanted(DefinitionKind.FEE) else []
-    discounts = (
-        _rows(session, scope, DiscountDefinition, data.org_id, inherited) if wanted(DefinitionKind.DISCOUNT) else []
-    )
-    plans = _rows(session, scope, PaymentPlan, data.org_id, inherited) if wanted(DefinitionKind.PAYMENT_PLAN) else []
-    refunds = _rows(session, scope, RefundRule, data.org_id, inherited) if wanted(DefinitionKind.REFUND_RULE) else []
+    fees = _rows(session, FeeDefinition, orgs) if wanted(DefinitionKind.FEE) else []
+    discounts = _rows(session, DiscountDefinition, orgs) if wanted(DefinitionKind.DISCOUNT) else []
+    plans = _rows(session, PaymentPlan, orgs) if wanted(DefinitionKind.PAYMENT_PLAN) else []
+    refunds = _rows(session, RefundRule, orgs) if wanted(DefinitionKind.REFUND_RULE) else []
     statuses = {
         **statuses_on(fees, on),
         **statuses_on(discounts, on),
@@ -165,7 +177,6 @@ def list_billing_definitions(
         **statuses_on(refunds, on),
     }
     return BillingDefinitions(
-        org_id=data.org_id,
         as_of=on,
         fees=[fee_read(r, statuses) for r in fees],
         discounts=[discount_read(r, statuses) for r in discounts],

@@ -206,7 +206,6 @@ class RefundRuleRead(VersionRead):
 
 
 class BillingDefinitions(BaseModel):
-    org_id: uuid.UUID
     as_of: dt.date
     fees: list[FeeRead]
     discounts: list[DiscountRead]

@@ -363,3 +363,25 @@ def test_a_discount_granted_later_reprices_with_the_fee_versions_of_the_agreemen
     lines = {line["code"]: line["amount_cents"] for line in preview["lines"]}
     assert lines["registration"] == 25_000 and lines["scholarship"] == 100_000
     assert preview["total_cents"] == priced["preview"]["total_cents"] - 100_000
+
+
+def test_naming_the_network_answers_what_naming_the_visible_campus_does(net):
+    fee(net)
+    net.call(
+        "finance",
+        "define_discount",
+        org_id=str(net.root.id),
+        code="staff",
+        name="Staff",
+        kind="staff",
+        percent_bp=5_000,
+    )
+    fee(net, org_id=str(net.other.id), code="austin_only", name="Austin only", kind="other")
+
+    by_network = net.call("finance_florida", "list_billing_definitions", org_id=str(net.root.id)).data
+    by_campus = net.call("finance_florida", "list_billing_definitions", org_id=str(net.florida.id)).data
+
+    assert by_network == by_campus
+    assert [f["code"] for f in by_campus["fees"]] == ["registration"] and [
+        d["code"] for d in by_campus["discounts"]
+    ] == ["staff"]
