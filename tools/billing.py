@@ -79,8 +79,8 @@ def record_payment(session: Session, scope: Scope, data: RecordPaymentInput, ctx
 
 @tool(data_class=DataClass.FINANCIAL, action=Action.WRITE, title="Set payment plan", student_id_fields=_STUDENT_FIELDS)
 def set_payment_plan(session: Session, scope: Scope, data: SetPaymentPlanInput, ctx: ToolContext) -> AgreementRead:
-    """Bill an enrollment on a plan ('annual', 'semester' or 'monthly'): prices it and schedules each household's
-    installments on their ledgers.
+    """Bill an enrollment on a plan (a code from list_billing_definitions, e.g. 'annual' or 'monthly'): prices it
+    with the fees, discounts and plan in force today and schedules each household's installments on their ledgers.
 
     enrollment_id from query_roster. Check the amounts first with preview_tuition. Fails with
     billing_in_progress once an installment was paid or charged.

@@ -151,7 +151,8 @@ def _billable_orgs(session: Session) -> dict[uuid.UUID, Organization]:
 
 
 def add_rules(session: Session, network: Organization, created: dt.datetime) -> tuple[int, int]:
-    """Plans, discount definitions and the refund rule, defined once at the network root."""
+    """Plans, discount definitions and the refund rule, defined once at the network root (version 1, in force
+    from the day they were created)."""
     session.execute(
         insert(PaymentPlan),
         [
@@ -163,6 +164,9 @@ def add_rules(session: Session, network: Organization, created: dt.datetime) -> 
                 "installment_count": len(offsets),
                 "due_month_offsets": list(offsets),
                 "due_day": DUE_DAY,
+                "installment_fee_cents": 0,
+                "version": 1,
+                "effective_from": created.date(),
                 "is_active": True,
                 "created_at": created,
                 "updated_at": created,
@@ -185,6 +189,8 @@ def add_rules(session: Session, network: Organization, created: dt.datetime) -> 
                 "stacking_order": d.stacking_order,
                 "eligibility": d.eligibility,
                 "sibling_rank_min": d.sibling_rank_min,
+                "version": 1,
+                "effective_from": created.date(),
                 "is_active": True,
                 "created_at": created,
                 "updated_at": created,
@@ -199,6 +205,10 @@ def add_rules(session: Session, network: Organization, created: dt.datetime) -> 
                 "id": uuid.uuid4(),
                 "org_id": network.id,
                 "offering_id": None,
+                "applies_to_id": network.id,
+                "version": 1,
+                "effective_from": created.date(),
+                "is_active": True,
                 "code": "standard_withdrawal",
                 "name": "Standard withdrawal refund (100% within 30 days, 75% within 90, then 50% of unearned tuition)",
                 "tiers": REFUND_TIERS,
@@ -219,6 +229,10 @@ def add_fees(session: Session, offerings: list[ProgramOffering], created: dt.dat
                 "id": uuid.uuid4(),
                 "org_id": offering.org_id,
                 "offering_id": offering.id,
+                "program_id": None,
+                "applies_to_id": offering.id,
+                "version": 1,
+                "effective_from": created.date(),
                 "code": "deposit",
                 "name": "Enrollment deposit (non-refundable)",
                 "kind": FeeKind.DEPOSIT,
@@ -234,6 +248,10 @@ def add_fees(session: Session, offerings: list[ProgramOffering], created: dt.dat
                 "id": uuid.uuid4(),
                 "org_id": offering.org_id,
                 "offering_id": offering.id,
+                "program_id": None,
+                "applies_to_id": offering.id,
+                "version": 1,
+                "effective_from": created.date(),
                 "code": "lunch",
                 "name": "Lunch program",
                 "kind": FeeKind.LUNCH,

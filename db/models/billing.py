@@ -25,6 +25,9 @@ class FeeKind(enum.StrEnum):
     REGISTRATION = "registration"
     LUNCH = "lunch"
     MATERIALS = "materials"
+    TECHNOLOGY = "technology"
+    LATE = "late"
+    ACTIVITY = "activity"
     OTHER = "other"
 
 
@@ -38,6 +41,9 @@ class DiscountKind(enum.StrEnum):
     FOUNDING_FAMILY = "founding_family"
     PARENT_ADVOCATE = "parent_advocate"
     SUBSIDY = "subsidy"
+    STAFF = "staff"
+    SCHOLARSHIP = "scholarship"
+    EARLY_PAYMENT = "early_payment"
     OTHER = "other"
 
 
@@ -80,17 +86,32 @@ class AttemptStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class FeeDefinition(UUIDPrimaryKey, Timestamps, Base):
-    """A fee charged with an offering (deposit, lunch program, ...), besides its tuition."""
+class Versioned:
+    """A rule defined again under the same code is a new version; older versions stay, and stay referenced.
+
+    Pricing reads, for a date, the highest version whose effective_from is on or before it.
+    """
+
+    version: Mapped[int] = mapped_column(default=1)
+    effective_from: Mapped[dt.date]
+
+
+class FeeDefinition(UUIDPrimaryKey, Timestamps, Versioned, Base):
+    """A fee charged besides tuition (deposit, lunch program, ...): for one offering, a program, or org-wide."""
 
     __tablename__ = "fee_definition"
     __table_args__ = (
-        UniqueConstraint("offering_id", "code"),
+        UniqueConstraint("org_id", "code", "applies_to_id", "version"),
         CheckConstraint("amount_cents >= 0", name="amount_nonnegative"),
+        CheckConstraint("offering_id IS NULL OR program_id IS NULL", name="one_target"),
     )
 
+    # Applies to offerings at this org and below (org-wide), or only to one program's or one offering's.
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
-    offering_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("program_offering.id"), index=True)
+    offering_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("program_offering.id"), index=True)
+    program_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("program.id"), index=True)
+    # The offering, program or (org-wide) org the fee applies to: versions of one fee share it and the code.
+    applies_to_id: Mapped[uuid.UUID]
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[FeeKind] = mapped_column(str_enum(FeeKind))
@@ -101,12 +122,12 @@ class FeeDefinition(UUIDPrimaryKey, Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
 
 
-class DiscountDefinition(UUIDPrimaryKey, Timestamps, Base):
+class DiscountDefinition(UUIDPrimaryKey, Timestamps, Versioned, Base):
     """A discount rule of an org subtree: percent (basis points) or fixed cents, in a stacking order."""
 
     __tablename__ = "discount_definition"
     __table_args__ = (
-        UniqueConstraint("org_id", "code"),
+        UniqueConstraint("org_id", "code", "version"),
         CheckConstraint("(percent_bp IS NULL) <> (amount_cents IS NULL)", name="percent_xor_amount"),
         CheckConstraint("percent_bp IS NULL OR percent_bp BETWEEN 0 AND 10000", name="percent_range"),
         CheckConstraint("amount_cents IS NULL OR amount_cents >= 0", name="amount_nonnegative"),
@@ -144,14 +165,15 @@ class DiscountGrant(UUIDPrimaryKey, Timestamps, Base):
     revoked_on: Mapped[dt.date | None]
 
 
-class PaymentPlan(UUIDPrimaryKey, Timestamps, Base):
+class PaymentPlan(UUIDPrimaryKey, Timestamps, Versioned, Base):
     """How a year's amount is split: due dates as month offsets from the offering's start month."""
 
     __tablename__ = "payment_plan"
     __table_args__ = (
-        UniqueConstraint("org_id", "code"),
+        UniqueConstraint("org_id", "code", "version"),
         CheckConstraint("installment_count BETWEEN 1 AND 24", name="count_range"),
         CheckConstraint("due_day BETWEEN 1 AND 28", name="due_day_range"),
+        CheckConstraint("installment_fee_cents >= 0", name="installment_fee_nonnegative"),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
@@ -161,22 +183,28 @@ class PaymentPlan(UUIDPrimaryKey, Timestamps, Base):
     # e.g. [0, 5] for semesters starting in August: due in August and January.
     due_month_offsets: Mapped[list[Any]]
     due_day: Mapped[int]
+    # Added to every installment of the plan (a processing fee of a monthly plan, say).
+    installment_fee_cents: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
 
 
-class RefundRule(UUIDPrimaryKey, Timestamps, Base):
-    """What share of unearned, paid tuition a withdrawal refunds, by days since the billing start."""
+class RefundRule(UUIDPrimaryKey, Timestamps, Versioned, Base):
+    """What share of unearned, paid tuition a withdrawal refunds, by days since the billing start or by date."""
 
     __tablename__ = "refund_rule"
-    __table_args__ = (UniqueConstraint("org_id", "code"),)
+    __table_args__ = (UniqueConstraint("org_id", "code", "applies_to_id", "version"),)
 
     # Applies at this org and below; an offering-specific rule wins over the org's.
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
     offering_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("program_offering.id"))
+    # The offering, or (org-wide) the org: versions of one rule share it and the code.
+    applies_to_id: Mapped[uuid.UUID]
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     # [{"within_days": 30, "refund_bp": 10000}, {"within_days": null, "refund_bp": 5000}]
+    # or by withdrawal date: [{"through_on": "2026-09-30", "refund_bp": 10000}, ...]
     tiers: Mapped[list[Any]]
+    is_active: Mapped[bool] = mapped_column(default=True)
 
 
 class BillingAgreement(UUIDPrimaryKey, Timestamps, Base):
@@ -190,10 +218,15 @@ class BillingAgreement(UUIDPrimaryKey, Timestamps, Base):
     offering_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("program_offering.id"), index=True)
     plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_plan.id"))
     status: Mapped[AgreementStatus] = mapped_column(str_enum(AgreementStatus), default=AgreementStatus.ACTIVE)
-    # The inputs of the one pricing function, frozen when the plan was set (see domain/billing/rules.py).
+    # The inputs of the one pricing function, frozen when the plan was set (see domain/billing/rules.py);
+    # they name the version of every fee, discount and plan that priced it.
     terms: Mapped[dict[str, Any]]
     total_cents: Mapped[int]
     withdrawn_on: Mapped[dt.date | None]
+    # The agreement date: rule versions in force on it priced the agreement (null before versioning).
+    priced_on: Mapped[dt.date | None]
+    # The refund rule version in force on priced_on, which a withdrawal applies.
+    refund_rule_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("refund_rule.id"))
 
 
 class Installment(UUIDPrimaryKey, Timestamps, Base):

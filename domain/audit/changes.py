@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import json
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import inspect
@@ -60,7 +61,7 @@ def record_changes(
     `org_id` places the events in an org's audit trail for a row that has no org of its own
     (a household's guardian link: its household's org); by default the row's own `org_id`.
     """
-    return _record(session, scope, obj, pending_changes(obj), reason=reason, org_id=org_id)
+    return record_rows(session, scope, [obj], reason=reason, org_id=org_id)
 
 
 def record_deletion(
@@ -73,46 +74,74 @@ def record_deletion(
         for attr in state.mapper.column_attrs
         if attr.key not in _SKIPPED and (value := getattr(obj, attr.key)) is not None
     }
-    return _record(session, scope, obj, changes, reason=reason, org_id=org_id)
+    return _append(session, scope, [(obj, _without_id(changes))], reason=reason, org_id=org_id)
 
 
-def _record(
+def record_rows(
     session: Session,
     scope: Scope,
-    obj: Base,
-    changes: dict[str, tuple[Any, Any]],
+    rows: Iterable[Base],
+    *,
+    reason: str | None = None,
+    org_id: uuid.UUID | None = None,
+) -> int:
+    """Record the change events of every row of a multi-row write at once; returns the count.
+
+    Appending to the chain flushes the session, which clears every other row's pending history:
+    recording rows one by one after adding them all would keep only the first row's events. Here
+    every row's changes are read before anything is appended.
+    """
+    pending = [(obj, changes) for obj in rows if (changes := _without_id(pending_changes(obj)))]
+    return _append(session, scope, pending, reason=reason, org_id=org_id)
+
+
+def _entity_id(obj: Base) -> str:
+    """The row's id, or its primary key's values for a table keyed otherwise (gateway_event.event_id)."""
+    if "id" in inspect(obj).mapper.columns:
+        return _text(getattr(obj, "id", None)) or ""
+    keys = [_text(getattr(obj, str(c.key))) or "" for c in inspect(obj).mapper.primary_key]
+    return "/".join(keys)[:64]
+
+
+def _org_of(obj: Base, table: str) -> uuid.UUID | None:
+    """The org whose audit trail holds a row's events: its own org, or an organization itself."""
+    return getattr(obj, "org_id", None) or (getattr(obj, "id", None) if table == "organization" else None)
+
+
+def _append(
+    session: Session,
+    scope: Scope,
+    pending: list[tuple[Base, dict[str, tuple[Any, Any]]]],
     *,
     reason: str | None,
     org_id: uuid.UUID | None,
 ) -> int:
-    changes.pop("id", None)
-    if not changes:
+    pending = [(obj, changes) for obj, changes in pending if changes]
+    if not pending:
         return 0
-    state = inspect(obj)
-    if getattr(obj, "id", None) is None and "id" in state.mapper.columns:
+    if any("id" in inspect(obj).mapper.columns and getattr(obj, "id", None) is None for obj, _ in pending):
         # Ids are assigned client-side for UUID rows; integer rows need a flush first.
         session.flush()
-    entity_id = _text(getattr(obj, "id", None)) or ""
-    table = str(state.mapper.local_table.name)  # type: ignore[attr-defined]
-    # An organization's own changes belong to it, so audit readers of its subtree see them.
-    org_id = org_id or getattr(obj, "org_id", None) or (getattr(obj, "id", None) if table == "organization" else None)
     occurred_at = utcnow()
-    events = [
-        {
-            "occurred_at": occurred_at,
-            "actor_user_id": scope.actor.user_id,
-            "actor_label": scope.actor.label,
-            "entity_type": table,
-            "entity_id": entity_id,
-            "org_id": org_id,
-            "field": name,
-            "old_value": _text(old),
-            "new_value": _text(new),
-            "reason": reason,
-            "operation_id": scope.actor.operation_id,
-        }
-        for name, (old, new) in sorted(changes.items())
-    ]
+    events = []
+    for obj, changes in pending:
+        table = str(inspect(obj).mapper.local_table.name)  # type: ignore[attr-defined]
+        events += [
+            {
+                "occurred_at": occurred_at,
+                "actor_user_id": scope.actor.user_id,
+                "actor_label": scope.actor.label,
+                "entity_type": table,
+                "entity_id": _entity_id(obj),
+                "org_id": org_id or _org_of(obj, table),
+                "field": name,
+                "old_value": _text(old),
+                "new_value": _text(new),
+                "reason": reason,
+                "operation_id": scope.actor.operation_id,
+            }
+            for name, (old, new) in sorted(changes.items())
+        ]
     append(session, Chain.CHANGE_EVENT, events)
     return len(events)
 
@@ -149,3 +178,8 @@ def record_fields(
     ]
     append(session, Chain.CHANGE_EVENT, events)
     return len(events)
+
+
+def _without_id(changes: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    changes.pop("id", None)
+    return changes

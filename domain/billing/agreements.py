@@ -1,12 +1,15 @@
 """Billing agreements: an enrollment priced on a plan, its installments scheduled on each household's ledger.
 
 An agreement freezes the terms it was priced with (`rules.Terms` as JSON), so its installments
-are always what `rules.compute_quote` says for them. It can be re-priced (a new plan, a granted
-discount) only until billing starts; re-pricing cancels the old schedule with reversing entries.
+are always what `rules.compute_quote` says for them, and names the fee, discount and plan versions
+that priced it. It can be re-priced only until billing starts: a new plan prices it again with the
+versions in force that day; a granted discount keeps its tuition, fees and plan and recomputes only
+discounts and shares. Re-pricing cancels the old schedule with reversing entries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable
@@ -14,7 +17,6 @@ from collections.abc import Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from db.base import Base
 from db.models import (
     AgreementStatus,
     BillingAgreement,
@@ -28,29 +30,20 @@ from db.models import (
     LedgerKind,
     PaymentPlan,
     ProgramOffering,
+    RefundRule,
     Student,
 )
-from domain.audit.changes import record_changes
+from domain.audit.changes import record_changes, record_rows
 from domain.billing import rules
 from domain.billing.access import enrollment_for, household_for, offering_for, require_full_sis
 from domain.billing.errors import BillingInProgress
 from domain.billing.ledger import sync_installments
 from domain.billing.previews import tuition_preview
-from domain.billing.pricing import (
-    SIBLING_STATUSES,
-    agreement_of,
-    discount_definitions,
-    enrollment_terms,
-    plan_named,
-)
+from domain.billing.pricing import SIBLING_STATUSES, agreement_of, discount_definitions, enrollment_terms
 from domain.billing.schemas import AgreementRead, ApplyDiscountInput, DiscountGrantRead, SetPaymentPlanInput
+from domain.billing.versions import refund_rule_in_force
 from domain.errors import InvalidInput, NotFound
 from policies.scope import Action, DataClass, Scope
-
-
-def _record_all(session: Session, scope: Scope, rows: Iterable[Base], *, reason: str | None) -> None:
-    for row in rows:
-        record_changes(session, scope, row, reason=reason)
 
 
 def _billing_started(session: Session, agreement: BillingAgreement) -> bool:
@@ -152,7 +145,7 @@ def _post_schedule(
 ) -> None:
     rows = schedule_rows(agreement, terms, label=label)
     session.add_all(rows)
-    _record_all(session, scope, rows, reason=reason)
+    record_rows(session, scope, rows, reason=reason)
     session.flush()
 
 
@@ -164,8 +157,15 @@ def agreement_label(session: Session, agreement: BillingAgreement) -> str:
     return f"{offering.name}, {student.first_name} {student.last_name}"
 
 
-def new_agreement(enrollment: Enrollment, plan: PaymentPlan, terms: rules.Terms) -> BillingAgreement:
-    """A new active agreement pricing `enrollment` on `plan` by `terms` (not yet added to a session)."""
+def new_agreement(
+    enrollment: Enrollment,
+    plan: PaymentPlan,
+    terms: rules.Terms,
+    *,
+    priced_on: dt.date,
+    refund_rule: RefundRule | None,
+) -> BillingAgreement:
+    """A new active agreement pricing `enrollment` on `plan` by `terms` on `priced_on` (not yet added to a session)."""
     return BillingAgreement(
         id=uuid.uuid4(),
         org_id=enrollment.org_id,
@@ -176,13 +176,24 @@ def new_agreement(enrollment: Enrollment, plan: PaymentPlan, terms: rules.Terms)
         status=AgreementStatus.ACTIVE,
         terms=terms.to_json(),
         total_cents=rules.compute_quote(terms).total_cents,
+        priced_on=priced_on,
+        refund_rule_id=refund_rule.id if refund_rule else None,
     )
 
 
 def price_agreement(
-    session: Session, scope: Scope, enrollment: Enrollment, terms: rules.Terms, plan: PaymentPlan, *, reason: str | None
+    session: Session,
+    scope: Scope,
+    enrollment: Enrollment,
+    terms: rules.Terms,
+    plan: PaymentPlan,
+    *,
+    priced_on: dt.date,
+    reason: str | None,
 ) -> BillingAgreement:
-    """Create or re-price the enrollment's agreement from `terms` and post its schedule.
+    """Create or re-price the enrollment's agreement from `terms`, dated `priced_on`, and post its schedule.
+
+    The agreement keeps the refund rule version in force on its date for a later withdrawal.
 
     Raises:
         BillingInProgress: an installment was already paid or charged.
@@ -195,8 +206,10 @@ def price_agreement(
         )
     total = rules.compute_quote(terms).total_cents
     agreement = agreement_of(session, enrollment.id)
+    offering = session.get_one(ProgramOffering, enrollment.offering_id)
+    refund_rule = refund_rule_in_force(session, offering, priced_on)
     if agreement is None:
-        agreement = new_agreement(enrollment, plan, terms)
+        agreement = new_agreement(enrollment, plan, terms, priced_on=priced_on, refund_rule=refund_rule)
         session.add(agreement)
     else:
         if agreement.status is not AgreementStatus.ACTIVE:
@@ -212,6 +225,8 @@ def price_agreement(
         agreement.plan_id = plan.id
         agreement.terms = terms.to_json()
         agreement.total_cents = total
+        agreement.priced_on = priced_on
+        agreement.refund_rule_id = refund_rule.id if refund_rule else None
     record_changes(session, scope, agreement, reason=reason)
     session.flush()
     _post_schedule(session, scope, agreement, terms, label=agreement_label(session, agreement), reason=reason)
@@ -229,10 +244,10 @@ def set_payment_plan(session: Session, scope: Scope, data: SetPaymentPlanInput, 
     enrollment = enrollment_for(session, scope, data.enrollment_id, Action.WRITE)
     if enrollment.status not in SIBLING_STATUSES:
         raise InvalidInput(f"enrollment {enrollment.id} is {enrollment.status.value}; only current ones are billed")
-    terms, offering = enrollment_terms(session, enrollment, plan_code=data.plan_code, discount_codes=None)
-    chain = require_full_sis(session, offering.org_id)
-    plan = plan_named(session, chain, data.plan_code)
-    agreement = price_agreement(session, scope, enrollment, terms, plan, reason=data.reason)
+    terms, offering, plan = enrollment_terms(
+        session, enrollment, plan_code=data.plan_code, discount_codes=None, on=today
+    )
+    agreement = price_agreement(session, scope, enrollment, terms, plan, priced_on=today, reason=data.reason)
     preview = tuition_preview(
         session,
         terms,
@@ -253,9 +268,10 @@ def apply_discount(session: Session, scope: Scope, data: ApplyDiscountInput, *, 
     """
     household = household_for(session, scope, data.household_id, Action.WRITE)
     chain = require_full_sis(session, household.org_id)
-    definition = discount_definitions(session, chain).get(data.discount_code)
+    in_force = discount_definitions(session, chain, today)
+    definition = in_force.get(data.discount_code)
     if definition is None:
-        known = ", ".join(sorted(discount_definitions(session, chain))) or "none"
+        known = ", ".join(sorted(in_force)) or "none"
         raise NotFound(f"no discount {data.discount_code!r}; discounts here: {known}", field="discount_code")
     if definition.eligibility is not DiscountEligibility.GRANTED:
         raise InvalidInput(
@@ -298,12 +314,19 @@ def apply_discount(session: Session, scope: Scope, data: ApplyDiscountInput, *, 
             unchanged.append(agreement.id)
             continue
         current = rules.Terms.from_json(agreement.terms)
-        terms, _ = enrollment_terms(
-            session, enrollment, plan_code=current.plan.code, discount_codes=None, billing_start=current.billing_start
+        fresh, _, _ = enrollment_terms(
+            session,
+            enrollment,
+            plan_code=current.plan.code,
+            discount_codes=None,
+            billing_start=current.billing_start,
+            on=today,
         )
-        plan = session.get(PaymentPlan, agreement.plan_id)
-        assert plan is not None
-        price_agreement(session, scope, enrollment, terms, plan, reason=data.reason)
+        # The agreement keeps its tuition, fee and plan versions; only its discounts and shares change.
+        terms = dataclasses.replace(current, discounts=fresh.discounts, shares=fresh.shares)
+        plan = session.get_one(PaymentPlan, agreement.plan_id)
+        priced_on = agreement.priced_on or today
+        price_agreement(session, scope, enrollment, terms, plan, priced_on=priced_on, reason=data.reason)
         repriced.append(agreement.id)
     return DiscountGrantRead(
         grant_id=grant.id,

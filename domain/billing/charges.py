@@ -28,7 +28,7 @@ from db.models import (
     PaymentAttempt,
     PaymentMethod,
 )
-from domain.audit.changes import record_changes
+from domain.audit.changes import record_changes, record_rows
 from domain.billing import rules
 from domain.billing.access import check_financial
 from domain.billing.agreements import agreement_label
@@ -308,8 +308,7 @@ def charge_installment(
     session.add(attempt)
     inst.attempt_count = attempt_no
     inst.status = InstallmentStatus.PROCESSING
-    record_changes(session, scope, attempt, reason="charge installment")
-    record_changes(session, scope, inst, reason="charge installment")
+    record_rows(session, scope, [attempt, inst], reason="charge installment")
     # Written before the call, so a webhook racing this transaction waits for it instead of guessing.
     session.flush()
     agreement = session.get(BillingAgreement, inst.agreement_id)
@@ -413,6 +412,7 @@ def refund_payment(
     through_gateway = payment.payment_attempt_id is not None
     method = payment.method if through_gateway else (data.method or payment.method)
     entry = refund_entry(session, scope, payment, amount, posted_on=today, method=method, memo=f"refund: {data.reason}")
+    record_changes(session, scope, entry, reason=data.reason)
     # Flushed before the gateway call: it takes the write lock a racing charge.refunded webhook then waits for.
     session.flush()
     if through_gateway:
@@ -430,7 +430,7 @@ def refund_payment(
         if not result.succeeded:
             raise RefundRefused(f"the gateway refused the refund: {result.failure_message}", field="payment_id")
         entry.reference = result.refund_ref
-    record_changes(session, scope, entry, reason=data.reason)
+        record_changes(session, scope, entry, reason=data.reason)
     session.flush()
     sync_installments(session, scope, payment.household_id)
     publish(

@@ -36,8 +36,9 @@ class EventNotYetApplicable(Exception):
     """The event refers to a payment this database does not know yet; the gateway should deliver it again."""
 
 
-def _system_scope(org_id: uuid.UUID) -> Scope:
-    return scope_for_orgs(Actor(user_id=None, label=WEBHOOK_ACTOR), [org_id], classes=[DataClass.FINANCIAL])
+def _system_scope(org_id: uuid.UUID | None) -> Scope:
+    orgs = [org_id] if org_id is not None else []
+    return scope_for_orgs(Actor(user_id=None, label=WEBHOOK_ACTOR), orgs, classes=[DataClass.FINANCIAL])
 
 
 def _attempt_for_event(session: Session, event: WebhookEvent) -> PaymentAttempt | None:
@@ -56,6 +57,7 @@ def _attempt_for_event(session: Session, event: WebhookEvent) -> PaymentAttempt 
             return None
         if found is not None and event.payment_ref and not found.gateway_ref:
             found.gateway_ref = event.payment_ref
+            record_changes(session, _system_scope(found.org_id), found, reason="gateway payment reference")
         return found
     return None
 
@@ -68,34 +70,39 @@ def apply_gateway_event(session: Session, event: WebhookEvent, *, today: dt.date
     """
     if session.get(GatewayEvent, event.event_id) is not None:
         return "duplicate: already applied"
-    outcome = _apply(session, event, today=today)
+    outcome, scope = _apply(session, event, today=today)
     try:
         with session.begin_nested():
-            session.add(
-                GatewayEvent(
-                    event_id=event.event_id,
-                    event_type=event.event_type,
-                    object_ref=event.payment_ref,
-                    outcome=outcome[:300],
-                )
+            applied = GatewayEvent(
+                event_id=event.event_id,
+                event_type=event.event_type,
+                object_ref=event.payment_ref,
+                outcome=outcome[:300],
             )
+            session.add(applied)
+            record_changes(session, scope, applied, reason=f"gateway event {event.event_type}")
     except IntegrityError:
         # A concurrent delivery of the same event got there first; its transaction applied it.
         raise EventNotYetApplicable(f"event {event.event_id} is being applied by another delivery") from None
     return outcome
 
 
-def _apply(session: Session, event: WebhookEvent, *, today: dt.date) -> str:
+def _apply(session: Session, event: WebhookEvent, *, today: dt.date) -> tuple[str, Scope]:
+    """What applying the event did, and the system scope it acted in."""
     if event.event_type not in HANDLED_EVENTS:
-        return f"ignored: {event.event_type} is not used by billing"
+        return f"ignored: {event.event_type} is not used by billing", _system_scope(None)
     attempt = _attempt_for_event(session, event)
     if attempt is None:
         if event.metadata.get("installment_id"):
             raise EventNotYetApplicable(
                 f"payment {event.payment_ref} of installment {event.metadata['installment_id']} is not known yet"
             )
-        return f"ignored: payment {event.payment_ref} was not made by this SIS"
+        return f"ignored: payment {event.payment_ref} was not made by this SIS", _system_scope(None)
     scope = _system_scope(attempt.org_id)
+    return _apply_to(session, event, attempt, scope, today=today), scope
+
+
+def _apply_to(session: Session, event: WebhookEvent, attempt: PaymentAttempt, scope: Scope, *, today: dt.date) -> str:
     if event.event_type == PAYMENT_SUCCEEDED:
         if attempt.status is AttemptStatus.SUCCEEDED:
             return "already recorded"

@@ -122,8 +122,13 @@ def preview_tuition(session: Session, scope: Scope, data: PreviewTuitionInput, *
         plan_code = data.plan_code
         if plan_code is None and agreement is not None:
             plan_code = rules.Terms.from_json(agreement.terms).plan.code
-        terms, offering = enrollment_terms(
-            session, enrollment, plan_code=plan_code, discount_codes=data.discount_codes, billing_start=data.start_on
+        terms, offering, _ = enrollment_terms(
+            session,
+            enrollment,
+            plan_code=plan_code,
+            discount_codes=data.discount_codes,
+            billing_start=data.start_on,
+            on=today,
         )
         return tuition_preview(
             session,
@@ -148,15 +153,17 @@ def preview_tuition(session: Session, scope: Scope, data: PreviewTuitionInput, *
             shares = {data.household_id: FULL_SHARE_BP}
     payers = [h for h, s in shares.items() if s > 0]
     discounts = (
-        discounts_named(session, chain, data.discount_codes)
+        discounts_named(session, chain, data.discount_codes, today)
         if data.discount_codes is not None
-        else eligible_discounts(session, chain, offering, payers, student)
+        else eligible_discounts(session, chain, offering, payers, student, today)
     )
     terms = build_terms(
         session,
         offering,
+        chain,
+        on=today,
         billing_start=data.start_on or max(today, offering.start_on),
-        plan=plan_named(session, chain, data.plan_code),
+        plan=plan_named(session, chain, data.plan_code, today),
         discounts=discounts,
         shares=shares,
     )

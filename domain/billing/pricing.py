@@ -1,7 +1,8 @@
 """Pricing inputs from rules as data: plans, fees and discounts defined nearest the org, shares and siblings.
 
-`enrollment_terms` reads today's rules for an enrollment into `rules.Terms`, the frozen input of
-the one pricing function (`rules.compute_quote`). Every rule read goes through a `PricingData`
+`enrollment_terms` reads the rule versions in force on a date (the agreement date: the day a
+plan is set) for an enrollment into `rules.Terms`, the frozen input of the one pricing function
+(`rules.compute_quote`); the terms name each version that priced them (domain/billing/versions.py). Every rule read goes through a `PricingData`
 loader: live calls use one that asks the database each question once; the demo seed builds a
 `PrefetchedPricingData` once and prices every enrollment with it through `seed_terms`.
 """
@@ -12,7 +13,6 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ from db.models import (
 )
 from domain.billing import rules
 from domain.billing.access import require_full_sis
+from domain.billing.versions import discounts_in_force, fees_in_force, plans_in_force
 from domain.errors import InvalidInput, NotFound
 
 DEFAULT_PLAN_CODE = "annual"
@@ -44,50 +45,30 @@ SIBLING_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING)
 SiblingKey = tuple[dt.date, int, uuid.UUID]
 
 
-def _nearest_by_code(rows: Iterable[Any], chain: Sequence[Organization]) -> dict[str, Any]:
-    """Definitions by code, the one defined nearest the org winning (a campus overrides its brand)."""
-    depth = {o.id: i for i, o in enumerate(chain)}
-    best: dict[str, Any] = {}
-    for row in sorted(rows, key=lambda r: depth[r.org_id], reverse=True):
-        best[row.code] = row
-    return best
+def discount_definitions(session: Session, chain: Sequence[Organization], on: dt.date) -> dict[str, DiscountDefinition]:
+    """The discount definitions in force at chain[0] on `on`, by code."""
+    return discounts_in_force(session, chain, on)
 
 
-def _plans(session: Session, chain: Sequence[Organization]) -> dict[str, PaymentPlan]:
-    rows = session.execute(
-        select(PaymentPlan).where(PaymentPlan.org_id.in_([o.id for o in chain]), PaymentPlan.is_active.is_(True))
-    ).scalars()
-    return _nearest_by_code(rows, chain)
-
-
-def discount_definitions(session: Session, chain: Sequence[Organization]) -> dict[str, DiscountDefinition]:
-    """The discount definitions in force at chain[0], by code."""
-    rows = session.execute(
-        select(DiscountDefinition).where(
-            DiscountDefinition.org_id.in_([o.id for o in chain]), DiscountDefinition.is_active.is_(True)
-        )
-    ).scalars()
-    return _nearest_by_code(rows, chain)
-
-
-def _fee_terms(session: Session, offering: ProgramOffering) -> tuple[rules.FeeTerm, ...]:
-    fees = session.execute(
-        select(FeeDefinition)
-        .where(FeeDefinition.offering_id == offering.id, FeeDefinition.is_active.is_(True))
-        .order_by(FeeDefinition.code)
-    ).scalars()
-    return tuple(
-        rules.FeeTerm(
-            code=f.code,
-            name=f.name,
-            kind=f.kind.value,
-            amount_cents=f.amount_cents,
-            upfront=f.timing is FeeTiming.UPFRONT,
-            prorated=f.prorated,
-            refundable=f.refundable,
-        )
-        for f in fees
+def fee_term(fee: FeeDefinition) -> rules.FeeTerm:
+    """A fee definition version as a pricing input (naming the version that priced it)."""
+    return rules.FeeTerm(
+        code=fee.code,
+        name=fee.name,
+        kind=fee.kind.value,
+        amount_cents=fee.amount_cents,
+        upfront=fee.timing is FeeTiming.UPFRONT,
+        prorated=fee.prorated,
+        refundable=fee.refundable,
+        source_id=str(fee.id),
+        version=fee.version,
     )
+
+
+def _fee_terms(
+    session: Session, offering: ProgramOffering, chain: Sequence[Organization], on: dt.date
+) -> tuple[rules.FeeTerm, ...]:
+    return tuple(fee_term(f) for f in fees_in_force(session, offering, chain, on))
 
 
 def shares_of(session: Session, student_id: uuid.UUID) -> dict[uuid.UUID, int]:
@@ -160,17 +141,19 @@ class PricingData:
         """The org's ancestry, nearest first (require_full_sis)."""
         return require_full_sis(session, org_id)
 
-    def plans(self, session: Session, chain: Sequence[Organization]) -> dict[str, PaymentPlan]:
-        """The plans in force at chain[0], by code."""
-        return _plans(session, chain)
+    def plans(self, session: Session, chain: Sequence[Organization], on: dt.date) -> dict[str, PaymentPlan]:
+        """The plans in force at chain[0] on `on`, by code."""
+        return plans_in_force(session, chain, on)
 
-    def discounts(self, session: Session, chain: Sequence[Organization]) -> dict[str, DiscountDefinition]:
-        """The discount definitions in force at chain[0], by code."""
-        return discount_definitions(session, chain)
+    def discounts(self, session: Session, chain: Sequence[Organization], on: dt.date) -> dict[str, DiscountDefinition]:
+        """The discount definitions in force at chain[0] on `on`, by code."""
+        return discounts_in_force(session, chain, on)
 
-    def fees(self, session: Session, offering: ProgramOffering) -> tuple[rules.FeeTerm, ...]:
-        """The offering's fees as pricing inputs."""
-        return _fee_terms(session, offering)
+    def fees(
+        self, session: Session, offering: ProgramOffering, chain: Sequence[Organization], on: dt.date
+    ) -> tuple[rules.FeeTerm, ...]:
+        """The offering's fees in force on `on` as pricing inputs."""
+        return _fee_terms(session, offering, chain, on)
 
     def shares(self, session: Session, student_id: uuid.UUID) -> dict[uuid.UUID, int]:
         """The student's billing shares by household."""
@@ -196,9 +179,9 @@ class PrefetchedPricingData(PricingData):
 
     def __init__(self) -> None:
         self._chains: dict[uuid.UUID, list[Organization]] = {}
-        self._plans: dict[uuid.UUID, dict[str, PaymentPlan]] = {}
-        self._discounts: dict[uuid.UUID, dict[str, DiscountDefinition]] = {}
-        self._fees: dict[uuid.UUID, tuple[rules.FeeTerm, ...]] = {}
+        self._plans: dict[tuple[uuid.UUID, dt.date], dict[str, PaymentPlan]] = {}
+        self._discounts: dict[tuple[uuid.UUID, dt.date], dict[str, DiscountDefinition]] = {}
+        self._fees: dict[tuple[uuid.UUID, dt.date], tuple[rules.FeeTerm, ...]] = {}
         self._shares: dict[uuid.UUID, dict[uuid.UUID, int]] | None = None
         self._siblings: dict[tuple[uuid.UUID, str], list[SiblingKey]] | None = None
         self._grants: list[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None, str]] | None = None
@@ -208,20 +191,25 @@ class PrefetchedPricingData(PricingData):
             self._chains[org_id] = require_full_sis(session, org_id)
         return self._chains[org_id]
 
-    def plans(self, session: Session, chain: Sequence[Organization]) -> dict[str, PaymentPlan]:
-        if chain[0].id not in self._plans:
-            self._plans[chain[0].id] = _plans(session, chain)
-        return self._plans[chain[0].id]
+    def plans(self, session: Session, chain: Sequence[Organization], on: dt.date) -> dict[str, PaymentPlan]:
+        key = (chain[0].id, on)
+        if key not in self._plans:
+            self._plans[key] = plans_in_force(session, chain, on)
+        return self._plans[key]
 
-    def discounts(self, session: Session, chain: Sequence[Organization]) -> dict[str, DiscountDefinition]:
-        if chain[0].id not in self._discounts:
-            self._discounts[chain[0].id] = discount_definitions(session, chain)
-        return self._discounts[chain[0].id]
+    def discounts(self, session: Session, chain: Sequence[Organization], on: dt.date) -> dict[str, DiscountDefinition]:
+        key = (chain[0].id, on)
+        if key not in self._discounts:
+            self._discounts[key] = discounts_in_force(session, chain, on)
+        return self._discounts[key]
 
-    def fees(self, session: Session, offering: ProgramOffering) -> tuple[rules.FeeTerm, ...]:
-        if offering.id not in self._fees:
-            self._fees[offering.id] = _fee_terms(session, offering)
-        return self._fees[offering.id]
+    def fees(
+        self, session: Session, offering: ProgramOffering, chain: Sequence[Organization], on: dt.date
+    ) -> tuple[rules.FeeTerm, ...]:
+        key = (offering.id, on)
+        if key not in self._fees:
+            self._fees[key] = _fee_terms(session, offering, chain, on)
+        return self._fees[key]
 
     def shares(self, session: Session, student_id: uuid.UUID) -> dict[uuid.UUID, int]:
         if self._shares is None:
@@ -267,13 +255,13 @@ def _plan_named(plans: dict[str, PaymentPlan], chain: Sequence[Organization], co
     return plans[code]
 
 
-def plan_named(session: Session, chain: Sequence[Organization], code: str | None) -> PaymentPlan:
-    """The plan with this code at the org (default: annual, else the one with fewest installments).
+def plan_named(session: Session, chain: Sequence[Organization], code: str | None, on: dt.date) -> PaymentPlan:
+    """The plan with this code in force at the org on `on` (default: annual, else the one with fewest installments).
 
     Raises:
         NotFound: no such plan; the message lists the plans there are.
     """
-    return _plan_named(_plans(session, chain), chain, code)
+    return _plan_named(plans_in_force(session, chain, on), chain, code)
 
 
 def plan_term(plan: PaymentPlan) -> rules.PlanTerm:
@@ -287,7 +275,14 @@ def plan_term(plan: PaymentPlan) -> rules.PlanTerm:
         raise InvalidInput(
             f"plan {plan.code}: {plan.installment_count} installments but {len(offsets)} due months", field="plan_code"
         )
-    return rules.PlanTerm(plan.code, plan.name, offsets, plan.due_day)
+    return rules.PlanTerm(
+        plan.code,
+        plan.name,
+        offsets,
+        plan.due_day,
+        installment_fee_cents=plan.installment_fee_cents or 0,
+        version=plan.version,
+    )
 
 
 def discount_term(definition: DiscountDefinition) -> rules.DiscountTerm:
@@ -300,6 +295,8 @@ def discount_term(definition: DiscountDefinition) -> rules.DiscountTerm:
         percent_bp=definition.percent_bp,
         amount_cents=definition.amount_cents,
         cap_cents=definition.cap_cents,
+        source_id=str(definition.id),
+        version=definition.version,
     )
 
 
@@ -334,8 +331,9 @@ def _eligible(
     household_ids: Sequence[uuid.UUID],
     student: Student | None,
     data: PricingData,
+    on: dt.date,
 ) -> list[DiscountDefinition]:
-    definitions = data.discounts(session, chain)
+    definitions = data.discounts(session, chain, on)
     if not definitions:
         return []
     rank = _sibling_rank(session, household_ids, offering, student, data) if household_ids else 1
@@ -358,18 +356,21 @@ def eligible_discounts(
     offering: ProgramOffering,
     household_ids: Sequence[uuid.UUID],
     student: Student | None,
+    on: dt.date,
 ) -> list[DiscountDefinition]:
-    """Discounts the child qualifies for: sibling rank, and grants to any of its households."""
-    return _eligible(session, chain, offering, household_ids, student, PricingData())
+    """Discounts the child qualifies for on `on`: sibling rank, and grants to any of its households."""
+    return _eligible(session, chain, offering, household_ids, student, PricingData(), on)
 
 
-def discounts_named(session: Session, chain: Sequence[Organization], codes: Sequence[str]) -> list[DiscountDefinition]:
-    """The named discount definitions (what-if).
+def discounts_named(
+    session: Session, chain: Sequence[Organization], codes: Sequence[str], on: dt.date
+) -> list[DiscountDefinition]:
+    """The named discount definitions in force on `on` (what-if).
 
     Raises:
         NotFound: an unknown code; the message lists the codes there are.
     """
-    definitions = discount_definitions(session, chain)
+    definitions = discount_definitions(session, chain, on)
     unknown = sorted(set(codes) - set(definitions))
     if unknown:
         raise NotFound(
@@ -403,14 +404,16 @@ def _terms(
 def build_terms(
     session: Session,
     offering: ProgramOffering,
+    chain: Sequence[Organization],
     *,
+    on: dt.date,
     billing_start: dt.date,
     plan: PaymentPlan,
     discounts: Sequence[DiscountDefinition],
     shares: dict[uuid.UUID, int],
 ) -> rules.Terms:
-    """The pricing inputs of one enrollment from today's rules."""
-    fees = _fee_terms(session, offering)
+    """The pricing inputs of one enrollment from the rules in force on `on`."""
+    fees = _fee_terms(session, offering, chain, on)
     return _terms(offering, billing_start=billing_start, plan=plan, discounts=discounts, shares=shares, fees=fees)
 
 
@@ -428,6 +431,7 @@ def _enrollment_terms(
     plan_code: str | None,
     discount_codes: Sequence[str] | None,
     billing_start: dt.date | None,
+    on: dt.date,
     data: PricingData,
 ) -> tuple[rules.Terms, ProgramOffering, PaymentPlan]:
     offering = session.get(ProgramOffering, enrollment.offering_id)
@@ -437,18 +441,18 @@ def _enrollment_terms(
     shares = data.shares(session, student.id)
     payers = [h for h, s in shares.items() if s > 0]
     discounts = (
-        discounts_named(session, chain, discount_codes)
+        discounts_named(session, chain, discount_codes, on)
         if discount_codes is not None
-        else _eligible(session, chain, offering, payers, student, data)
+        else _eligible(session, chain, offering, payers, student, data, on)
     )
-    plan = _plan_named(data.plans(session, chain), chain, plan_code)
+    plan = _plan_named(data.plans(session, chain, on), chain, plan_code)
     terms = _terms(
         offering,
         billing_start=billing_start or enrollment.start_on,
         plan=plan,
         discounts=discounts,
         shares=shares,
-        fees=data.fees(session, offering),
+        fees=data.fees(session, offering, chain, on),
     )
     return terms, offering, plan
 
@@ -459,25 +463,33 @@ def enrollment_terms(
     *,
     plan_code: str | None,
     discount_codes: Sequence[str] | None,
+    on: dt.date,
     billing_start: dt.date | None = None,
-) -> tuple[rules.Terms, ProgramOffering]:
-    """Today's pricing inputs for an enrollment (its households' shares, its eligible or named discounts)."""
-    terms, offering, _ = _enrollment_terms(
+) -> tuple[rules.Terms, ProgramOffering, PaymentPlan]:
+    """The pricing inputs of an enrollment from the rule versions in force on `on`, its households' shares and
+    its eligible or named discounts; with the offering and the plan."""
+    return _enrollment_terms(
         session,
         enrollment,
         plan_code=plan_code,
         discount_codes=discount_codes,
         billing_start=billing_start,
+        on=on,
         data=PricingData(),
     )
-    return terms, offering
 
 
 def seed_terms(
-    session: Session, enrollment: Enrollment, *, plan_code: str, data: PricingData
+    session: Session, enrollment: Enrollment, *, plan_code: str, on: dt.date, data: PricingData
 ) -> tuple[rules.Terms, PaymentPlan]:
-    """Seed only: enrollment_terms (eligible discounts) and its plan, read through the batch's `data`."""
+    """Seed only: enrollment_terms (eligible discounts) on `on` and its plan, read through the batch's `data`."""
     terms, _, plan = _enrollment_terms(
-        session, enrollment, plan_code=plan_code, discount_codes=None, billing_start=None, data=data
+        session,
+        enrollment,
+        plan_code=plan_code,
+        discount_codes=None,
+        billing_start=None,
+        on=on,
+        data=data,
     )
     return terms, plan

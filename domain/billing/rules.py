@@ -17,7 +17,9 @@ integer cents. The rules, in the order they apply:
    domain/household/rules.split_amount (remainders to the largest remainders, ties by household id).
 4. Installments: each household's spread amount (net tuition and spread fees) is split into the
    plan's installments in whole cents, the remainder on the first; upfront fees are added whole to
-   the first installment. Installments therefore always sum exactly to the household's total.
+   the first installment. Installments therefore always sum exactly to the household's total. A plan's
+   fee per installment is a spread fee line of that fee times the number of installments (not
+   prorated, not refundable), so every installment carries it.
 5. Due dates are month offsets from the offering's start month on the plan's due day. When
    billing starts after the offering's first day, due dates before the start merge into one
    installment due on the start date.
@@ -30,6 +32,7 @@ beyond the earned amount.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -39,6 +42,8 @@ from domain.calendar import add_months
 from domain.household.rules import FULL_SHARE_BP, split_amount
 
 MID_MONTH_DAY = 15
+# The fee line of a plan's fee per installment.
+INSTALLMENT_FEE = "installment_fee"
 
 
 def round_half_up(numerator: int, denominator: int) -> int:
@@ -88,6 +93,9 @@ class FeeTerm:
     upfront: bool = False
     prorated: bool = True
     refundable: bool = True
+    # The definition version that priced it (fee_definition.id and version); None in terms older than versions.
+    source_id: str | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,8 @@ class DiscountTerm:
     percent_bp: int | None = None
     amount_cents: int | None = None
     cap_cents: int | None = None
+    source_id: str | None = None
+    version: int | None = None
 
     def __post_init__(self) -> None:
         if (self.percent_bp is None) == (self.amount_cents is None):
@@ -115,6 +125,9 @@ class PlanTerm:
     name: str
     due_month_offsets: tuple[int, ...]
     due_day: int
+    # Added to every installment (rule 4), as a non-refundable, non-prorated fee line.
+    installment_fee_cents: int = 0
+    version: int | None = None
 
     def __post_init__(self) -> None:
         if not self.due_month_offsets:
@@ -123,6 +136,8 @@ class PlanTerm:
             raise ValueError(f"plan {self.code}: due month offsets must be increasing")
         if not 1 <= self.due_day <= 28:
             raise ValueError(f"plan {self.code}: due day must be 1..28")
+        if self.installment_fee_cents < 0:
+            raise ValueError(f"plan {self.code}: the fee per installment is never negative")
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,8 @@ class Terms:
                 "name": self.plan.name,
                 "due_month_offsets": list(self.plan.due_month_offsets),
                 "due_day": self.plan.due_day,
+                "installment_fee_cents": self.plan.installment_fee_cents,
+                "version": self.plan.version,
             },
             "fees": [asdict(f) for f in self.fees],
             "discounts": [asdict(d) for d in self.discounts],
@@ -177,6 +194,8 @@ class Terms:
                 name=plan["name"],
                 due_month_offsets=tuple(int(o) for o in plan["due_month_offsets"]),
                 due_day=int(plan["due_day"]),
+                installment_fee_cents=int(plan.get("installment_fee_cents", 0)),
+                version=plan.get("version"),
             ),
             fees=tuple(FeeTerm(**f) for f in data.get("fees", [])),
             discounts=tuple(DiscountTerm(**d) for d in data.get("discounts", [])),
@@ -284,7 +303,14 @@ def compute_quote(terms: Terms) -> Quote:
     applied = apply_discounts(tuition, terms.discounts)
     lines += [QuoteLine("discount", d.code, d.name, taken, before) for d, before, taken in applied if taken]
     net_tuition = tuition - sum(taken for _, _, taken in applied)
+    dates = due_dates(terms)
     fees = [(fee, prorate(fee.amount_cents) if fee.prorated else fee.amount_cents) for fee in terms.fees]
+    if terms.plan.installment_fee_cents:
+        per = terms.plan.installment_fee_cents
+        plan_fee = FeeTerm(
+            INSTALLMENT_FEE, f"{terms.plan.name}: fee per installment", "other", per, prorated=False, refundable=False
+        )
+        fees.append((plan_fee, per * len(dates)))
     lines += [
         QuoteLine("fee", f.code, f.name, amount, f.amount_cents, refundable=f.refundable, upfront=f.upfront)
         for f, amount in fees
@@ -292,7 +318,6 @@ def compute_quote(terms: Terms) -> Quote:
     discount_total = tuition - net_tuition
     gross = tuition + sum(amount for _, amount in fees)
     total = gross - discount_total
-    dates = due_dates(terms)
 
     def schedule(spread: int, upfront: int, credits: int) -> tuple[InstallmentQuote, ...]:
         amounts = split_installments(spread, len(dates))
@@ -352,26 +377,50 @@ def compute_quote(terms: Terms) -> Quote:
 
 @dataclass(frozen=True)
 class RefundTier:
-    """Withdrawals within `within_days` of the billing start (None: any later day) get `refund_bp`."""
+    """Withdrawals within `within_days` of the billing start, or with a last day on or before `through_on`,
+    get `refund_bp`; a tier with neither covers any later day."""
 
     within_days: int | None
     refund_bp: int
+    through_on: dt.date | None = None
 
 
 def parse_tiers(raw: Sequence[Mapping[str, Any]]) -> list[RefundTier]:
-    """Refund tiers from their stored form, checked: increasing day limits, an open-ended tier last."""
-    tiers = [RefundTier(t.get("within_days"), int(t["refund_bp"])) for t in raw]
-    limits = [t.within_days for t in tiers if t.within_days is not None]
-    if limits != sorted(limits) or any(t.within_days is None for t in tiers[:-1]):
-        raise ValueError("refund tiers must be ordered by within_days, with an open-ended tier only last")
+    """Refund tiers from their stored form, checked: all by days or all by date, strictly increasing limits
+    (windows never overlap), an open-ended tier only last."""
+    tiers = [
+        RefundTier(
+            t.get("within_days"),
+            int(t["refund_bp"]),
+            dt.date.fromisoformat(t["through_on"]) if t.get("through_on") else None,
+        )
+        for t in raw
+    ]
+    if any(t.within_days is not None and t.through_on is not None for t in tiers):
+        raise ValueError("a refund tier is limited by within_days or by through_on, not both")
+    days = [t.within_days for t in tiers if t.within_days is not None]
+    dates = [t.through_on for t in tiers if t.through_on is not None]
+    if days and dates:
+        raise ValueError("refund tiers are all by days after the start or all by date")
+    limits: list[Any] = days or dates
+    if any(b <= a for a, b in itertools.pairwise(limits)):
+        raise ValueError("refund tiers must be ordered by increasing limits, without overlapping windows")
+    if any(t.within_days is None and t.through_on is None for t in tiers[:-1]):
+        raise ValueError("refund tiers must be ordered with an open-ended tier only last")
+    if any(d < 0 for d in days):
+        raise ValueError("within_days is never negative")
     if any(not 0 <= t.refund_bp <= FULL_SHARE_BP for t in tiers):
         raise ValueError("refund tiers are 0..10000 basis points")
     return tiers
 
 
-def refund_bp_for(tiers: Sequence[RefundTier], days_since_start: int) -> int:
-    """The refund share of the first tier covering the day; 0 when none does."""
+def refund_bp_for(tiers: Sequence[RefundTier], days_since_start: int, last_day: dt.date | None = None) -> int:
+    """The refund share of the first tier covering the withdrawal; 0 when none does."""
     for tier in tiers:
+        if tier.through_on is not None:
+            if last_day is not None and last_day <= tier.through_on:
+                return tier.refund_bp
+            continue
         if tier.within_days is None or days_since_start <= tier.within_days:
             return tier.refund_bp
     return 0
@@ -401,7 +450,7 @@ def settle_withdrawal(terms: Terms, *, last_day: dt.date, tiers: Sequence[Refund
     quote = compute_quote(terms)
     months = billed_months(terms.offering_start, terms.offering_end, terms.billing_start)
     started = sum(1 for m in months if m <= last_day and last_day >= terms.billing_start)
-    refund_bp = refund_bp_for(tiers, (last_day - terms.billing_start).days)
+    refund_bp = refund_bp_for(tiers, (last_day - terms.billing_start).days, last_day)
     result = []
     for part in quote.households:
         cancelled = [i for i in part.installments if i.due_on > last_day]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -26,29 +26,21 @@ from db.models import (
 )
 from domain.audit.changes import record_changes
 from domain.billing import rules
-from domain.billing.access import ancestors, enrollment_for
+from domain.billing.access import enrollment_for
 from domain.billing.agreements import cancel_installments
 from domain.billing.ledger import balance_on, sync_installments
 from domain.billing.pricing import SIBLING_STATUSES, agreement_of
 from domain.billing.schemas import WithdrawalHouseholdRead, WithdrawalRead
+from domain.billing.versions import refund_rule_in_force
 from domain.errors import InvalidInput, NotFound
 from policies.scope import Action, Scope
 
 
-def _refund_rule(session: Session, offering: ProgramOffering) -> RefundRule | None:
-    """The offering's own refund rule, else the one defined nearest its org."""
-    chain = ancestors(session, offering.org_id)
-    rows = session.execute(
-        select(RefundRule).where(
-            or_(
-                RefundRule.offering_id == offering.id,
-                and_(RefundRule.offering_id.is_(None), RefundRule.org_id.in_([o.id for o in chain])),
-            )
-        )
-    ).scalars()
-    depth = {o.id: i for i, o in enumerate(chain)}
-    ranked = sorted(rows, key=lambda r: (r.offering_id is None, depth.get(r.org_id, len(chain)), r.code))
-    return ranked[0] if ranked else None
+def _refund_rule(session: Session, agreement: BillingAgreement, offering: ProgramOffering) -> RefundRule | None:
+    """The refund rule version the agreement was priced with; for agreements older than versions, today's."""
+    if agreement.refund_rule_id is not None:
+        return session.get_one(RefundRule, agreement.refund_rule_id)
+    return refund_rule_in_force(session, offering, agreement.priced_on or dt.date.max)
 
 
 def _settlement_read(
@@ -95,7 +87,7 @@ def on_enrollment_ended(
         return None
     offering = session.get(ProgramOffering, agreement.offering_id)
     assert offering is not None
-    rule = _refund_rule(session, offering)
+    rule = _refund_rule(session, agreement, offering)
     last_day = enrollment.end_on
     if agreement.status is AgreementStatus.WITHDRAWN:
         return _settlement_read(session, agreement, agreement.withdrawn_on or last_day, rule)

@@ -15,6 +15,7 @@ from mcp_server.rest import (
     audit,
     behavior,
     billing,
+    billing_definitions,
     enrollments,
     events,
     household_records,
@@ -43,6 +44,7 @@ AREAS = (
     webhooks,
     billing,
     organizations,
+    billing_definitions,
     tools,
     audit,
 )

@@ -35,6 +35,7 @@ CASES = [
     ("nurse_austin", "austin", "miami", "find_missing_immunizations", {}),
     ("director_miami", "miami", "austin", "find_missing_immunizations", {}),
     ("director_miami", "miami", "austin", "list_outstanding_balances", {}),
+    ("director_miami", "miami", "austin", "list_billing_definitions", {}),
 ]
 IDS = [f"{case[3]}-{case[0]}" for case in CASES]
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.base import utcnow
 from db.demo.billing_seed import add_fees, add_rules
 from db.models import (
     BillingAgreement,
@@ -67,7 +66,8 @@ def build_world(session: Session) -> World:
     campus = create_org(session, parent=network)
     other = create_org(session, parent=network)
     roster = create_org(session, parent=network, kind=OrgKind.ROSTER_ONLY)
-    created = utcnow()
+    # Defined before any day the tests price on (version 1 of every rule).
+    created = dt.datetime(2026, 1, 5, 16, tzinfo=dt.UTC)
     add_rules(session, network, created)
     offering = create_offering(
         session, campus, start_on=START, end_on=END, tuition_cents=TUITION, session_label="2026-27"
