@@ -467,4 +467,3 @@ class Planner:
             choices,
         )
         return None
-
