@@ -1,4 +1,4 @@
-"""Health tools: immunization compliance, history, and recording doses and exemptions."""
+"""Immunization compliance tools (data class immunization): the report, history, doses and exemptions."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class FindMissingImmunizationsInput(ToolInput, MissingImmunizationsQuery):
     as_of: dt.date | None = Field(default=None, description="Evaluate as of this date (default: today).")  # type: ignore[assignment]
 
 
-@tool(data_class=DataClass.HEALTH, title="Missing immunizations", autocommit_read=True)
+@tool(data_class=DataClass.IMMUNIZATION, title="Missing immunizations", autocommit_read=True)
 def find_missing_immunizations(
     session: Session, scope: Scope, data: FindMissingImmunizationsInput, ctx: ToolContext
 ) -> MissingImmunizationsPage:
@@ -46,7 +46,7 @@ class GetImmunizationHistoryInput(ToolInput):
     as_of: dt.date | None = Field(default=None, description="Also evaluate compliance as of this date.")
 
 
-@tool(data_class=DataClass.HEALTH, title="Immunization history")
+@tool(data_class=DataClass.IMMUNIZATION, title="Immunization history")
 def get_immunization_history(
     session: Session, scope: Scope, data: GetImmunizationHistoryInput, ctx: ToolContext
 ) -> ImmunizationHistoryRead:
@@ -56,7 +56,7 @@ def get_immunization_history(
     return service.get_immunization_history(session, scope, data.student_id, as_of=data.as_of)
 
 
-@tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an immunization", idempotent=False)
+@tool(data_class=DataClass.IMMUNIZATION, action=Action.WRITE, title="Record an immunization", idempotent=False)
 def record_immunization(
     session: Session, scope: Scope, data: RecordImmunizationInput, ctx: ToolContext
 ) -> ImmunizationRead:
@@ -68,7 +68,7 @@ def record_immunization(
     return service.record_immunization(session, scope, data, today=ctx.today)
 
 
-@tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an exemption", idempotent=False)
+@tool(data_class=DataClass.IMMUNIZATION, action=Action.WRITE, title="Record an exemption", idempotent=False)
 def record_exemption(session: Session, scope: Scope, data: RecordExemptionInput, ctx: ToolContext) -> ExemptionRead:
     """Record an immunization exemption: medical (yearly unless lifelong) or religious/conscientious (valid
     two years from notarization). An exemption counts only while valid.
