@@ -44,6 +44,7 @@ from db.models.enrollment import (
 from db.models.health import (
     Allergy,
     ExemptionKind,
+    HealthCondition,
     ImmunityEvidence,
     ImmunizationExemption,
     ImmunizationRecord,
@@ -104,6 +105,7 @@ __all__ = [
     "FeeTiming",
     "GatewayEvent",
     "GuideAssignment",
+    "HealthCondition",
     "Household",
     "HouseholdGuardian",
     "HouseholdStudent",

@@ -125,7 +125,7 @@ def find_missing_immunizations(
             continue
         key = (context.jurisdiction, grade)
         if key not in applicable:
-            applicable[key] = current_rules(jurisdiction_rules, grade)
+            applicable[key] = current_rules(jurisdiction_rules, grade, data.as_of)
         if not applicable[key]:
             unevaluated[
                 f"no {context.jurisdiction} immunization requirements configured for grade {grade_label(grade)}"

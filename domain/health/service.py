@@ -112,7 +112,7 @@ def get_immunization_history(
     jurisdiction_rules = requirement_rules(session, [context.jurisdiction] if context.jurisdiction else []).get(
         context.jurisdiction or "", ()
     )
-    applicable = current_rules(jurisdiction_rules, enrollment.grade_level)
+    applicable = current_rules(jurisdiction_rules, enrollment.grade_level, as_of)
     if not applicable:
         history.warnings.append(
             f"no immunization requirements configured for jurisdiction {context.jurisdiction or '(none)'} "
