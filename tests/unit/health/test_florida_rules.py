@@ -48,13 +48,13 @@ def test_a_seventh_grader_without_tdap_is_missing_the_dtap_group() -> None:
 
 def test_a_tdap_given_years_ago_still_meets_the_seventh_grade_rule() -> None:
     birth = dt.date(2012, 3, 15)
-    records = history(birth, without=("115",)) + [dose(add_age(birth, "10 years"), "115")]
+    records = [*history(birth, without=("115",)), dose(add_age(birth, "10 years"), "115")]
     assert evaluate(birth, 7, records).group(DTAP).state == ComplianceState.COMPLIANT
 
 
 def test_a_td_booster_is_not_a_tdap() -> None:
     birth = dt.date(2012, 3, 15)
-    records = history(birth, without=("115",)) + [dose(add_age(birth, "11 years"), "09")]
+    records = [*history(birth, without=("115",)), dose(add_age(birth, "11 years"), "09")]
     assert evaluate(birth, 7, records).group(DTAP).state == ComplianceState.MISSING
 
 
