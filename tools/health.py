@@ -8,15 +8,19 @@ import uuid
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from domain.health import report, service
+from domain.health import charts, report, service
 from domain.health.schemas import (
+    DefinedRequirementRead,
+    DefineImmunizationRequirementInput,
     ExemptionRead,
     ImmunizationHistoryRead,
     ImmunizationRead,
+    ListImmunizationRequirementsQuery,
     MissingImmunizationsPage,
     MissingImmunizationsQuery,
     RecordExemptionInput,
     RecordImmunizationInput,
+    RequirementChartRead,
 )
 from policies.scope import Action, DataClass, Scope
 from tools.catalog import ToolContext, ToolInput, tool
@@ -74,3 +78,33 @@ def record_exemption(session: Session, scope: Scope, data: RecordExemptionInput,
     two years from notarization). An exemption counts only while valid.
     """
     return service.record_exemption(session, scope, data, today=ctx.today)
+
+
+@tool(
+    data_class=DataClass.IMMUNIZATION,
+    action=Action.WRITE,
+    title="Define an immunization requirement",
+    idempotent=True,
+)
+def define_immunization_requirement(
+    session: Session, scope: Scope, data: DefineImmunizationRequirementInput, ctx: ToolContext
+) -> DefinedRequirementRead:
+    """Add or change one rule of a jurisdiction's school immunization chart for a school year (network admins).
+
+    A school year without a chart starts a new version carrying the previous chart's other rules forward;
+    it applies from that year's August 1. Read the current chart first with list_immunization_requirements.
+    Fails for malformed conditions, an antigen outside the group, or a grade band overlapping another row.
+    """
+    return charts.define_immunization_requirement(session, scope, data, today=ctx.today)
+
+
+@tool(data_class=DataClass.IMMUNIZATION, title="Immunization requirements")
+def list_immunization_requirements(
+    session: Session, scope: Scope, data: ListImmunizationRequirementsQuery, ctx: ToolContext
+) -> RequirementChartRead:
+    """Show a jurisdiction's school immunization chart: every rule (grade band, vaccine group, doses, conditions).
+
+    Default: the chart in effect today; give effective_school_year for another version. Jurisdiction as
+    "US-FL" or "FL". Fails (not found) for a jurisdiction or school year without rules.
+    """
+    return charts.list_immunization_requirements(session, data, today=ctx.today)

@@ -181,12 +181,12 @@ def chart_in_effect(rules: Iterable[RequirementRule], as_of: dt.date | None = No
     if as_of is None:
         return years[-1]
     as_of_year = school_year_start(as_of).year
-    started = [y for y in years if _starts(y) <= as_of_year]
+    started = [y for y in years if starting_year(y) <= as_of_year]
     return started[-1] if started else years[0]
 
 
-def _starts(label: str) -> int:
-    """The year a stored label starts in; a label that is not a school year counts as always started."""
+def starting_year(label: str) -> int:
+    """The year a stored label starts in; a label that is not a school year counts as always started (0)."""
     try:
         return school_year_starts(label)
     except ValueError:
