@@ -35,12 +35,14 @@ TABLE_CLASSES: dict[str, DataClass] = {
     "school_calendar": _D.ADMINISTRATION,
     "attendance_record": _D.ATTENDANCE,
     "behavior_incident": _D.BEHAVIOR,
-    "immunization_record": _D.HEALTH,
-    "immunization_exemption": _D.HEALTH,
-    "immunity_evidence": _D.HEALTH,
-    "provisional_enrollment": _D.HEALTH,
+    "immunization_record": _D.IMMUNIZATION,
+    "immunization_exemption": _D.IMMUNIZATION,
+    "immunity_evidence": _D.IMMUNIZATION,
+    "provisional_enrollment": _D.IMMUNIZATION,
+    # Medical records: the nurse keeps them, the campus director reads them.
     "medication": _D.HEALTH,
     "allergy": _D.HEALTH,
+    "health_condition": _D.HEALTH,
     # Jurisdictions' published rules: reference data, not a student's record.
     "immunization_requirement": _D.DIRECTORY,
     "application": _D.ADMISSIONS,

@@ -249,7 +249,7 @@ VIEWS: dict[str, ReportingView] = {
         ReportingView(
             name="immunizations",
             description="One row per vaccine dose given to a student.",
-            data_class=DataClass.HEALTH,
+            data_class=DataClass.IMMUNIZATION,
             tables=(("i", "immunization_record"),),
             joins=(),
             org_column="org_id",
@@ -272,7 +272,7 @@ VIEWS: dict[str, ReportingView] = {
         ReportingView(
             name="exemptions",
             description="Immunization exemptions (medical, religious, conscientious); null vaccine_group covers all.",
-            data_class=DataClass.HEALTH,
+            data_class=DataClass.IMMUNIZATION,
             tables=(("x", "immunization_exemption"),),
             joins=(),
             org_column="org_id",

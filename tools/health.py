@@ -1,4 +1,4 @@
-"""Health tools: immunization compliance, history, and recording doses and exemptions."""
+"""Immunization compliance tools (data class immunization): the report, history, doses and exemptions."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ import uuid
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from domain.health import report, service
+from domain.health import charts, report, service
 from domain.health.schemas import (
+    DefinedRequirementRead,
+    DefineImmunizationRequirementInput,
     ExemptionRead,
     ImmunizationHistoryRead,
     ImmunizationRead,
+    ListImmunizationRequirementsQuery,
     MissingImmunizationsPage,
     MissingImmunizationsQuery,
     RecordExemptionInput,
     RecordImmunizationInput,
+    RequirementChartRead,
 )
 from policies.scope import Action, DataClass, Scope
 from tools.catalog import ToolContext, ToolInput, tool
@@ -26,7 +30,7 @@ class FindMissingImmunizationsInput(ToolInput, MissingImmunizationsQuery):
     as_of: dt.date | None = Field(default=None, description="Evaluate as of this date (default: today).")  # type: ignore[assignment]
 
 
-@tool(data_class=DataClass.HEALTH, title="Missing immunizations", autocommit_read=True)
+@tool(data_class=DataClass.IMMUNIZATION, title="Missing immunizations", autocommit_read=True)
 def find_missing_immunizations(
     session: Session, scope: Scope, data: FindMissingImmunizationsInput, ctx: ToolContext
 ) -> MissingImmunizationsPage:
@@ -46,7 +50,7 @@ class GetImmunizationHistoryInput(ToolInput):
     as_of: dt.date | None = Field(default=None, description="Also evaluate compliance as of this date.")
 
 
-@tool(data_class=DataClass.HEALTH, title="Immunization history")
+@tool(data_class=DataClass.IMMUNIZATION, title="Immunization history")
 def get_immunization_history(
     session: Session, scope: Scope, data: GetImmunizationHistoryInput, ctx: ToolContext
 ) -> ImmunizationHistoryRead:
@@ -56,7 +60,7 @@ def get_immunization_history(
     return service.get_immunization_history(session, scope, data.student_id, as_of=data.as_of)
 
 
-@tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an immunization", idempotent=False)
+@tool(data_class=DataClass.IMMUNIZATION, action=Action.WRITE, title="Record an immunization", idempotent=False)
 def record_immunization(
     session: Session, scope: Scope, data: RecordImmunizationInput, ctx: ToolContext
 ) -> ImmunizationRead:
@@ -68,9 +72,39 @@ def record_immunization(
     return service.record_immunization(session, scope, data, today=ctx.today)
 
 
-@tool(data_class=DataClass.HEALTH, action=Action.WRITE, title="Record an exemption", idempotent=False)
+@tool(data_class=DataClass.IMMUNIZATION, action=Action.WRITE, title="Record an exemption", idempotent=False)
 def record_exemption(session: Session, scope: Scope, data: RecordExemptionInput, ctx: ToolContext) -> ExemptionRead:
     """Record an immunization exemption: medical (yearly unless lifelong) or religious/conscientious (valid
     two years from notarization). An exemption counts only while valid.
     """
     return service.record_exemption(session, scope, data, today=ctx.today)
+
+
+@tool(
+    data_class=DataClass.IMMUNIZATION,
+    action=Action.WRITE,
+    title="Define an immunization requirement",
+    idempotent=True,
+)
+def define_immunization_requirement(
+    session: Session, scope: Scope, data: DefineImmunizationRequirementInput, ctx: ToolContext
+) -> DefinedRequirementRead:
+    """Add or change one rule of a jurisdiction's school immunization chart for a school year (network admins).
+
+    A school year without a chart starts a new version carrying the previous chart's other rules forward;
+    it applies from that year's August 1. Read the current chart first with list_immunization_requirements.
+    Fails for malformed conditions, an antigen outside the group, or a grade band overlapping another row.
+    """
+    return charts.define_immunization_requirement(session, scope, data, today=ctx.today)
+
+
+@tool(data_class=DataClass.IMMUNIZATION, title="Immunization requirements")
+def list_immunization_requirements(
+    session: Session, scope: Scope, data: ListImmunizationRequirementsQuery, ctx: ToolContext
+) -> RequirementChartRead:
+    """Show a jurisdiction's school immunization chart: every rule (grade band, vaccine group, doses, conditions).
+
+    Default: the chart in effect today; give effective_school_year for another version. Jurisdiction as
+    "US-FL" or "FL". Fails (not found) for a jurisdiction or school year without rules.
+    """
+    return charts.list_immunization_requirements(session, data, today=ctx.today)

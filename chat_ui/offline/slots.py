@@ -74,7 +74,7 @@ def grade_label(grade: int) -> str:
 
 # -- vaccines --------------------------------------------------------------------------------
 
-# Spoken names and abbreviations -> the CDSi vaccine group the health tools accept.
+# Spoken names and abbreviations -> the CDSi vaccine group the immunization tools accept.
 VACCINE_ALIASES: tuple[tuple[str, str], ...] = (
     (r"\bmmr\b|\bmeasles\b|\bmumps\b|\brubella\b", "MMR"),
     (r"\bvaricella\b|\bchicken[\s-]?pox\b|\bvzv\b|\bvar\b", "Varicella"),

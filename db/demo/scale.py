@@ -33,7 +33,6 @@ from db.demo.calendar import (
 )
 from db.demo.immunizations import immunization_history, with_gap
 from db.demo.network import SCALE_CITIES, SCALE_NEIGHBORHOODS
-from db.demo.requirements import seed_tx_requirements
 from db.demo.texts import EXCUSE_NOTES, WITHDRAWAL_REASONS, incident_text
 from db.models import (
     AttendanceRecord,
@@ -60,6 +59,7 @@ from db.models import (
     User,
     UserKind,
 )
+from db.reference.immunization_requirements import seed_requirements
 from db.sequences import STUDENT_NUMBER, allocate_numbers
 
 Progress = Callable[[str, int, int], None]
@@ -505,8 +505,9 @@ def seed_scale(
         if session.execute(select(Organization.id).where(Organization.path == ROOT_PATH)).first():
             raise ScaleAlreadySeeded(f"the database already holds a {ROOT_PATH} network")
         numbers = allocate_numbers(session, STUDENT_NUMBER, students) if students else range(0)
-        # The campuses are in Texas: their immunization report needs the state's requirement rows.
-        seed_tx_requirements(session)
+        # Campuses in Texas and Florida: their immunization reports need the states' requirement rows
+        # (migration 0014 ships them; this covers a database built without it).
+        seed_requirements(session)
         session.close()
         with BulkWriter(conn) as writer:
             builder = _ScaleBuilder(writer, seed=seed, today=today, attendance_days=attendance_days)

@@ -20,13 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from db.base import Base
 from db.demo.builder import DemoBuilder, ascii_slug
 from db.demo.calendar import DEMO_TODAY, at
-from db.demo.requirements import seed_tx_requirements
 from db.demo.stages.activity import build_attendance, build_behavior
 from db.demo.stages.admissions import build_admissions
 from db.demo.stages.enrollments import build_enrollments
@@ -49,6 +48,7 @@ from db.models import (
     ImmunityEvidence,
     ImmunizationExemption,
     ImmunizationRecord,
+    ImmunizationRequirement,
     Medication,
     Organization,
     Program,
@@ -60,6 +60,7 @@ from db.models import (
     User,
     UserKind,
 )
+from db.reference.immunization_requirements import seed_requirements
 from db.sequences import STUDENT_NUMBER, allocate_numbers
 
 Progress = Callable[[str, int, int], None]
@@ -173,6 +174,7 @@ INSERT_ORDER: tuple[type[Base], ...] = (
     SchoolDay,
     AttendanceRecord,
     ImmunizationRecord,
+    ImmunizationRequirement,
     ImmunizationExemption,
     ImmunityEvidence,
     ProvisionalEnrollment,
@@ -208,7 +210,9 @@ def seed_demo(
         for model in INSERT_ORDER:
             if builder.rows[model]:
                 session.execute(insert(model), builder.rows[model])
-        requirements = seed_tx_requirements(session)
+        # The shipped charts come with the migrations; this covers a database built without them.
+        seed_requirements(session)
+        requirements = session.execute(select(func.count()).select_from(ImmunizationRequirement)).scalar_one()
         if progress:
             progress("insert", total, total)
     rows = builder.rows

@@ -46,6 +46,7 @@ from db.models.enrollment import (
 from db.models.health import (
     Allergy,
     ExemptionKind,
+    HealthCondition,
     ImmunityEvidence,
     ImmunizationExemption,
     ImmunizationRecord,
@@ -107,6 +108,7 @@ __all__ = [
     "FeeTiming",
     "GatewayEvent",
     "GuideAssignment",
+    "HealthCondition",
     "Household",
     "HouseholdGuardian",
     "HouseholdStudent",

@@ -1,4 +1,4 @@
-"""Immunizations, exemptions, evidence of immunity, requirements as data, medications, allergies."""
+"""Immunizations, exemptions, evidence of immunity, requirements as data; medications, allergies, conditions."""
 
 from __future__ import annotations
 
@@ -117,3 +117,17 @@ class Allergy(UUIDPrimaryKey, Timestamps, Base):
     allergen: Mapped[str] = mapped_column(String(200))
     severity: Mapped[str] = mapped_column(String(20))  # mild | moderate | severe
     reaction: Mapped[str | None] = mapped_column(String(300))
+
+
+class HealthCondition(UUIDPrimaryKey, Timestamps, Base):
+    """A medical condition the school must know about (asthma, diabetes, epilepsy), kept by the nurse."""
+
+    __tablename__ = "health_condition"
+
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"), index=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Diagnosed or known since; null when unknown.
+    since_on: Mapped[dt.date | None]
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | resolved

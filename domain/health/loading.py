@@ -33,7 +33,7 @@ from db.models import (
     OrgLevel,
     ProvisionalEnrollment,
 )
-from domain.health.requirements import RequirementRule
+from domain.health.requirements import RequirementRule, jurisdiction_key, jurisdiction_spellings
 from domain.health.rules import DoseInput
 from domain.org.service import TreeMemo
 from policies.scope import Scope
@@ -104,24 +104,30 @@ _REQUIREMENTS_OF_MANY = _REQUIREMENTS.where(_R.jurisdiction.in_(bindparam("juris
 
 
 def requirement_rules(session: Session, jurisdictions: Iterable[str]) -> Mapping[str, tuple[RequirementRule, ...]]:
-    """Every requirement row of the given jurisdictions, as rules grouped by jurisdiction.
+    """Every requirement row of the given jurisdictions, as rules grouped by the jurisdiction asked for.
 
-    Read once per version of the requirement table (triggers replace its token on any change).
+    Tolerant of spelling: an org's "US-FL" finds rows stored as "FL" and the other way round
+    (`jurisdiction_key`). Read once per version of the requirement table (triggers replace its
+    token on any change, so a newly defined chart applies to the next read).
 
     Raises:
         RequirementDataError: a stored row's conditions are malformed.
     """
-    wanted = tuple(sorted(set(jurisdictions)))
-    if not wanted:
+    asked = tuple(sorted(set(jurisdictions)))
+    if not asked:
         return {}
+    wanted = tuple(sorted({spelling for code in asked for spelling in jurisdiction_spellings(code)}))
     version = reference_version(session, "immunization_requirement")
     if not version:
-        return _read_requirements(session, wanted)
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), version, wanted)
-    return _rule_sets.get_or_make(key, lambda: _read_requirements(session, wanted))
+        by_key = _read_requirements(session, wanted)
+    else:
+        key = (session.get_bind().engine.url.render_as_string(hide_password=True), version, wanted)
+        by_key = _rule_sets.get_or_make(key, lambda: _read_requirements(session, wanted))
+    return {code: by_key[jurisdiction_key(code)] for code in asked if jurisdiction_key(code) in by_key}
 
 
 def _read_requirements(session: Session, wanted: tuple[str, ...]) -> dict[str, tuple[RequirementRule, ...]]:
+    """Rules of the stored spellings `wanted`, by `jurisdiction_key`."""
     rows = (
         session.execute(_REQUIREMENTS_OF_ONE, {"jurisdiction": wanted[0]})
         if len(wanted) == 1
@@ -129,7 +135,7 @@ def _read_requirements(session: Session, wanted: tuple[str, ...]) -> dict[str, t
     )
     by_jurisdiction: dict[str, list[RequirementRule]] = defaultdict(list)
     for row in rows:
-        by_jurisdiction[row.jurisdiction].append(RequirementRule.of(row))
+        by_jurisdiction[jurisdiction_key(row.jurisdiction)].append(RequirementRule.of(row))
     return {jurisdiction: tuple(found) for jurisdiction, found in by_jurisdiction.items()}
 
 

@@ -69,12 +69,12 @@ def _enrollment_filters(session: Session, scope: Scope, data: MissingImmunizatio
     """Enrollments active on data.as_of in the visible part of data.org_id's subtree (and grade).
 
     Raises:
-        NotFound: data.org_id does not exist or none of its subtree is in the caller's health scope.
+        NotFound: data.org_id does not exist or none of its subtree is in the caller's immunization scope.
     """
-    scope, in_org = org_condition(session, scope, Enrollment.org_id, data.org_id, DataClass.HEALTH)
+    scope, in_org = org_condition(session, scope, Enrollment.org_id, data.org_id, DataClass.IMMUNIZATION)
     filters = [
         Enrollment.active_on(data.as_of),
-        scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.HEALTH),
+        scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.IMMUNIZATION),
         in_org,
     ]
     if data.grade is not None:
@@ -91,7 +91,7 @@ def find_missing_immunizations(
     org answers for the part of its subtree the caller may see.
 
     Raises:
-        NotFound: data.org_id does not exist or none of its subtree is in the caller's health scope.
+        NotFound: data.org_id does not exist or none of its subtree is in the caller's immunization scope.
     """
     filters = _enrollment_filters(session, scope, data)
 
@@ -125,7 +125,7 @@ def find_missing_immunizations(
             continue
         key = (context.jurisdiction, grade)
         if key not in applicable:
-            applicable[key] = current_rules(jurisdiction_rules, grade)
+            applicable[key] = current_rules(jurisdiction_rules, grade, data.as_of)
         if not applicable[key]:
             unevaluated[
                 f"no {context.jurisdiction} immunization requirements configured for grade {grade_label(grade)}"

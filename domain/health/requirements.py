@@ -2,16 +2,19 @@
 
 A requirement row is configuration read from the database; a row the rules engine cannot read
 is a defect in that data, not in anyone's request, so it raises `RequirementDataError` (answered
-as an internal error). The `conditions` format is documented in db/demo/requirements.py.
+as an internal error). The `conditions` format is documented in db/reference/immunization_requirements.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from domain.calendar import school_year_start
 from domain.errors import DataDefect
 from domain.health.cdsi import parse_age
 
@@ -84,6 +87,7 @@ class RequirementRule:
 _CONDITION_KEYS = {"min_age", "age_constraints", "alternatives", "booster", "evidence"}
 _ALTERNATIVE_KEYS = {"min_doses", "from_student_age", "age_constraints"}
 _BOOSTER_KEYS = {"antigen", "within", "cvx_in", "product_in"}
+_SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def _age_problems(where: str, value: Any) -> list[str]:
@@ -124,20 +128,75 @@ def condition_problems(conditions: Mapping[str, Any]) -> list[str]:
         problems += _constraint_problems(f"{at}.age_constraints", alt.get("age_constraints", []))
     booster = conditions.get("booster")
     if booster is not None:
-        if not isinstance(booster, dict) or {"antigen", "within"} - set(booster) or set(booster) - _BOOSTER_KEYS:
-            problems.append("booster: expected antigen, within, and optional cvx_in, product_in")
-        else:
+        if not isinstance(booster, dict) or "antigen" not in booster or set(booster) - _BOOSTER_KEYS:
+            problems.append("booster: expected antigen, and optional within, cvx_in, product_in")
+        elif "within" in booster:
             problems += _age_problems("booster.within", booster["within"])
     return problems
+
+
+# -- jurisdictions and school years -----------------------------------------------------------------
+
+
+def jurisdiction_key(code: str) -> str:
+    """The code requirement rows are stored and matched under: "US-FL", "us-fl" and "FL" are all "FL".
+
+    Orgs may carry ISO 3166-2 codes ("US-TX") or bare state codes ("TX"); both mean the same rules.
+    """
+    code = code.strip().upper()
+    return code[3:] if re.fullmatch(r"US-[A-Z]{2}", code) else code
+
+
+def jurisdiction_spellings(code: str) -> tuple[str, ...]:
+    """Every stored spelling that means `code`'s jurisdiction (for a lookup tolerant of both forms)."""
+    key = jurisdiction_key(code)
+    return (key, f"US-{key}") if re.fullmatch(r"[A-Z]{2}", key) else (key,)
+
+
+def school_year_starts(label: str) -> int:
+    """The calendar year a school year label such as "2024-25" starts in.
+
+    Raises:
+        ValueError: not a label of the form YYYY-YY naming consecutive years.
+    """
+    found = _SCHOOL_YEAR.match(label)
+    if found is None or (int(found.group(1)) + 1) % 100 != int(found.group(2)):
+        raise ValueError(f"{label!r} is not a school year such as '2024-25'")
+    return int(found.group(1))
 
 
 # -- which rows apply -------------------------------------------------------------------------------
 
 
-def current_rules(rules: Iterable[RequirementRule], grade: int) -> list[RequirementRule]:
-    """One jurisdiction's rows for a grade, from its newest effective school year (a chart replaces the last)."""
+def chart_in_effect(rules: Iterable[RequirementRule], as_of: dt.date | None = None) -> str | None:
+    """The effective school year of the chart that applies on `as_of` (None: the newest chart).
+
+    A jurisdiction's chart for a school year replaces the one before it from that year's start
+    (domain/calendar.py); a chart defined ahead of its year does not apply yet. Before the first chart's
+    year, the first chart applies (an older record is still judged, by the oldest rules known).
+    """
+    years = sorted({r.effective_school_year for r in rules})
+    if not years:
+        return None
+    if as_of is None:
+        return years[-1]
+    as_of_year = school_year_start(as_of).year
+    started = [y for y in years if starting_year(y) <= as_of_year]
+    return started[-1] if started else years[0]
+
+
+def starting_year(label: str) -> int:
+    """The year a stored label starts in; a label that is not a school year counts as always started (0)."""
+    try:
+        return school_year_starts(label)
+    except ValueError:
+        return 0
+
+
+def current_rules(rules: Iterable[RequirementRule], grade: int, as_of: dt.date | None = None) -> list[RequirementRule]:
+    """One jurisdiction's rows for a grade, from the chart in effect on `as_of` (a chart replaces the last)."""
     rules = list(rules)
-    if not rules:
+    chart = chart_in_effect(rules, as_of)
+    if chart is None:
         return []
-    newest = max(r.effective_school_year for r in rules)
-    return [r for r in rules if r.effective_school_year == newest and r.grade_min <= grade <= r.grade_max]
+    return [r for r in rules if r.effective_school_year == chart and r.grade_min <= grade <= r.grade_max]

@@ -298,8 +298,12 @@ class _OptionCheck(NamedTuple):
 def _booster_failure(
     booster: Mapping[str, Any], doses_by_antigen: Mapping[str, Sequence[AntigenDose]], as_of: dt.date
 ) -> str | None:
-    """Why the booster condition fails on `as_of`, or None when a qualifying dose is recent enough."""
-    since = subtract_age(as_of, str(booster["within"]))
+    """Why the booster condition fails on `as_of`, or None when a qualifying dose is recent enough.
+
+    Without `within`, a qualifying dose given any time by `as_of` meets it (Florida's one Tdap dose).
+    """
+    within = booster.get("within")
+    since = subtract_age(as_of, str(within)) if within is not None else dt.date.min
     cvx_in = {normalise_cvx(c) for c in booster.get("cvx_in", [])}
     product_in = {p.lower() for p in booster.get("product_in", [])}
     for dose in doses_by_antigen.get(str(booster["antigen"]), ()):
@@ -307,7 +311,9 @@ def _booster_failure(
         if dose.given_on >= since and (dose.cvx_codes & cvx_in or dose.products & product_in):
             return None
     products = "/".join(booster.get("product_in", [])) or "booster"
-    return f"no {products} booster in the last {booster['within']} (since {since.isoformat()})"
+    if within is None:
+        return f"no {products} dose on record"
+    return f"no {products} booster in the last {within} (since {since.isoformat()})"
 
 
 def _check_option(

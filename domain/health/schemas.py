@@ -1,14 +1,17 @@
-"""Inputs and read models of the health area (immunization compliance)."""
+"""Inputs and read models of immunization compliance: the report, history, doses, exemptions, requirements."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from db.models import ExemptionKind
 from domain.health.cdsi import load_map
+from domain.health.requirements import jurisdiction_key, school_year_starts
 from domain.health.rules import ComplianceState
 
 MAX_PAGE = 500
@@ -190,3 +193,110 @@ class RecordExemptionInput(BaseModel):
     reason: str | None = Field(default=None, max_length=300, description="Why it is recorded (kept in the audit).")
 
     _group = field_validator("vaccine_group")(_canonical_group)
+
+
+# -- requirements as data --------------------------------------------------------------------------------
+
+
+def _jurisdiction(value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?", value):
+        raise ValueError(f"{value!r} is not a jurisdiction code such as 'US-FL' or 'FL'")
+    return jurisdiction_key(value)
+
+
+def _school_year(value: str) -> str:
+    school_year_starts(value)
+    return value
+
+
+class DefineImmunizationRequirementInput(BaseModel):
+    jurisdiction: str = Field(
+        max_length=16, description='State or region whose rule this is: "US-FL" or "FL" (stored as "FL").'
+    )
+    effective_school_year: str = Field(
+        max_length=16, description='The school year the chart takes effect, e.g. "2027-28" (from August 1).'
+    )
+    grade_min: int = Field(ge=-1, le=12, description="Lowest grade the rule applies to (K=0, pre-K=-1).")
+    grade_max: int = Field(ge=-1, le=12, description="Highest grade the rule applies to.")
+    vaccine_group: str = Field(description='CDSi vaccine group, e.g. "MMR", "DTaP/Tdap/Td", "Polio", "Varicella".')
+    antigen: str = Field(max_length=40, description='An antigen of that group, e.g. "Measles", "Tetanus", "Polio".')
+    min_doses: int = Field(ge=1, le=10, description="Doses required of the antigen.")
+    conditions: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Optional JSON: min_age, age_constraints, alternatives, booster {antigen, within?, cvx_in, product_in}, "
+            "evidence (see docs/running/health.md)."
+        ),
+    )
+    source_url: str = Field(max_length=400, description="Where the jurisdiction publishes the rule (https URL).")
+    reason: str | None = Field(default=None, max_length=300, description="Why it is defined (kept in the audit).")
+
+    _group = field_validator("vaccine_group")(_canonical_group)
+    _code = field_validator("jurisdiction")(_jurisdiction)
+    _year = field_validator("effective_school_year")(_school_year)
+
+    @field_validator("source_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"https?://[^\s]+\.[^\s]+", value):
+            raise ValueError("source_url must be an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DefineImmunizationRequirementInput:
+        if self.grade_max < self.grade_min:
+            raise ValueError("grade_max must be at least grade_min")
+        antigens = load_map().groups[self.vaccine_group]
+        if self.antigen not in antigens:
+            raise ValueError(f"{self.antigen!r} is not an antigen of {self.vaccine_group} ({', '.join(antigens)})")
+        return self
+
+
+class RequirementRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    jurisdiction: str
+    effective_school_year: str
+    grade_min: int
+    grade_max: int
+    vaccine_group: str
+    antigen: str
+    min_doses: int
+    conditions: dict[str, Any]
+    source_url: str
+
+
+class RequirementChartRead(BaseModel):
+    jurisdiction: str
+    effective_school_year: str
+    rows: list[RequirementRead] = Field(description="Every row of this chart version, by grade band and group.")
+    in_effect_on: dt.date | None = Field(
+        default=None, description="Set when this chart is the one evaluations use on that date (today)."
+    )
+
+
+class DefinedRequirementRead(BaseModel):
+    requirement: RequirementRead
+    created_chart: bool = Field(description="True when this started a new chart version for the school year.")
+    copied_from_school_year: str | None = Field(
+        default=None, description="The earlier chart whose other rows the new version carried forward."
+    )
+    replaced_row: bool = Field(description="True when an existing row of the same grade band and antigen changed.")
+    chart: RequirementChartRead
+
+
+class ListImmunizationRequirementsQuery(BaseModel):
+    jurisdiction: str = Field(max_length=16, description='"US-FL" or "FL", "US-TX" or "TX".')
+    effective_school_year: str | None = Field(
+        default=None, max_length=16, description="A chart version (default: the one in effect today)."
+    )
+
+    _code = field_validator("jurisdiction")(_jurisdiction)
+
+    @field_validator("effective_school_year")
+    @classmethod
+    def _year(cls, value: str | None) -> str | None:
+        return None if value is None else _school_year(value)

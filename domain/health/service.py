@@ -82,9 +82,9 @@ def get_immunization_history(
     """A student's doses, exemptions, evidence and provisional enrollments; with as_of, their compliance.
 
     Raises:
-        NotFound: no such student, or outside the caller's health scope.
+        NotFound: no such student, or outside the caller's immunization scope.
     """
-    student = visible_student(session, scope, student_id, DataClass.HEALTH)
+    student = visible_student(session, scope, student_id, DataClass.IMMUNIZATION)
     health = health_rows(session, [student.id])
     records = session.execute(
         select(ImmunizationRecord)
@@ -112,7 +112,7 @@ def get_immunization_history(
     jurisdiction_rules = requirement_rules(session, [context.jurisdiction] if context.jurisdiction else []).get(
         context.jurisdiction or "", ()
     )
-    applicable = current_rules(jurisdiction_rules, enrollment.grade_level)
+    applicable = current_rules(jurisdiction_rules, enrollment.grade_level, as_of)
     if not applicable:
         history.warnings.append(
             f"no immunization requirements configured for jurisdiction {context.jurisdiction or '(none)'} "
@@ -170,12 +170,12 @@ def record_immunization(
     """Record one dose given to a student (a combination vaccine is one record).
 
     Raises:
-        NotFound: no such student, or outside the caller's health scope.
-        PermissionDenied: the caller may read but not write the student's health records.
+        NotFound: no such student, or outside the caller's immunization scope.
+        PermissionDenied: the caller may read but not write the student's immunization records.
         InvalidInput: a future or pre-birth date, an unknown CVX code or group, or a CVX outside the group.
         DuplicateRecord: the same dose is already recorded.
     """
-    student = visible_student(session, scope, data.student_id, DataClass.HEALTH, Action.WRITE)
+    student = visible_student(session, scope, data.student_id, DataClass.IMMUNIZATION, Action.WRITE)
     if data.administered_on > today:
         raise InvalidInput(f"administered_on {data.administered_on} is in the future", field="administered_on")
     if data.administered_on < student.birth_on:
@@ -212,12 +212,12 @@ def record_exemption(session: Session, scope: Scope, data: RecordExemptionInput,
     """Record a medical exemption or a religious/conscientious affidavit, with its expiry.
 
     Raises:
-        NotFound: no such student, or outside the caller's health scope.
-        PermissionDenied: the caller may read but not write the student's health records.
+        NotFound: no such student, or outside the caller's immunization scope.
+        PermissionDenied: the caller may read but not write the student's immunization records.
         InvalidInput: signed in the future, expiring before signing or beyond the kind's validity,
             or lifelong for a non-medical exemption.
     """
-    student = visible_student(session, scope, data.student_id, DataClass.HEALTH, Action.WRITE)
+    student = visible_student(session, scope, data.student_id, DataClass.IMMUNIZATION, Action.WRITE)
     if data.signed_on > today:
         raise InvalidInput(f"signed_on {data.signed_on} is in the future", field="signed_on")
     longest = add_age(data.signed_on, EXEMPTION_VALIDITY[data.kind])

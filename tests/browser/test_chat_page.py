@@ -105,14 +105,17 @@ def test_a_nurse_sees_the_incomplete_immunization_table_matching_independent_sql
     assert "5th graders at Austin with incomplete immunization records" in answer.locator(".prose").inner_text()
 
 
-def test_the_same_question_from_a_registrar_is_refused_clearly(page, served_db):
+def test_the_registrar_answers_the_headline_question_for_her_campus(page, served_db):
     page.fill("#api-key", served_db.keys["registrar_austin"])
     page.click("#key-form button[type=submit]")
     page.wait_for_selector("#banner p")
     assert "Rosa Delgado" in page.inner_text("#banner")
-    answer = ask(page, HEADLINE)
-    assert "health records are not visible to your role" in answer.locator(".alert.refusal").inner_text()
-    assert answer.locator("figure.table-view").count() == 0
+    answer = ask(page, "Show me all 5th graders with incomplete immunization records")
+    assert answer.locator(".alert.refusal").count() == 0
+    box = answer.locator('.tool:has(details[data-tool="find_missing_immunizations"])')
+    rows = table_rows(box)
+    assert rows and all(row[2] == "5" and row[3] == "Austin" for row in rows)
+    assert "incomplete immunization records" in answer.locator(".prose").inner_text()
 
 
 def test_a_guide_sees_only_assigned_students(page, served_db):
@@ -133,10 +136,10 @@ def test_a_guide_sees_only_assigned_students(page, served_db):
     assert numbers and numbers <= assigned
 
 
-def test_a_persona_without_health_access_gets_a_refusal_not_an_empty_table(page):
+def test_a_persona_without_immunization_access_gets_a_refusal_not_an_empty_table(page):
     sign_in_as(page, "finance_academy")
     answer = ask(page, "which kindergarteners are missing their chickenpox shots?")
-    assert "health records are not visible to your role" in answer.inner_text()
+    assert "immunization records are not visible to your role" in answer.inner_text()
 
 
 def test_the_enrollment_trend_is_drawn_as_a_chart_with_a_table_and_csv(page):

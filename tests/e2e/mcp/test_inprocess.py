@@ -42,7 +42,7 @@ def org_id(deps, slug):
 
 EXPECTED_TOOLS = {
     "nurse_austin": (
-        {"find_missing_immunizations", "record_immunization", "get_student", "whoami"},
+        {"find_missing_immunizations", "record_immunization", "record_medication", "get_health_profile", "whoami"},
         {"list_behavior_incidents", "set_billing_shares", "enroll_student", "record_attendance"},
     ),
     "guide_austin": (
@@ -50,8 +50,8 @@ EXPECTED_TOOLS = {
         {"find_missing_immunizations", "set_billing_shares", "enroll_student"},
     ),
     "registrar_austin": (
-        {"enroll_student", "withdraw_enrollment", "query_roster", "record_attendance"},
-        {"find_missing_immunizations", "record_immunization", "set_billing_shares"},
+        {"enroll_student", "query_roster", "find_missing_immunizations", "record_immunization", "record_exemption"},
+        {"record_medication", "record_allergy", "get_health_profile", "set_billing_shares"},
     ),
     "finance_academy": (
         {"set_billing_shares", "get_household", "query_roster"},
@@ -102,7 +102,7 @@ async def test_whoami_names_the_caller_and_its_campuses(demo_deps, persona):
     body = result.structured_content
     assert body["email"] == "registrar.austin@sis.example"
     assert [c["name"] for c in body["campuses"]] == ["Austin"]
-    assert "health" not in body["readable"]
+    assert "health" not in body["readable"] and "immunization" in body["readable"]
 
 
 async def test_student_outside_the_campus_is_not_found(demo_deps, persona):
@@ -125,11 +125,11 @@ async def test_student_outside_the_campus_is_not_found(demo_deps, persona):
 
 
 async def test_hidden_tool_called_anyway_is_refused_with_a_clear_reason(demo_deps, persona):
-    server = fixed_principal_server(demo_deps, persona("registrar_austin"))
+    server = fixed_principal_server(demo_deps, persona("finance_academy"))
     result = await call(server, "find_missing_immunizations", {"grade": 5})
     error = json.loads(result.content[0].text)["error"]
     assert result.is_error and error["code"] == "permission_denied"
-    assert error["message"] == "health records are not visible to your role"
+    assert error["message"] == "immunization records are not visible to your role"
     assert error["audit_seq"] is not None
 
 
@@ -295,7 +295,7 @@ async def test_scope_resource_and_data_dictionary_are_served(demo_deps, persona)
         dictionary = json.loads((await client.read_resource("sis://data-dictionary")).contents[0].text)
         prompts = (await client.list_prompts()).prompts
     assert scope["email"] == "nurse.austin@sis.example" and "health" in scope["readable"]
-    assert dictionary["find_missing_immunizations"]["data_class"] == "health"
+    assert dictionary["find_missing_immunizations"]["data_class"] == "immunization"
     assert any("immunization" in (p.description or "") for p in prompts)
 
 

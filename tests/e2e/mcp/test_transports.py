@@ -73,7 +73,7 @@ async def _http_client_session(served_db, persona: str):
 @pytest.mark.parametrize(
     ("persona", "visible", "hidden"),
     [
-        ("registrar_austin", "query_roster", "find_missing_immunizations"),
+        ("registrar_austin", "find_missing_immunizations", "get_health_profile"),
         ("nurse_austin", "find_missing_immunizations", "enroll_student"),
         ("integration_lakeside", "query_roster", "enroll_student"),  # its key is roster.readonly
     ],

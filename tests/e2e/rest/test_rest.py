@@ -72,7 +72,7 @@ def test_out_of_scope_reads_look_like_not_found_and_refusals_say_why(integrator_
     assert nurse.status_code == 200
     refused = integrator_db.client("guide_austin").get("/api/v1/immunizations/missing")
     assert refused.status_code == 403
-    assert "health records are not visible" in refused.json()["error"]["message"]
+    assert "immunization records are not visible" in refused.json()["error"]["message"]
     assert refused.json()["error"]["audit_seq"] is not None
 
 

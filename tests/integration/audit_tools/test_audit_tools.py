@@ -29,16 +29,16 @@ def test_the_auditor_finds_calls_by_principal_student_capability_outcome_and_tim
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     roster = run_tool(demo_deps, registrar, "query_roster", {"grade": 5, "purpose": "class lists"})
     student = roster.student_ids[0]
-    call(demo_deps, registrar, "find_missing_immunizations")  # denied: no health access
+    call(demo_deps, registrar, "list_outstanding_balances")  # denied: no financial access
     auditor = persona("auditor_network")
 
     by_email = call(demo_deps, auditor, "search_audit_log", {"principal_email": "registrar.austin@sis.example"})
-    assert {e["capability"] for e in by_email["query_log"]} >= {"query_roster", "find_missing_immunizations"}
+    assert {e["capability"] for e in by_email["query_log"]} >= {"query_roster", "list_outstanding_balances"}
     by_student = call(demo_deps, auditor, "search_audit_log", {"student_id": student})
     assert [e["capability"] for e in by_student["query_log"]] == ["query_roster"]
     assert by_student["query_log"][0]["purpose"] == "class lists"
     denied = call(demo_deps, auditor, "search_audit_log", {"outcome": "denied", "since": started.isoformat()})
-    assert [e["capability"] for e in denied["query_log"]] == ["find_missing_immunizations"]
+    assert [e["capability"] for e in denied["query_log"]] == ["list_outstanding_balances"]
     later = call(demo_deps, auditor, "search_audit_log", {"since": (started + dt.timedelta(hours=1)).isoformat()})
     assert later["query_log"] == []
     by_capability = call(demo_deps, auditor, "search_audit_log", {"capability": "query_roster"})

@@ -50,13 +50,13 @@ def test_the_model_is_offered_only_the_read_tools_the_persona_may_use(demo_deps,
     body = fake.requests[0].body
     offered = {t["name"] for t in body["tools"]}
     assert {"query_roster", "enrollment_trend", "find_chronic_absence", "whoami"} <= offered
-    assert "find_missing_immunizations" not in offered, "registrars cannot read health"
+    assert "find_missing_immunizations" in offered, "registrars keep immunization compliance"
     assert "enroll_student" not in offered, "write tools stay out of the chat unless switched on"
     for tool in body["tools"]:
         assert tool["description"] and tool["input_schema"]["type"] == "object"
     system = body["system"]
     assert "registrar.austin@sis.example" in system and org_id("austin") in system
-    assert "health records are not visible to your role" in system
+    assert "health records are not visible to your role" in system, "medical records stay the nurse's"
     assert body["max_tokens"] <= 1024
 
 
@@ -107,12 +107,12 @@ def test_a_tool_error_goes_back_to_the_model_which_recovers(demo_deps, caller):
 def test_a_permission_refusal_is_shown_plainly_and_logged_as_denied(demo_deps, caller, query_log):
     script = [
         Reply([tool_use("find_missing_immunizations", {"grade": 5})], "tool_use"),
-        Reply([said("I can't see health records with your role.")]),
+        Reply([said("I can't see immunization records with your role.")]),
     ]
     with FakeAnthropic(script) as fake:
-        events = run(demo_deps, caller("registrar_austin"), settings_for(fake.url), "5th graders missing shots?")
+        events = run(demo_deps, caller("finance_academy"), settings_for(fake.url), "5th graders missing shots?")
     refusal = of_kind(events, "refusal")[0]
-    assert refusal["message"] == "health records are not visible to your role"
+    assert refusal["message"] == "immunization records are not visible to your role"
     assert query_log(refusal["audit_seq"])["outcome"] == "denied"
     assert json.loads(fake.requests[1].last_user_blocks[0]["content"])["error"]["code"] == "permission_denied"
 

@@ -335,16 +335,34 @@ def test_a_student_outside_the_callers_scope_is_reported_as_not_found(demo_deps,
 
 
 @pytest.mark.parametrize("question", IMMUNIZATION_PARAPHRASES[:3])
-def test_a_registrar_asking_about_immunizations_is_told_health_is_not_visible(demo_deps, caller, question):
+def test_a_registrar_asking_about_immunizations_gets_her_campus_answer(demo_deps, caller, org_id, question):
     events = ask(demo_deps, caller("registrar_austin"), question)
-    assert of_kind(events, "refusal")[0]["message"] == "health records are not visible to your role"
+    assert not of_kind(events, "refusal")
+    assert only_call(events) == ("find_missing_immunizations", {"grade": 5, "org_id": org_id("austin")})
+    table = of_kind(events, "tool_result")[0]["views"][0]
+    assert table["rows"] and all(row[2] == 5 and row[3] == "Austin" for row in table["rows"])
+
+
+def test_the_registrar_asks_the_headline_question_without_naming_a_campus(demo_deps, caller):
+    events = ask(demo_deps, caller("registrar_austin"), "Show me all 5th graders with incomplete immunization records")
+    assert not of_kind(events, "refusal")
+    assert [name for name, _ in calls(events)] == ["find_missing_immunizations"]
+    table = of_kind(events, "tool_result")[0]["views"][0]
+    assert table["rows"] and {row[3] for row in table["rows"]} == {"Austin"}, "her campus only"
+    assert "incomplete immunization records" in prose(events)
+
+
+@pytest.mark.parametrize("persona_name", ["guide_austin", "finance_academy"])
+def test_a_role_without_immunization_records_is_told_they_are_not_visible(demo_deps, caller, persona_name):
+    events = ask(demo_deps, caller(persona_name), IMMUNIZATION_PARAPHRASES[0])
+    assert of_kind(events, "refusal")[0]["message"] == "immunization records are not visible to your role"
     assert not of_kind(events, "tool_result")
 
 
 @pytest.mark.parametrize(
     ("persona_name", "question", "message"),
     [
-        ("guide_austin", "5th graders missing MMR", "health records are not visible to your role"),
+        ("guide_austin", "5th graders missing MMR", "immunization records are not visible to your role"),
         (
             "auditor_network",
             "List high-severity behavior incidents in the last 30 days",

@@ -87,10 +87,11 @@ def test_sign_in_with_an_api_key_shows_who_you_are_and_what_you_may_see(client, 
     banner = body["banner"]
     assert banner["email"] == "registrar.austin@sis.example" and banner["campuses"] == ["Austin"]
     assert any("health records" in line and "Not visible" in line for line in banner["lines"])
+    assert not any("immunization records" in line and "Not visible" in line for line in banner["lines"])
     assert any("API key is limited" in line for line in banner["lines"])
     questions = [q["text"] for q in body["questions"]]
     assert "Who is enrolled in 3rd grade at Austin?" in questions, "suggestions name the caller's own campus"
-    assert not any("immunization" in q for q in questions)
+    assert "Show me all 5th graders with incomplete immunization records at Austin" in questions
     assert "api_key" not in json.dumps(body) or body["method"] == "api_key"
     assert served_db.keys["registrar_austin"] not in json.dumps(body)
 
@@ -121,13 +122,26 @@ def test_an_answer_streams_as_server_sent_events_with_the_audit_id(client):
     assert result["name"] == "find_missing_immunizations" and result["audit_seq"] > 0
 
 
-def test_a_refusal_is_specific(client):
+def test_the_registrar_answers_the_immunization_question_in_the_chat(client, served_db):  # noqa: F811
     headers = sign_in(client, persona="registrar_austin")
+    question = "Show me all 5th graders with incomplete immunization records"
+    events = sse(client.post("/chat/api/ask", json={"question": question}, headers=headers))
+    assert not [d for k, d in events if k == "refusal"]
+    result = next(d for k, d in events if k == "tool_result")
+    assert result["name"] == "find_missing_immunizations" and result["audit_seq"] > 0
+    table = result["views"][0]
+    assert table["kind"] == "table" and table["rows"], "Austin has 5th graders with gaps in the demo"
+    prose = "".join(d["delta"] for k, d in events if k == "text")
+    assert "5th graders" in prose and "incomplete immunization records" in prose
+
+
+def test_a_refusal_is_specific(client):
+    headers = sign_in(client, persona="guide_austin")
     response = client.post(
         "/chat/api/ask", json={"question": "5th graders missing immunizations at Austin"}, headers=headers
     )
     refusal = next(d for k, d in sse(response) if k == "refusal")
-    assert refusal["message"] == "health records are not visible to your role"
+    assert refusal["message"] == "immunization records are not visible to your role"
 
 
 def test_sign_out_ends_the_session(client):

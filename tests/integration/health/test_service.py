@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import Uuid, bindparam, column, event, select, text, update
 from sqlalchemy.orm import Session
 
-from db.demo.requirements import seed_tx_requirements
 from db.models import (
     ChangeEvent,
     EnrollmentStatus,
@@ -30,6 +29,7 @@ from db.models import (
     QueryOutcome,
     Student,
 )
+from db.reference.immunization_requirements import seed_requirements
 from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
 from domain.health import rules
 from domain.health.cdsi import load_map
@@ -69,7 +69,7 @@ class World:
 
 @pytest.fixture()
 def world(session: Session) -> World:
-    seed_tx_requirements(session)
+    seed_requirements(session)
     network = create_org(session, level=OrgLevel.NETWORK, jurisdiction="TX", name="Texas Network")
     # Campuses inherit the network's jurisdiction.
     austin = create_org(session, parent=network, jurisdiction=None, name="Austin")
@@ -383,14 +383,44 @@ def test_guide_sees_only_assigned_students(session: Session, world: World) -> No
 
 
 def test_students_in_a_jurisdiction_without_requirements_are_warned_about(session: Session, world: World) -> None:
-    florida = create_org(session, level=OrgLevel.NETWORK, jurisdiction="FL", name="Florida")
-    miami = create_org(session, parent=florida, jurisdiction=None, name="Miami")
-    enroll(session, create_offering(session, miami), "Sunny", doses=False)
-    page = find_missing_immunizations(session, scope_at(florida, descendants=[miami]), query())
+    oregon = create_org(session, level=OrgLevel.NETWORK, jurisdiction="US-OR", name="Oregon")
+    portland = create_org(session, parent=oregon, jurisdiction=None, name="Portland")
+    enroll(session, create_offering(session, portland), "Rainy", doses=False)
+    page = find_missing_immunizations(session, scope_at(oregon, descendants=[portland]), query())
     assert page.items == []
     assert page.summary.compliant == 0
     assert page.summary.not_evaluated == 1
-    assert page.warnings == ["no immunization requirements configured for jurisdiction FL (1 student not evaluated)"]
+    assert page.warnings == ["no immunization requirements configured for jurisdiction US-OR (1 student not evaluated)"]
+
+
+@pytest.mark.parametrize("spelling", ["FL", "US-FL", "us-fl"])
+def test_a_florida_campus_is_evaluated_under_florida_rules_however_its_code_is_spelled(
+    session: Session, world: World, spelling: str
+) -> None:
+    florida = create_org(session, level=OrgLevel.NETWORK, jurisdiction=spelling, name="Florida")
+    miami = create_org(session, parent=florida, jurisdiction=None, name="Miami")
+    enroll(session, create_offering(session, miami), "Sunny", doses=False)
+    page = find_missing_immunizations(session, scope_at(florida, descendants=[miami]), query())
+    assert page.warnings == [] and page.summary.students_evaluated == 1 and page.summary.missing == 1
+    (sunny,) = page.items
+    assert sunny.jurisdiction == spelling
+    assert {g.vaccine_group for g in sunny.groups} == {"DTaP/Tdap/Td", "Polio", "MMR", "HepB", "Varicella"}
+
+
+def test_a_florida_seventh_grader_without_tdap_is_missing_it_and_with_it_is_compliant(
+    session: Session, world: World
+) -> None:
+    florida = create_org(session, level=OrgLevel.NETWORK, jurisdiction="FL", name="Florida")
+    miami = create_org(session, parent=florida, jurisdiction=None, name="Miami")
+    year = create_offering(session, miami)
+    enroll(session, year, "Complete", grade=7)
+    enroll(session, year, "Notdap", grade=7, without=("115",))
+    page = find_missing_immunizations(session, scope_at(florida, descendants=[miami]), query())
+    assert page.summary.students_evaluated == 2 and page.summary.compliant == 1
+    (missing,) = page.items
+    assert missing.last_name == "Notdap" and missing.jurisdiction == "FL"
+    (group,) = missing.groups
+    assert group.vaccine_group == "DTaP/Tdap/Td" and "no Tdap dose on record" in group.reason
 
 
 def test_orgs_without_any_jurisdiction_are_warned_about(session: Session, world: World) -> None:

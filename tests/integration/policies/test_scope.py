@@ -181,7 +181,9 @@ def test_columns_of_unreadable_classes_are_hidden(session):
     assert guide_scope.hides("student", "birth_on") and guide_scope.hides("student", "address")
     assert not guide_scope.hides("student", "first_name")
     assert not registrar_scope.hides("student", "birth_on")
-    assert registrar_scope.hides("medication", "name")
+    assert registrar_scope.hides("medication", "name") and registrar_scope.hides("allergy", "allergen")
+    assert not registrar_scope.hides("immunization_record", "cvx_code")
+    assert guide_scope.hides("immunization_record", "cvx_code")
     assert registrar_scope.hides("api_key", "secret_hash")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from db.demo.requirements import tx_requirement_rows
+from db.reference.immunization_requirements import tx_requirement_rows
 from domain.health.cdsi import add_age, load_map
 from domain.health.requirements import RequirementRule, current_rules
 from domain.health.rules import (

@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db.demo.requirements import tx_requirement_rows
+from db.reference.immunization_requirements import tx_requirement_rows
 from domain.health.cdsi import load_map
 from domain.health.requirements import RequirementRule, current_rules
 from domain.health.rules import (

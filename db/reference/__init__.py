@@ -1,0 +1,1 @@
+"""Reference data shipped with the SIS (published by outside authorities), inserted by migrations."""
