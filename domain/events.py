@@ -38,6 +38,7 @@ EVENT_CLASSES: dict[str, DataClass] = {
     "payment": DataClass.FINANCIAL,
     "refund": DataClass.FINANCIAL,
     "ledger": DataClass.FINANCIAL,
+    "access": DataClass.ADMINISTRATION,
 }
 
 

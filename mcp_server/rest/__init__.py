@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mcp_server.rest import (
+    access,
     admissions,
     attendance,
     audit,
@@ -41,6 +42,7 @@ AREAS = (
     billing,
     tools,
     audit,
+    access,
 )
 
 
