@@ -70,7 +70,7 @@ def new_key_row(
 
 
 def seal(key: ApiKey, plaintext: str) -> None:
-    """Store the key's hash (after its change events are recorded, so that no event carries it)."""
+    """Set the key's hash (after its change events are recorded, so that no event carries it)."""
     key.secret_hash = hash_key(plaintext)
 
 
@@ -104,9 +104,10 @@ def issue_api_key(
 ) -> CreatedApiKey:
     """Add a key for `owner` with its change events (the tool has checked every bound); the plaintext, once."""
     key, plaintext = new_key_row(owner, name, scopes, org_id=org_id, expires_at=expires_at)
-    session.add(key)
+    # Recorded while the row is still outside the session and without its hash: no change event carries it.
     record_changes(session, scope, key, reason=f"API key {key.prefix} created")
     seal(key, plaintext)
+    session.add(key)
     session.flush()
     return CreatedApiKey(**_read(scope, key, owner.email).model_dump(), api_key=plaintext)
 

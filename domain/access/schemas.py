@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from domain.paging import MAX_PAGE, Page
 
@@ -123,11 +123,13 @@ class AssignGuideInput(BaseModel):
     end_on: dt.date | None = Field(default=None, description="Last day (none: until ended).")
     reason: str | None = REASON
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> AssignGuideInput:
-        if self.end_on is not None and self.end_on < self.start_on:
-            raise ValueError(f"end_on {self.end_on} is before start_on {self.start_on}")
-        return self
+    @field_validator("end_on")
+    @classmethod
+    def _ends_after_start(cls, end_on: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start_on = info.data.get("start_on")
+        if end_on is not None and start_on is not None and end_on < start_on:
+            raise ValueError(f"end_on {end_on} is before start_on {start_on}")
+        return end_on
 
 
 class EndGuideAssignmentInput(BaseModel):

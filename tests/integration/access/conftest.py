@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from db.demo.personas import AUSTIN_PATH, MIAMI_PATH, NETWORK_PATH
 from db.models import ChangeEvent, Organization
+from mcp_server.auth import authenticate_api_key
 from tools.runner import ToolCallError, run_tool
 
 READ_ONLY = ("sis.read",)
@@ -47,6 +48,16 @@ def count(deps: Any, model: Any, *where: Any) -> int:
 def keyed(principal: Any, scopes: tuple[str, ...] = READ_ONLY) -> Any:
     """The principal as an API key with these token scopes would present it."""
     return replace(principal, token_scopes=scopes)
+
+
+def authenticate(deps, plaintext):
+    """The caller of a REST request presenting `plaintext`, through the app's verified-key memory."""
+
+    def check():
+        with deps.session_factory.begin() as session:
+            return authenticate_api_key(session, plaintext)
+
+    return deps.recently_verified.verify("rest", plaintext, check, lambda p: p.api_key_prefix)
 
 
 @pytest.fixture()
