@@ -161,7 +161,7 @@ def deactivate_user(session: Session, scope: Scope, data: DeactivateUserInput, c
 
 
 class GrantRoleToolInput(ToolInput, GrantRoleInput):
-    role: Role = Field(description="The role to grant; what each may do is the policy matrix (policy.csv).")  # type: ignore[assignment]
+    role: Role = Field(description="The role to grant; what each may do is the policy matrix (policy.csv).")
 
 
 @tool(data_class=DataClass.ADMINISTRATION, action=Action.WRITE, title="Grant a role", idempotent=False)

@@ -143,8 +143,9 @@ def create_api_key(session: Session, scope: Scope, data: CreateApiKeyInput, *, b
         if not bounds.network_admin:
             raise PermissionDenied("only network administrators create keys for other users", field="user_id")
     else:
-        owner = session.get(User, owner_id)
-        assert owner is not None
+        me = session.get(User, owner_id)
+        assert me is not None
+        owner = me
     if not owner.is_active:
         raise InvalidInput(f"{owner.display_name} is deactivated", field="user_id")
     refused = bounds.refuse_scopes(data.scopes)
