@@ -228,3 +228,22 @@ def test_list_role_grants_shows_only_the_callers_scope(demo_deps, persona, place
     assert err.code == "not_found"
     refused = refusal(demo_deps, persona("nurse_austin"), "list_role_grants")
     assert refused.code == "permission_denied"
+
+
+def test_director_may_grant_a_guide_at_her_campus(demo_deps, persona, places):
+    director = persona("director_miami")
+    user = new_user(demo_deps, director, places["miami"], "new.guide@sis.example")
+
+    grant = call(
+        demo_deps, director, "grant_role", user_id=str(user.user_id), role="guide", org_id=str(places["miami"])
+    )
+
+    assert grant.status == "active" and grant.role == "guide"
+
+
+def test_an_auditor_reads_grants_without_contact_details(demo_deps, persona):
+    grants = call(demo_deps, persona("auditor_network"), "list_role_grants", limit=500).items
+    assert grants and all(g.user_email is None for g in grants)
+    assert refusal(
+        demo_deps, persona("auditor_network"), "revoke_role", grant_id=str(grants[0].grant_id), reason="x"
+    ).code == ("permission_denied")
