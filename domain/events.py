@@ -41,6 +41,7 @@ EVENT_CLASSES: dict[str, DataClass] = {
     "refund": DataClass.FINANCIAL,
     "ledger": DataClass.FINANCIAL,
     "organization": DataClass.ADMINISTRATION,
+    "access": DataClass.ADMINISTRATION,
 }
 
 

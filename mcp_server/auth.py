@@ -8,9 +8,7 @@ as its SHA-256. Identity always comes from the credential, never from a tool arg
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db.base import utcnow
 from db.models import ApiKey, Organization, RoleGrant, User
+from domain.access.keys import hash_key, new_key_row, seal
 from domain.errors import DomainError, InvalidInput, NotFound
 from policies.principal import (
     AuthMethod,
@@ -31,8 +30,6 @@ from policies.principal import (
 )
 from policies.verified import RecentlyVerified
 
-KEY_ENVIRONMENT = "live"
-SECRET_BYTES = 32  # token_urlsafe(32): 43 characters, 256 bits
 # last_used_at is written at most this often per key, so busy keys do not contend on their row.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
 ENV_VAR = "SIS_API_KEY"
@@ -55,11 +52,6 @@ class ApiKeyRevoked(AuthenticationFailed):
 
 class ApiKeyExpired(AuthenticationFailed):
     code = "api_key_expired"
-
-
-def hash_key(presented: str) -> str:
-    """The stored form of a key: hex SHA-256 of the whole key."""
-    return hashlib.sha256(presented.encode("utf-8")).hexdigest()
 
 
 def _split(presented: str) -> tuple[str, str] | None:
@@ -96,19 +88,8 @@ def create_api_key(
         raise InvalidInput(f"organization {org_id} not found", field="org_id")
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput("the expiry must be in the future", field="expires_at")
-    prefix = f"sis_{KEY_ENVIRONMENT}_{secrets.token_hex(4)}"
-    plaintext = f"{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
-    key = ApiKey(
-        id=uuid.uuid4(),
-        prefix=prefix,
-        secret_hash=hash_key(plaintext),
-        name=name.strip(),
-        user_id=user.id,
-        org_id=org_id,
-        scopes=sorted(set(scopes)),
-        created_at=utcnow(),
-        expires_at=expires_at,
-    )
+    key, plaintext = new_key_row(user, name, scopes, org_id=org_id, expires_at=expires_at)
+    seal(key, plaintext)
     session.add(key)
     session.flush()
     return key, plaintext

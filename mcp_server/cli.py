@@ -26,6 +26,7 @@ from mcp_server.cli_init import init
 from mcp_server.cli_security import apikey_app, audit_app
 from mcp_server.cli_webhooks import webhooks_app
 from mcp_server.settings import Settings
+from policies.principal import grant_in_force
 
 app = typer.Typer(help="MCP-first Student Information System server.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -130,20 +131,21 @@ def seed_scale_command(
 
 @users_app.command("list")
 def users_list(ctx: typer.Context) -> None:
-    """Staff users with their roles and the org subtree each role covers."""
+    """Staff users with the role grants in force today and the org subtree each covers; deactivated users marked."""
     engine = _engine(ctx)
     with Session(engine) as session:
         rows = session.execute(
-            select(User.email, User.display_name, RoleGrant.role, Organization.path, Organization.name)
+            select(User.email, User.display_name, User.is_active, RoleGrant.role, Organization.path, Organization.name)
             .join(RoleGrant, RoleGrant.user_id == User.id)
             .join(Organization, Organization.id == RoleGrant.org_id)
+            .where(grant_in_force(dt.date.today()))
             .order_by(User.email, RoleGrant.role)
         ).all()
     if not rows:
         raise CliError("no users with role grants; run `sis seed demo` first")
-    table = Table("email", "name", "role", "scope (subtree)", "org")
-    for email, name, role, path, org_name in rows:
-        table.add_row(email, name, role, path, org_name)
+    table = Table("email", "name", "role", "scope (subtree)", "org", "status")
+    for email, name, active, role, path, org_name in rows:
+        table.add_row(email, name, role, path, org_name, "active" if active else "deactivated")
     console.print(table)
 
 

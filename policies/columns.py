@@ -18,7 +18,8 @@ _D = DataClass
 TABLE_CLASSES: dict[str, DataClass] = {
     "organization": _D.DIRECTORY,
     "user_account": _D.DIRECTORY,
-    "role_grant": _D.DIRECTORY,
+    # Who may do what where: running the network (policy.csv's administration class).
+    "role_grant": _D.ADMINISTRATION,
     "student": _D.DIRECTORY,
     "household": _D.DIRECTORY,
     "household_guardian": _D.CONTACT,
@@ -49,7 +50,7 @@ TABLE_CLASSES: dict[str, DataClass] = {
     "change_event": _D.AUDIT,
     "query_log": _D.AUDIT,
     "audit_chain_head": _D.AUDIT,
-    "api_key": _D.AUDIT,
+    "api_key": _D.ADMINISTRATION,
     "org_tree_version": _D.AUDIT,
     "reference_version": _D.AUDIT,
     # Billing: rules, agreements, ledgers and gateway records are all financial data.

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -134,8 +134,8 @@ def load_principal(
 
 
 def grant_in_force(today: dt.date | ColumnElement[dt.date]) -> ColumnElement[bool]:
-    """A role grant that has not expired by `today`."""
-    return or_(RoleGrant.expires_on.is_(None), RoleGrant.expires_on >= today)
+    """A role grant that is not revoked and has not expired by `today` (revoked grants stay as history)."""
+    return and_(RoleGrant.revoked_at.is_(None), or_(RoleGrant.expires_on.is_(None), RoleGrant.expires_on >= today))
 
 
 def principal_of(

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlalchemy.orm import Session
 
 from domain.errors import InvalidInput
+from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.scope import Action, DataClass, Scope
 
 if TYPE_CHECKING:
@@ -102,6 +103,11 @@ class ToolContext:
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # None: online charging is disabled (no gateway configured).
     gateway: PaymentGateway | None = None
+    # The policy the call was authorized with (what each role may do): the access tools compare grants with it.
+    enforcer: PolicyEnforcer = field(default_factory=default_enforcer)
+    # API key prefixes whose remembered verification the runner drops once the call commits
+    # (a deactivated owner, a revoked key or grant must be refused on the very next request).
+    stale_keys: set[str] = field(default_factory=set)
 
 
 Handler = Callable[[Session, Scope, Any, ToolContext], BaseModel]

@@ -234,7 +234,9 @@ def run_tool(
             if not permitted(scope, principal, spec):
                 assert spec.data_class is not None
                 raise PermissionDenied(refusal_message(spec.data_class, spec.action))
-            ctx = ToolContext(today=deps.clock(), principal=principal, call_id=call_id, gateway=deps.gateway)
+            ctx = ToolContext(
+                today=deps.clock(), principal=principal, call_id=call_id, gateway=deps.gateway, enforcer=deps.enforcer
+            )
             output = spec.handler(session, scope, data, ctx)
             dumped = output.model_dump(mode="json")
             extra = _query_log_fields(output)
@@ -257,6 +259,8 @@ def run_tool(
                 sql_original=extra.get("sql_original"),
                 sql_executed=extra.get("sql_executed"),
             )
+        for prefix in ctx.stale_keys:  # committed: a request from now on re-reads the key and its owner
+            deps.recently_verified.forget_key(prefix)
         return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students, data=dumped)
     except DataDefect:  # stored data broke a rule the code relies on: a defect, not the caller's mistake
         raise internal_error() from None

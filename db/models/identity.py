@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, Timestamps, UUIDPrimaryKey, utcnow
@@ -28,16 +28,32 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     kind: Mapped[UserKind] = mapped_column(str_enum(UserKind))
     phone: Mapped[str | None] = mapped_column(String(40))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The org whose staff the user joined (create_user); its administrators see the user before any grant.
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organization.id"), index=True)
 
 
 class RoleGrant(UUIDPrimaryKey, Base):
-    """A role held at an org node; it covers the node's whole subtree."""
+    """A role held at an org node; it covers the node's whole subtree. Revoked grants stay, as history."""
 
     __tablename__ = "role_grant"
-    __table_args__ = (UniqueConstraint("user_id", "role", "org_id"),)
+    # One grant in force per (user, role, org); revoked ones may repeat.
+    __table_args__ = (
+        Index(
+            "uq_role_grant_in_force",
+            "user_id",
+            "role",
+            "org_id",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+            sqlite_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"), index=True)
     role: Mapped[str] = mapped_column(String(40))
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
     granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_on: Mapped[dt.date | None]
+    granted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))

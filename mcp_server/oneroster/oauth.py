@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from db.base import utcnow
 from db.models import ApiKey, OAuthToken, Organization
+from domain.access.keys import hash_key
 from domain.errors import NotFound
 from mcp_server.auth import (
     ApiKeyExpired,
@@ -27,7 +28,6 @@ from mcp_server.auth import (
     ApiKeyRevoked,
     AuthenticationFailed,
     authenticate_api_key,
-    hash_key,
 )
 from policies.principal import AuthMethod, Principal, load_principal
 

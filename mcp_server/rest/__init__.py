@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mcp_server.rest import (
+    access,
     admissions,
     attendance,
     audit,
@@ -49,6 +50,7 @@ AREAS = (
     billing_definitions,
     tools,
     audit,
+    access,
 )
 
 

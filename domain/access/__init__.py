@@ -1,0 +1,1 @@
+"""People and access: users, role grants, guide assignments and API keys."""
