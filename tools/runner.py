@@ -88,7 +88,8 @@ def refusal_message(data_class: DataClass, action: Action) -> str:
 def permitted(scope: Scope, principal: Principal, spec: ToolSpec) -> bool:
     """True when the caller's scope and credential allow the tool's data class and action anywhere."""
     if spec.data_class is None:
-        return True
+        # Open to every caller (whoami, one's own API keys); a write still needs a key that may write.
+        return spec.read_only or any(principal.token_allows(dc, Action.WRITE) for dc in DataClass)
     return scope.can(spec.data_class, spec.action) and principal.token_allows(spec.data_class, spec.action)
 
 
@@ -232,7 +233,8 @@ def run_tool(
                 _without_transaction_block(session)
             scope = build_scope(session, deps.enforcer, principal, operation_id=call_id)
             if not permitted(scope, principal, spec):
-                assert spec.data_class is not None
+                if spec.data_class is None:
+                    raise PermissionDenied("your API key is read-only: it may not change anything")
                 raise PermissionDenied(refusal_message(spec.data_class, spec.action))
             ctx = ToolContext(
                 today=deps.clock(), principal=principal, call_id=call_id, gateway=deps.gateway, enforcer=deps.enforcer

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import pytest
+
 from policies.authorize import build_scope
 from policies.scope import Action
 from tools.catalog import load_catalog
-from tools.runner import permitted, visible_tools
+from tools.runner import ToolCallError, permitted, run_tool, visible_tools
 
 # Verbs that change data: a tool named so must be registered as a write.
 WRITE_VERBS = re.compile(
@@ -52,3 +54,11 @@ def test_the_gate_every_call_passes_refuses_each_write_to_a_read_only_key(demo_d
     assert all(permitted(scope, admin, spec) for spec in writes), "the network admin holds every write"
     allowed = sorted(spec.name for spec in writes if permitted(scope, read_only, spec))
     assert not allowed, f"writes a read-only key may call: {allowed}"
+
+
+def test_a_write_open_to_every_caller_still_refuses_a_read_only_key(demo_deps, persona):
+    """create_api_key has no data class (anyone may make keys for themselves), but not with a read-only key."""
+    read_only = replace(persona("registrar_austin"), token_scopes=("sis.read",))
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(demo_deps, read_only, "create_api_key", {"name": "from a read-only key", "scopes": ["sis.read"]})
+    assert refused.value.code == "permission_denied" and "read-only" in refused.value.message
