@@ -70,8 +70,10 @@ from db.models.student import (
     HouseholdGuardian,
     HouseholdStudent,
     NumberSequence,
+    Race,
     Sex,
     Student,
+    StudentIdentifier,
 )
 
 __all__ = [
@@ -134,6 +136,7 @@ __all__ = [
     "ProvisionalEnrollment",
     "QueryLog",
     "QueryOutcome",
+    "Race",
     "ReferenceVersion",
     "RefundRule",
     "RoleGrant",
@@ -141,6 +144,7 @@ __all__ = [
     "Severity",
     "Sex",
     "Student",
+    "StudentIdentifier",
     "User",
     "UserKind",
     "WebhookAttempt",

@@ -20,6 +20,7 @@ from mcp_server.rest import (
     households,
     immunizations,
     offerings,
+    student_records,
     students,
     tools,
     webhooks,
@@ -29,6 +30,7 @@ from tools.runner import Deps
 
 AREAS = (
     students,
+    student_records,
     enrollments,
     offerings,
     households,
