@@ -44,7 +44,9 @@ def student_count(deps: Any) -> int:
         return int(session.execute(select(func.count()).select_from(Student)).scalar_one())
 
 
-def changes_of(session: Session, entity_type: str, entity_id: Any) -> dict[str, tuple[str | None, str | None, str | None]]:
+def changes_of(
+    session: Session, entity_type: str, entity_id: Any
+) -> dict[str, tuple[str | None, str | None, str | None]]:
     """field -> (old, new, reason) of the change events of one row."""
     rows = session.execute(
         select(ChangeEvent.field, ChangeEvent.old_value, ChangeEvent.new_value, ChangeEvent.reason)

@@ -73,9 +73,17 @@ def test_a_child_with_the_same_name_and_birth_date_is_refused_until_confirmed_as
 
 
 def test_a_possible_duplicate_outside_the_callers_scope_is_never_revealed(demo_deps, persona):
-    call(demo_deps, persona("registrar_miami"), "create_student", **child(org_id(demo_deps, "miami"), "Lia", "Hidden-Test"))
+    call(
+        demo_deps,
+        persona("registrar_miami"),
+        "create_student",
+        **child(org_id(demo_deps, "miami"), "Lia", "Hidden-Test"),
+    )
     created = call(
-        demo_deps, persona("registrar_austin"), "create_student", **child(org_id(demo_deps, "austin"), "Lia", "Hidden-Test")
+        demo_deps,
+        persona("registrar_austin"),
+        "create_student",
+        **child(org_id(demo_deps, "austin"), "Lia", "Hidden-Test"),
     )
     assert created["last_name"] == "Hidden-Test"
 
@@ -184,12 +192,16 @@ def test_update_refusals_write_nothing(demo_deps, persona):
 def test_deactivation_waits_for_stints_to_end_and_hides_the_student_from_search(demo_deps, persona):
     registrar = persona("registrar_austin")
     with demo_deps.session_factory() as session:
-        enrolled = session.execute(
-            select(Enrollment.student_id).where(
-                Enrollment.org_id == uuid.UUID(org_id(demo_deps, "austin")),
-                Enrollment.status == EnrollmentStatus.ACTIVE,
+        enrolled = (
+            session.execute(
+                select(Enrollment.student_id).where(
+                    Enrollment.org_id == uuid.UUID(org_id(demo_deps, "austin")),
+                    Enrollment.status == EnrollmentStatus.ACTIVE,
+                )
             )
-        ).scalars().first()
+            .scalars()
+            .first()
+        )
     error = refused(demo_deps, registrar, "deactivate_student", student_id=str(enrolled), reason="moved")
     assert (error.code, error.field) == ("invalid_transition", "student_id") and "withdraw_enrollment" in error.message
 
