@@ -62,19 +62,19 @@ CONTACT_FIELDS = ("email", "phone", "address")
 # -- checks ------------------------------------------------------------------------------------
 
 
-def check_birth_on(birth_on: dt.date, today: dt.date) -> None:
+def check_birth_on(birth_on: dt.date, today: dt.date, *, field: str = "birth_on") -> None:
     """A birth date that is not in the future and gives a plausible school age.
 
     Raises:
         InvalidInput: field birth_on.
     """
     if birth_on > today:
-        raise InvalidInput(f"birth_on {birth_on} is in the future", field="birth_on")
+        raise InvalidInput(f"{field} {birth_on} is in the future", field=field)
     age = today.year - birth_on.year - ((today.month, today.day) < (birth_on.month, birth_on.day))
     if not MIN_AGE <= age <= MAX_AGE:
         raise InvalidInput(
-            f"birth_on {birth_on} makes the student {age} years old; a student is {MIN_AGE} to {MAX_AGE}",
-            field="birth_on",
+            f"{field} {birth_on} makes the student {age} years old; a student is {MIN_AGE} to {MAX_AGE}",
+            field=field,
         )
 
 
@@ -135,7 +135,9 @@ def find_duplicates(session: Session, scope: Scope, person: StudentPerson) -> li
     return [s for s in same_day if person_key(s.first_name, s.last_name) == key]
 
 
-def refuse_duplicates(session: Session, scope: Scope, person: StudentPerson, *, confirmed: bool) -> None:
+def refuse_duplicates(
+    session: Session, scope: Scope, person: StudentPerson, *, confirmed: bool, link_hint: bool = False
+) -> None:
     """Refuse a new record for a child who seems to have one, unless the caller confirmed a new person.
 
     Raises:
@@ -160,7 +162,9 @@ def refuse_duplicates(session: Session, scope: Scope, person: StudentPerson, *, 
     )
     raise DuplicateRecord(
         f"possible duplicate: {person.first_name} {person.last_name}, born {person.birth_on}, matches student "
-        f"{listed}. Use the existing record, or set confirm_new_person=true if this is a different child",
+        f"{listed}. "
+        + ("Pass student_id to link that record" if link_hint else "Use the existing record")
+        + ", or set confirm_new_person=true if this is a different child",
         field="confirm_new_person",
     )
 
