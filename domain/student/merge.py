@@ -58,7 +58,7 @@ def student_references() -> list[tuple[type[Any], str]]:
     found = []
     for mapper in Base.registry.mappers:
         table = mapper.local_table
-        for column in table.columns:  # type: ignore[attr-defined]
+        for column in table.columns:
             if table.name == "student":  # type: ignore[attr-defined]
                 continue
             if any(fk.column.table.name == "student" and fk.column.name == "id" for fk in column.foreign_keys):

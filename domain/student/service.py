@@ -76,7 +76,7 @@ def _merged_numbers(session: Session, terms: list[str]) -> dict[int, uuid.UUID]:
             Student.student_number.in_(numbers), Student.merged_into_id.is_not(None)
         )
     ).all()
-    return {number: survivor for number, survivor in rows}
+    return {number: survivor for number, survivor in rows if survivor is not None}
 
 
 def _summary(student: Student, campus: str) -> StudentSummary:
