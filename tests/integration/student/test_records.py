@@ -230,3 +230,19 @@ def test_deactivate_refusals(demo_deps, persona):
         assert refused(demo_deps, principal, "deactivate_student", student_id=sid, reason="r").code == code
     with demo_deps.session_factory() as session:
         assert session.get_one(Student, uuid.UUID(created["id"])).is_active is True
+
+
+def test_oneroster_demographics_carry_every_race_and_ethnicity_apart(demo_deps, persona):
+    registrar = persona("registrar_austin")
+    created = call(
+        demo_deps,
+        registrar,
+        "create_student",
+        **child(org_id(demo_deps, "austin")),
+        races=["Asian", "White"],
+        hispanic_latino=True,
+    )
+    page = call(demo_deps, registrar, "oneroster_demographics", sourced_id=created["id"])
+    (flat,) = page["items"]
+    assert (flat["asian"], flat["white"], flat["blackOrAfricanAmerican"]) == ("true", "true", "false")
+    assert (flat["demographicRaceTwoOrMoreRaces"], flat["hispanicOrLatinoEthnicity"]) == ("true", "true")
