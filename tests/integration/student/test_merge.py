@@ -240,3 +240,15 @@ def test_every_column_naming_a_student_is_moved_by_the_merge():
         "guide_assignment",
         "student_identifier",
     } <= tables
+
+
+def test_oneroster_marks_the_tombstone_tobedeleted_and_keeps_the_survivor_active(demo_deps, persona, pair):
+    survivor, duplicate, _ = pair
+    registrar = persona("registrar_austin")
+    call(demo_deps, registrar, "merge_students", survivor_id=survivor["id"], merged_id=duplicate["id"], reason="one")
+    admin = persona("network_admin")
+    statuses = {
+        sid: call(demo_deps, admin, "oneroster_read", collection="users", sourced_id=sid)["items"][0]["status"]
+        for sid in (survivor["id"], duplicate["id"])
+    }
+    assert statuses == {survivor["id"]: "active", duplicate["id"]: "tobedeleted"}
