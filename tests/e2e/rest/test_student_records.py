@@ -6,7 +6,14 @@ import uuid
 
 
 def _child(campus: str, last: str, **extra):
-    return {"org_id": campus, "first_name": "Rae", "last_name": last, "birth_on": "2015-09-09", "grade_level": 5, **extra}
+    return {
+        "org_id": campus,
+        "first_name": "Rae",
+        "last_name": last,
+        "birth_on": "2015-09-09",
+        "grade_level": 5,
+        **extra,
+    }
 
 
 def test_a_registrar_creates_updates_merges_and_deactivates_students_over_rest(integrator_db):
