@@ -92,6 +92,13 @@ class DuplicateRecord(DomainError):
     status = 409
 
 
+class MergeConflict(DomainError):
+    """Two student records cannot be merged until a conflict between their rows is resolved."""
+
+    code = "merge_conflict"
+    status = 409
+
+
 class NotASchoolDay(DomainError):
     """The date is not an instructional day of the campus (no SchoolDay row)."""
 

@@ -31,6 +31,7 @@ MAX_PAGE = 1_000
 
 # The data class a consumer must be able to read at the event's org to receive it.
 EVENT_CLASSES: dict[str, DataClass] = {
+    "student": DataClass.DIRECTORY,
     "enrollment": DataClass.DIRECTORY,
     "application": DataClass.ADMISSIONS,
     # Household membership and guardian links, by id only (no contact or financial data).

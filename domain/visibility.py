@@ -20,7 +20,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -39,18 +39,22 @@ def visible_student(
 ) -> Student:
     """The student if the caller may read their `data_class` records; for a write, also change them.
 
+    The id of a merged record (a tombstone) answers with the record it was merged into.
+
     Raises:
         NotFound: no such student, or outside the caller's scope for `data_class`.
         PermissionDenied: visible, but the caller may not change these records.
     """
+    asked = aliased(Student)
+    current = select(func.coalesce(asked.merged_into_id, asked.id)).where(asked.id == student_id).scalar_subquery()
     student = session.execute(
-        select(Student).where(Student.id == student_id, scope.student_filter(data_class))
+        select(Student).where(Student.id == current, scope.student_filter(data_class))
     ).scalar_one_or_none()
     if student is None:
         raise NotFound(f"student {student_id} not found", field="student_id")
     if action is not Action.READ:
         allowed = session.execute(
-            select(Student.id).where(Student.id == student_id, scope.student_filter(data_class, action))
+            select(Student.id).where(Student.id == student.id, scope.student_filter(data_class, action))
         ).first()
         if allowed is None:
             words = CLASS_WORDS[data_class]

@@ -21,6 +21,8 @@ TABLE_CLASSES: dict[str, DataClass] = {
     # Who may do what where: running the network (policy.csv's administration class).
     "role_grant": _D.ADMINISTRATION,
     "student": _D.DIRECTORY,
+    # Ids in other systems (state, OneRoster, partners): what integrators roster by.
+    "student_identifier": _D.DIRECTORY,
     "household": _D.DIRECTORY,
     "household_guardian": _D.CONTACT,
     "household_student": _D.DIRECTORY,
@@ -79,6 +81,14 @@ COLUMN_CLASSES: dict[str, DataClass] = {
     "student.birth_on": _D.DEMOGRAPHICS,
     "student.sex": _D.DEMOGRAPHICS,
     "student.ethnicity": _D.DEMOGRAPHICS,
+    "student.races": _D.DEMOGRAPHICS,
+    "student.hispanic_latino": _D.DEMOGRAPHICS,
+    "student.home_language": _D.DEMOGRAPHICS,
+    "application.applicant_birth_on": _D.DEMOGRAPHICS,
+    "application.applicant_sex": _D.DEMOGRAPHICS,
+    "application.guardian_name": _D.CONTACT,
+    "application.guardian_email": _D.CONTACT,
+    "application.guardian_phone": _D.CONTACT,
     "student.email": _D.CONTACT,
     "student.phone": _D.CONTACT,
     "student.address": _D.CONTACT,

@@ -73,8 +73,10 @@ from db.models.student import (
     HouseholdGuardian,
     HouseholdStudent,
     NumberSequence,
+    Race,
     Sex,
     Student,
+    StudentIdentifier,
 )
 
 __all__ = [
@@ -139,6 +141,7 @@ __all__ = [
     "ProvisionalEnrollment",
     "QueryLog",
     "QueryOutcome",
+    "Race",
     "ReferenceVersion",
     "RefundRule",
     "RoleGrant",
@@ -147,6 +150,7 @@ __all__ = [
     "Severity",
     "Sex",
     "Student",
+    "StudentIdentifier",
     "User",
     "UserKind",
     "WebhookAttempt",

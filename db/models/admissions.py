@@ -27,7 +27,8 @@ class ApplicationStatus(enum.StrEnum):
 class Application(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "application"
 
-    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"), index=True)
+    # Null until acceptance creates (or links) the student, for an applicant new to the network.
+    student_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("student.id"), index=True)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
     offering_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("program_offering.id"))
     household_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("household.id"))
@@ -41,3 +42,13 @@ class Application(UUIDPrimaryKey, Timestamps, Base):
     enrollment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("enrollment.id"))
     notes: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(60))
+    # The applicant as the family described them (a student record may not exist yet).
+    applicant_first_name: Mapped[str | None] = mapped_column(String(100))
+    applicant_middle_name: Mapped[str | None] = mapped_column(String(100))
+    applicant_last_name: Mapped[str | None] = mapped_column(String(100))
+    applicant_preferred_name: Mapped[str | None] = mapped_column(String(100))
+    applicant_birth_on: Mapped[dt.date | None]
+    applicant_sex: Mapped[str | None] = mapped_column(String(32))
+    guardian_name: Mapped[str | None] = mapped_column(String(200))
+    guardian_email: Mapped[str | None] = mapped_column(String(254))
+    guardian_phone: Mapped[str | None] = mapped_column(String(40))

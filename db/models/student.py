@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, true
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, Timestamps, UUIDPrimaryKey
@@ -19,15 +20,30 @@ class Sex(enum.StrEnum):
     UNSPECIFIED = "unspecified"
 
 
+class Race(enum.StrEnum):
+    """Race categories of Ed-Fi's RaceDescriptor and OneRoster's demographics flags."""
+
+    AMERICAN_INDIAN_OR_ALASKA_NATIVE = "American Indian or Alaska Native"
+    ASIAN = "Asian"
+    BLACK_OR_AFRICAN_AMERICAN = "Black or African American"
+    NATIVE_HAWAIIAN_OR_PACIFIC_ISLANDER = "Native Hawaiian or Other Pacific Islander"
+    WHITE = "White"
+
+
 class Student(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "student"
-    __table_args__ = (CheckConstraint("grade_level BETWEEN -1 AND 12", name="grade_range"),)
+    __table_args__ = (
+        CheckConstraint("grade_level BETWEEN -1 AND 12", name="grade_range"),
+        # Duplicate detection looks students up by birth date.
+        Index("ix_student_birth_on", "birth_on"),
+    )
 
     student_number: Mapped[int] = mapped_column(Integer, unique=True)
     # Home campus: the org the student's records belong to (changes on transfer).
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
     first_name: Mapped[str] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     preferred_name: Mapped[str | None] = mapped_column(String(100))
     birth_on: Mapped[dt.date]
@@ -38,6 +54,27 @@ class Student(UUIDPrimaryKey, Timestamps, Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[str | None] = mapped_column(String(300))
     ethnicity: Mapped[str | None] = mapped_column(String(60))
+    # Race values (Race) as a list; several may apply. Null: not reported.
+    races: Mapped[list[Any] | None]
+    hispanic_latino: Mapped[bool | None]
+    home_language: Mapped[str | None] = mapped_column(String(60))
+    # Inactive: deactivated, or merged into another record (then merged_into_id names the survivor).
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    inactive_reason: Mapped[str | None] = mapped_column(String(300))
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("student.id"), index=True)
+
+
+class StudentIdentifier(UUIDPrimaryKey, Base):
+    """A student's id in another system ("state", "oneroster", "partner:lakeside"); one owner per id."""
+
+    __tablename__ = "student_identifier"
+    __table_args__ = (UniqueConstraint("system", "value"),)
+
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"), index=True)
+    # Home campus of the student when the id was recorded, so that change events carry an org.
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"))
+    system: Mapped[str] = mapped_column(String(60))
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class Household(UUIDPrimaryKey, Timestamps, Base):

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Application, ApplicationStatus, Organization, OrgKind, Student
+from db.models import Application, ApplicationStatus, Organization, OrgKind, Sex, Student
 from domain.admissions import rules
 from domain.admissions.schemas import (
     AdvanceApplicationInput,
@@ -22,7 +22,9 @@ from domain.enrollment.service import create_stint, get_offering_for
 from domain.errors import InvalidInput, InvalidTransition, NotApplicable, NotFound, PermissionDenied
 from domain.events import application_payload, emit_event
 from domain.paging import page_meta
-from domain.visibility import org_condition
+from domain.student.record_schemas import StudentPerson
+from domain.student.records import check_birth_on, insert_student, refuse_duplicates
+from domain.visibility import org_condition, visible_student
 from policies.scope import Action, DataClass, Scope
 
 DEFAULT_OFFER_DAYS = 14
@@ -55,36 +57,91 @@ def get_application(
     return application
 
 
-def submit_application(session: Session, scope: Scope, data: SubmitApplicationInput) -> ApplicationRead:
-    """Record a new application for an offering at a full-service campus.
+def read_application(scope: Scope, application: Application) -> ApplicationRead:
+    """The application as the caller may see it: applicant birth date and guardian contact by data class."""
+    read = ApplicationRead.model_validate(application)
+    for name in HIDEABLE:
+        if scope.hides("application", name):
+            setattr(read, name, None)
+    return read
+
+
+HIDEABLE = ("applicant_birth_on", "guardian_name", "guardian_email", "guardian_phone")
+
+
+def submit_application(
+    session: Session, scope: Scope, data: SubmitApplicationInput, *, today: dt.date | None = None
+) -> ApplicationRead:
+    """Record a new application for an offering at a full-service campus, for a student or a new applicant.
 
     Raises:
-        NotFound, PermissionDenied, NotApplicable (roster-only school).
+        NotFound, PermissionDenied, NotApplicable (roster-only school), InvalidInput (applicant or grade).
     """
     offering = get_offering_for(session, scope, data.offering_id)
+    if data.org_id is not None and data.org_id != offering.org_id:
+        raise InvalidInput(f"offering {offering.id} is not at organization {data.org_id}", field="org_id")
     _require_full_sis(session, offering.org_id)
     if not scope.allows_org(offering.org_id, DataClass.ADMISSIONS, Action.WRITE):
         raise PermissionDenied("your role may not record applications here", field="offering_id")
-    student = session.execute(
-        select(Student).where(Student.id == data.student_id, scope.org_filter(Student.org_id, DataClass.ADMISSIONS))
-    ).scalar_one_or_none()
-    if student is None:
-        raise NotFound(f"student {data.student_id} not found", field="student_id")
+    if not offering.grade_min <= data.applying_for_grade <= offering.grade_max:
+        raise InvalidInput(
+            f"'{offering.name}' takes grades {offering.grade_min}..{offering.grade_max}", field="applying_for_grade"
+        )
+    submitted_on = data.submitted_on or today
+    if submitted_on is None:
+        raise InvalidInput("submitted_on is required", field="submitted_on")
+    student_id = None
+    if data.student_id is not None:
+        student = session.execute(
+            select(Student).where(
+                Student.id == data.student_id,
+                Student.merged_into_id.is_(None),
+                scope.org_filter(Student.org_id, DataClass.ADMISSIONS),
+            )
+        ).scalar_one_or_none()
+        if student is None:
+            raise NotFound(f"student {data.student_id} not found", field="student_id")
+        student_id = student.id
+    else:
+        _check_applicant(data, today or submitted_on)
     application = Application(
         id=uuid.uuid4(),
-        student_id=student.id,
+        student_id=student_id,
         org_id=offering.org_id,
         offering_id=offering.id,
         household_id=data.household_id,
         status=ApplicationStatus.SUBMITTED,
         applying_for_grade=data.applying_for_grade,
-        submitted_on=data.submitted_on,
+        submitted_on=submitted_on,
         source=data.source,
+        applicant_first_name=data.applicant_first_name,
+        applicant_middle_name=data.applicant_middle_name,
+        applicant_last_name=data.applicant_last_name,
+        applicant_preferred_name=data.applicant_preferred_name,
+        applicant_birth_on=data.applicant_birth_on,
+        applicant_sex=data.applicant_sex.value if data.applicant_sex else None,
+        guardian_name=data.guardian_name,
+        guardian_email=data.guardian_email,
+        guardian_phone=data.guardian_phone,
     )
     session.add(application)
     record_changes(session, scope, application, reason="application submitted")
     session.flush()
-    return ApplicationRead.model_validate(application)
+    emit_event(
+        session, event_type="application.submitted", org_id=application.org_id, payload=application_payload(application)
+    )
+    return read_application(scope, application)
+
+
+def _check_applicant(data: SubmitApplicationInput, today: dt.date) -> None:
+    """An applicant without a student record needs names, a birth date and a way to reach a guardian."""
+    for name in ("applicant_first_name", "applicant_last_name", "applicant_birth_on", "guardian_name"):
+        if getattr(data, name) is None:
+            raise InvalidInput(f"{name} is required for an applicant without a student_id", field=name)
+    if data.guardian_email is None and data.guardian_phone is None:
+        raise InvalidInput("give the guardian's email or phone", field="guardian_email")
+    assert data.applicant_birth_on is not None
+    check_birth_on(data.applicant_birth_on, today, field="applicant_birth_on")
 
 
 def advance_application(session: Session, scope: Scope, data: AdvanceApplicationInput) -> ApplicationRead:
@@ -129,7 +186,38 @@ def advance_application(session: Session, scope: Scope, data: AdvanceApplication
             payload=application_payload(application),
         )
     session.flush()
-    return ApplicationRead.model_validate(application)
+    return read_application(scope, application)
+
+
+def _applicant_student(
+    session: Session, scope: Scope, application: Application, data: AdvanceApplicationInput
+) -> Student:
+    """The accepted applicant's student: the one linked, or a new one through the duplicate check."""
+    if application.student_id is not None:
+        if data.student_id is not None and data.student_id != application.student_id:
+            raise InvalidInput("the application already names another student", field="student_id")
+        return session.get_one(Student, application.student_id)
+    if data.student_id is not None:
+        return visible_student(session, scope, data.student_id)
+    person = StudentPerson(
+        first_name=application.applicant_first_name or "",
+        middle_name=application.applicant_middle_name,
+        last_name=application.applicant_last_name or "",
+        preferred_name=application.applicant_preferred_name,
+        birth_on=application.applicant_birth_on or data.on,
+        sex=Sex(application.applicant_sex) if application.applicant_sex else Sex.UNSPECIFIED,
+    )
+    refuse_duplicates(session, scope, person, confirmed=data.confirm_new_person, link_hint=True)
+    org = session.get_one(Organization, application.org_id)
+    return insert_student(
+        session,
+        scope,
+        person,
+        org,
+        grade=application.applying_for_grade,
+        today=data.on,
+        reason=f"accepted application {application.id}",
+    )
 
 
 def _enroll_on_acceptance(
@@ -137,7 +225,10 @@ def _enroll_on_acceptance(
 ) -> None:
     # Admissions staff enroll through acceptance without needing directory write rights.
     offering = get_offering_for(session, scope, application.offering_id, lock=True)
-    student = session.get_one(Student, application.student_id)
+    student = _applicant_student(session, scope, application, data)
+    application.student_id = student.id
+    # Recorded now: the writes below flush, and a flushed change is no longer pending for record_changes.
+    record_changes(session, scope, application, reason=f"accepted application {application.id}")
     start_on = data.start_on or max(data.on, offering.start_on)
     enrollment = create_stint(
         session,
@@ -151,6 +242,7 @@ def _enroll_on_acceptance(
         today=data.on,
     )
     application.enrollment_id = enrollment.id
+    record_changes(session, scope, application, reason=f"accepted application {application.id}")
     if student.org_id != offering.org_id or student.grade_level != application.applying_for_grade:
         student.org_id = offering.org_id
         student.grade_level = application.applying_for_grade
@@ -178,7 +270,7 @@ def list_applications(session: Session, scope: Scope, data: ApplicationQuery) ->
         .offset(data.offset)
     ).scalars()
     return ApplicationPage(
-        items=[ApplicationRead.model_validate(a) for a in rows],
+        items=[read_application(scope, a) for a in rows],
         stage_counts={s.value: counts.get(s.value, 0) for s in ApplicationStatus},
         **page_meta(total, data.limit, data.offset),
     )

@@ -37,6 +37,8 @@ def demographics_source(session: Session, scope: Scope, q: OneRosterQuery) -> So
         Student.birth_on.label("birthDate"),
         Student.sex.label("sex"),
         Student.ethnicity.label("ethnicity"),
+        Student.races.label("races"),
+        Student.hispanic_latino.label("hispanic_latino"),
     ).where(scope.student_filter(DataClass.DEMOGRAPHICS))
     fields = {**COMMON_FIELDS, "birthDate": ("birthDate", Kind.DATE), "sex": ("sex", Kind.TEXT)}
     return Source(stmt, fields, _render_demographics, "demographics")
@@ -54,8 +56,16 @@ def _render_demographics(
             "birthDate": r["birthDate"].isoformat(),
             "sex": str(r["sex"]),
         }
-        ethnicity = r["ethnicity"]
-        if ethnicity:
+        races, hispanic, ethnicity = r["races"], r["hispanic_latino"], r["ethnicity"]
+        if races is not None or hispanic is not None:
+            # Recorded as Ed-Fi does: every race that applies, and ethnicity on its own.
+            chosen = set(races or ())
+            for label, flag in RACE_FLAGS.items():
+                item[flag] = "true" if label in chosen else "false"
+            item["demographicRaceTwoOrMoreRaces"] = "true" if len(chosen) > 1 else "false"
+            if hispanic is not None:
+                item["hispanicOrLatinoEthnicity"] = "true" if hispanic else "false"
+        elif ethnicity:
             # One recorded value: its flag is true and the others false; nothing when unrecorded.
             for label, flag in RACE_FLAGS.items():
                 item[flag] = "true" if ethnicity == label else "false"

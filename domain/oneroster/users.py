@@ -79,7 +79,8 @@ def user_source(session: Session, scope: Scope, q: OneRosterQuery, *, role: str 
         student_email = null() if scope.hides("student", "email") else Student.email
         students = select(
             Student.id.label("sourcedId"),
-            literal("active").label("status"),
+            # A deactivated or merged record is tobedeleted: consumers drop it (a merge's survivor stays).
+            status_of(Student.is_active).label("status"),
             Student.updated_at.label("dateLastModified"),
             literal("true").label("enabledUser"),
             Student.first_name.label("givenName"),

@@ -17,6 +17,9 @@ class StudentSearchQuery(BaseModel):
     )
     org_id: uuid.UUID | None = Field(default=None, description="Only students whose home campus is in this subtree.")
     grade: int | None = Field(default=None, ge=-1, le=12, description="Current grade (K=0, pre-K=-1).")
+    include_inactive: bool = Field(
+        default=False, description="Also list deactivated students (merged records are never listed)."
+    )
     limit: int = Field(default=25, ge=1, le=MAX_PAGE, description="Page size.")
     offset: int = Field(default=0, ge=0, description="Rows to skip.")
 
@@ -30,6 +33,10 @@ class StudentSummary(BaseModel):
     grade_level: int
     org_id: uuid.UUID
     campus: str
+    is_active: bool = Field(default=True, description="False once deactivated (deactivate_student).")
+    note: str | None = Field(
+        default=None, description="Why this row answered, e.g. 'student number 100123 was merged into this record'."
+    )
 
 
 class StudentPage(Page):
@@ -45,7 +52,31 @@ class StudentEnrollment(EnrollmentRead):
     )
 
 
+class IdentifierRead(BaseModel):
+    system: str = Field(description="The system the id belongs to, e.g. state, oneroster, partner:lakeside.")
+    value: str
+
+
+class MergedRecord(BaseModel):
+    student_id: uuid.UUID
+    student_number: int
+
+
 class StudentProfile(StudentSummary):
+    middle_name: str | None = Field(default=None, description="Legal middle name.")
+    identifiers: list[IdentifierRead] = Field(
+        default_factory=list, description="Ids in other systems (state, oneroster, partner:...)."
+    )
+    inactive_reason: str | None = Field(default=None, description="Why the record was deactivated.")
+    resolved_from: MergedRecord | None = Field(
+        default=None, description="Set when you asked for a merged record: the id and number you asked for."
+    )
+    merged_records: list[MergedRecord] = Field(
+        default_factory=list, description="Records merged into this one (their old ids and numbers resolve here)."
+    )
+    races: list[str] | None = Field(default=None, description="Demographics; null when hidden or not reported.")
+    hispanic_latino: bool | None = Field(default=None, description="Demographics; null when hidden or not reported.")
+    home_language: str | None = Field(default=None, description="Demographics; null when hidden or not reported.")
     birth_on: dt.date | None = Field(description="Demographics; null when hidden from the caller.")
     sex: str | None = Field(description="Demographics; null when hidden.")
     ethnicity: str | None = Field(description="Demographics; null when hidden.")

@@ -7,12 +7,14 @@ import uuid
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import Enrollment, HouseholdStudent, Organization, Student
+from db.models import Enrollment, HouseholdStudent, Organization, Student, StudentIdentifier
 from domain.enrollment.schemas import EnrollmentRead
 from domain.errors import NotFound
 from domain.org.service import org_names
 from domain.paging import page_meta
 from domain.student.schemas import (
+    IdentifierRead,
+    MergedRecord,
     StudentEnrollment,
     StudentPage,
     StudentProfile,
@@ -30,10 +32,14 @@ def _like_escape(text: str) -> str:
 def search_students(session: Session, scope: Scope, data: StudentSearchQuery) -> StudentPage:
     """Students visible in the caller's directory scope matching a name fragment or number."""
     scope, in_org = org_condition(session, scope, Student.org_id, data.org_id)
-    where = [scope.student_filter(DataClass.DIRECTORY), in_org]
+    where = [scope.student_filter(DataClass.DIRECTORY), in_org, Student.merged_into_id.is_(None)]
+    if not data.include_inactive:
+        where.append(Student.is_active.is_(True))
     if data.grade is not None:
         where.append(Student.grade_level == data.grade)
     text = (data.text or "").strip()
+    # An old number of a merged record finds the survivor (and the row says so).
+    merged_numbers = _merged_numbers(session, [t for t in text.split() if t.isdigit()])
     if text:
         terms = text.split()
         for term in terms:
@@ -44,6 +50,7 @@ def search_students(session: Session, scope: Scope, data: StudentSearchQuery) ->
                     func.lower(Student.last_name).like(pattern, escape="\\"),
                     func.lower(func.coalesce(Student.preferred_name, "")).like(pattern, escape="\\"),
                     cast(Student.student_number, String) == term,
+                    Student.id.in_([survivor for number, survivor in merged_numbers.items() if str(number) == term]),
                 )
             )
     base = select(Student, Organization.name).join(Organization, Organization.id == Student.org_id).where(*where)
@@ -53,7 +60,25 @@ def search_students(session: Session, scope: Scope, data: StudentSearchQuery) ->
         .limit(data.limit)
         .offset(data.offset)
     ).all()
-    return StudentPage(items=[_summary(s, campus) for s, campus in rows], **page_meta(total, data.limit, data.offset))
+    items = [_summary(s, campus) for s, campus in rows]
+    for item in items:
+        old = sorted(number for number, survivor in merged_numbers.items() if survivor == item.id)
+        if old:
+            item.note = f"student number {', '.join(map(str, old))} was merged into this record"
+    return StudentPage(items=items, **page_meta(total, data.limit, data.offset))
+
+
+def _merged_numbers(session: Session, terms: list[str]) -> dict[int, uuid.UUID]:
+    """Old student number -> survivor id, for the numbers among `terms` that belong to merged records."""
+    numbers = [int(t) for t in terms if len(t) <= 9]
+    if not numbers:
+        return {}
+    rows = session.execute(
+        select(Student.student_number, Student.merged_into_id).where(
+            Student.student_number.in_(numbers), Student.merged_into_id.is_not(None)
+        )
+    ).all()
+    return {number: survivor for number, survivor in rows if survivor is not None}
 
 
 def _summary(student: Student, campus: str) -> StudentSummary:
@@ -66,19 +91,31 @@ def _summary(student: Student, campus: str) -> StudentSummary:
         grade_level=student.grade_level,
         org_id=student.org_id,
         campus=campus,
+        is_active=student.is_active,
     )
 
 
 def get_student(session: Session, scope: Scope, student_id: uuid.UUID) -> StudentProfile:
     """A student's profile; contact and demographics appear only where the caller's role holds them.
 
+    A merged record's id answers with the survivor's profile, `resolved_from` naming the old record.
+
     Raises:
         NotFound: no such student, or outside the caller's directory scope.
     """
+    asked = session.execute(
+        select(Student.student_number, Student.merged_into_id).where(Student.id == student_id)
+    ).one_or_none()
+    resolved_from = None
+    if asked is not None and asked.merged_into_id is not None:
+        resolved_from = MergedRecord(student_id=student_id, student_number=asked.student_number)
     row = session.execute(
         select(Student, Organization.name)
         .join(Organization, Organization.id == Student.org_id)
-        .where(Student.id == student_id, scope.student_filter(DataClass.DIRECTORY))
+        .where(
+            Student.id == (asked.merged_into_id if resolved_from and asked else student_id),
+            scope.student_filter(DataClass.DIRECTORY),
+        )
     ).one_or_none()
     if row is None:
         raise NotFound(f"student {student_id} not found", field="student_id")
@@ -108,8 +145,26 @@ def get_student(session: Session, scope: Scope, student_id: uuid.UUID) -> Studen
         .order_by(HouseholdStudent.household_id)
     ).scalars()
     hidden = [name for name, shown in (("contact", contact), ("demographics", demographics)) if not shown]
+    identifiers = session.execute(
+        select(StudentIdentifier.system, StudentIdentifier.value)
+        .where(StudentIdentifier.student_id == student.id)
+        .order_by(StudentIdentifier.system, StudentIdentifier.value)
+    ).all()
+    merged = session.execute(
+        select(Student.id, Student.student_number)
+        .where(Student.merged_into_id == student.id)
+        .order_by(Student.student_number)
+    ).all()
     return StudentProfile(
         **_summary(student, campus).model_dump(),
+        middle_name=student.middle_name,
+        identifiers=[IdentifierRead(system=system, value=value) for system, value in identifiers],
+        inactive_reason=student.inactive_reason,
+        resolved_from=resolved_from,
+        merged_records=[MergedRecord(student_id=i, student_number=n) for i, n in merged],
+        races=student.races if demographics else None,
+        hispanic_latino=student.hispanic_latino if demographics else None,
+        home_language=student.home_language if demographics else None,
         birth_on=student.birth_on if demographics else None,
         sex=student.sex.value if demographics else None,
         ethnicity=student.ethnicity if demographics else None,

@@ -25,6 +25,7 @@ from mcp_server.rest import (
     immunizations,
     offerings,
     organizations,
+    student_records,
     students,
     tools,
     webhooks,
@@ -34,6 +35,7 @@ from tools.runner import Deps
 
 AREAS = (
     students,
+    student_records,
     enrollments,
     offerings,
     households,

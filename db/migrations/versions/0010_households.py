@@ -6,7 +6,7 @@ rows are numbered primary first, then by id), may_pick_up, lives_with_student, r
 custody_notes. emergency_contact holds each student's call list (CONTACT data).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-03 12:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import db.base
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
