@@ -32,6 +32,9 @@ MAX_PAGE = 1_000
 # The data class a consumer must be able to read at the event's org to receive it.
 EVENT_CLASSES: dict[str, DataClass] = {
     "enrollment": DataClass.DIRECTORY,
+    # Programs and offerings are directory data to their readers (rosters, OneRoster classes); no prices.
+    "program": DataClass.DIRECTORY,
+    "offering": DataClass.DIRECTORY,
     "application": DataClass.ADMISSIONS,
     "billing": DataClass.FINANCIAL,
     "invoice": DataClass.FINANCIAL,

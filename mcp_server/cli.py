@@ -21,6 +21,7 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Organization, RoleGrant, User
 from domain.errors import DomainError
+from mcp_server.cli_rollover import rollover
 from mcp_server.cli_security import apikey_app, audit_app
 from mcp_server.cli_webhooks import webhooks_app
 from mcp_server.settings import Settings
@@ -35,6 +36,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(webhooks_app, name="webhooks")
+app.command("rollover")(rollover)
 
 # Wide enough for the users table when the output is not a terminal (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 160)

@@ -102,6 +102,8 @@ class ToolContext:
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # None: online charging is disabled (no gateway configured).
     gateway: PaymentGateway | None = None
+    # (stage, done, total) reports of a long write, for a face that shows progress (the CLI); None: nobody asks.
+    progress: Callable[[str, int, int], None] | None = None
 
 
 Handler = Callable[[Session, Scope, Any, ToolContext], BaseModel]

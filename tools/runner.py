@@ -158,7 +158,13 @@ def _without_transaction_block(session: Session) -> None:
 
 
 def run_tool(
-    deps: Deps, principal: Principal, name: str, arguments: dict[str, Any] | None, *, channel: str = "mcp"
+    deps: Deps,
+    principal: Principal,
+    name: str,
+    arguments: dict[str, Any] | None,
+    *,
+    channel: str = "mcp",
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ToolResult:
     """Run one capability as `principal`.
 
@@ -234,7 +240,9 @@ def run_tool(
             if not permitted(scope, principal, spec):
                 assert spec.data_class is not None
                 raise PermissionDenied(refusal_message(spec.data_class, spec.action))
-            ctx = ToolContext(today=deps.clock(), principal=principal, call_id=call_id, gateway=deps.gateway)
+            ctx = ToolContext(
+                today=deps.clock(), principal=principal, call_id=call_id, gateway=deps.gateway, progress=progress
+            )
             output = spec.handler(session, scope, data, ctx)
             dumped = output.model_dump(mode="json")
             extra = _query_log_fields(output)

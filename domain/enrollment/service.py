@@ -115,9 +115,10 @@ def _check_can_start(
 ) -> None:
     if offering.status is not OfferingStatus.OPEN:
         raise OfferingClosed(f"offering '{offering.name}' is {offering.status.value}, not open", field="offering_id")
-    if not offering.start_on <= start_on <= offering.end_on:
+    # A continuous offering (end_on null, rolling enrollment) takes any start from its first day on.
+    if not offering.start_on <= start_on <= (offering.end_on or start_on):
         raise OfferingClosed(
-            f"start_on {start_on} is outside the offering's dates {offering.start_on}..{offering.end_on}",
+            f"start_on {start_on} is outside the offering's dates {offering.start_on}..{offering.end_on or ''}",
             field="start_on",
         )
     if not offering.grade_min <= grade <= offering.grade_max:
