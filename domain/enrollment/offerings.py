@@ -362,12 +362,16 @@ def update_offering(session: Session, scope: Scope, data: UpdateOfferingInput, *
         if data.tuition_cents != offering.tuition_cents:
             org = session.get_one(Organization, offering.org_id)
             check_prices(session, scope, org, field="tuition_cents")
-    for name in sorted(given):
-        setattr(offering, name, getattr(data, name))
-    _check_dates(offering.start_on, offering.end_on, "end_on" if "end_on" in given else "start_on")
-    _check_grades(offering.grade_min, offering.grade_max, "grade_max" if "grade_max" in given else "grade_min")
-    _check_enrolled_fit(session, offering, today)
-    if record_changes(session, scope, offering, reason=data.reason):
+    # Checked before anything is flushed (the table's checks would fail first); the change events
+    # read the attribute history, which a flush would clear. A refusal rolls the whole call back.
+    with session.no_autoflush:
+        for name in sorted(given):
+            setattr(offering, name, getattr(data, name))
+        _check_dates(offering.start_on, offering.end_on, "end_on" if "end_on" in given else "start_on")
+        _check_grades(offering.grade_min, offering.grade_max, "grade_max" if "grade_max" in given else "grade_min")
+        _check_enrolled_fit(session, offering, today)
+        recorded = record_changes(session, scope, offering, reason=data.reason)
+    if recorded:
         emit_event(
             session,
             event_type="offering.updated",
