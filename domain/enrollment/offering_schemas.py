@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from db.models import FeeKind, FeeTiming, OfferingStatus, ProgramKind
 
-GRADE = {"ge": -1, "le": 12}
 SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -64,8 +63,8 @@ class CreateOfferingInput(BaseModel):
     continuous: bool = Field(
         default=False, description="True for rolling enrollment with no fixed end (e.g. an online school)."
     )
-    grade_min: int = Field(default=0, **GRADE, description="Lowest grade offered (pre-K=-1, K=0).")
-    grade_max: int = Field(default=12, **GRADE, description="Highest grade offered.")
+    grade_min: int = Field(default=0, ge=-1, le=12, description="Lowest grade offered (pre-K=-1, K=0).")
+    grade_max: int = Field(default=12, ge=-1, le=12, description="Highest grade offered.")
     capacity: int | None = Field(default=None, ge=0, le=100_000, description="Seats; omit for unlimited.")
     status: OfferingStatus = Field(default=OfferingStatus.OPEN, description="open (enrolling) or planned.")
     tuition_cents: int = Field(
@@ -84,8 +83,8 @@ class UpdateOfferingInput(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
     start_on: dt.date | None = Field(default=None, description="New first day.")
     end_on: dt.date | None = Field(default=None, description="New last day (null: continuous, no fixed end).")
-    grade_min: int | None = Field(default=None, **GRADE, description="New lowest grade.")
-    grade_max: int | None = Field(default=None, **GRADE, description="New highest grade.")
+    grade_min: int | None = Field(default=None, ge=-1, le=12, description="New lowest grade.")
+    grade_max: int | None = Field(default=None, ge=-1, le=12, description="New highest grade.")
     capacity: int | None = Field(default=None, ge=0, le=100_000, description="New seat count (null: unlimited).")
     status: OfferingStatus | None = Field(default=None, description="planned, open or closed.")
     tuition_cents: int | None = Field(
