@@ -33,6 +33,9 @@ MAX_PAGE = 1_000
 EVENT_CLASSES: dict[str, DataClass] = {
     "student": DataClass.DIRECTORY,
     "enrollment": DataClass.DIRECTORY,
+    # Programs and offerings are directory data to their readers (rosters, OneRoster classes); no prices.
+    "program": DataClass.DIRECTORY,
+    "offering": DataClass.DIRECTORY,
     "application": DataClass.ADMISSIONS,
     # Household membership and guardian links, by id only (no contact or financial data).
     "household": DataClass.DIRECTORY,

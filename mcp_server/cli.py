@@ -23,6 +23,7 @@ from db.models import Organization, RoleGrant, User
 from domain.errors import DomainError
 from mcp_server.cli_enrollments import enrollments_app
 from mcp_server.cli_init import init
+from mcp_server.cli_rollover import rollover
 from mcp_server.cli_security import apikey_app, audit_app
 from mcp_server.cli_webhooks import webhooks_app
 from mcp_server.settings import Settings
@@ -40,6 +41,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("init")(init)
 app.add_typer(enrollments_app, name="enrollments")
+app.command("rollover")(rollover)
 
 # Wide enough for the users table when the output is not a terminal (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 160)

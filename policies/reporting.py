@@ -198,7 +198,7 @@ VIEWS: dict[str, ReportingView] = {
                 _c("name", "po.name", "text", "The offering's name."),
                 _c("session_label", "po.session_label", "text", "School year or session, e.g. '2026-27'."),
                 _c("start_on", "po.start_on", "date", "First day."),
-                _c("end_on", "po.end_on", "date", "Last day."),
+                _c("end_on", "po.end_on", "date", "Last day; null for a continuous offering (rolling enrollment)."),
                 _c("status", "po.status", "text", "planned, open, closed or archived."),
                 _c("capacity", "po.capacity", "integer", "Seats; null when unlimited."),
                 _c("tuition_cents", "po.tuition_cents", "integer", "List tuition in cents."),

@@ -108,6 +108,8 @@ class ToolContext:
     # API key prefixes whose remembered verification the runner drops once the call commits
     # (a deactivated owner, a revoked key or grant must be refused on the very next request).
     stale_keys: set[str] = field(default_factory=set)
+    # (stage, done, total) reports of a long write, for a face that shows progress (the CLI); None: nobody asks.
+    progress: Callable[[str, int, int], None] | None = None
 
 
 Handler = Callable[[Session, Scope, Any, ToolContext], BaseModel]

@@ -159,7 +159,13 @@ def _without_transaction_block(session: Session) -> None:
 
 
 def run_tool(
-    deps: Deps, principal: Principal, name: str, arguments: dict[str, Any] | None, *, channel: str = "mcp"
+    deps: Deps,
+    principal: Principal,
+    name: str,
+    arguments: dict[str, Any] | None,
+    *,
+    channel: str = "mcp",
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ToolResult:
     """Run one capability as `principal`.
 
@@ -237,7 +243,12 @@ def run_tool(
                     raise PermissionDenied("your API key is read-only: it may not change anything")
                 raise PermissionDenied(refusal_message(spec.data_class, spec.action))
             ctx = ToolContext(
-                today=deps.clock(), principal=principal, call_id=call_id, gateway=deps.gateway, enforcer=deps.enforcer
+                today=deps.clock(),
+                principal=principal,
+                call_id=call_id,
+                gateway=deps.gateway,
+                enforcer=deps.enforcer,
+                progress=progress,
             )
             output = spec.handler(session, scope, data, ctx)
             dumped = output.model_dump(mode="json")

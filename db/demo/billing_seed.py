@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -369,7 +369,10 @@ def seed_billing(
         session.execute(
             select(ProgramOffering)
             .join(Program, Program.id == ProgramOffering.program_id)
-            .where(Program.kind == ProgramKind.REGULAR_YEAR, ProgramOffering.end_on >= today)
+            .where(
+                Program.kind == ProgramKind.REGULAR_YEAR,
+                or_(ProgramOffering.end_on.is_(None), ProgramOffering.end_on >= today),
+            )
             .order_by(ProgramOffering.start_on, ProgramOffering.id)
         ).scalars()
     )

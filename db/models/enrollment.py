@@ -42,6 +42,7 @@ class Program(UUIDPrimaryKey, Timestamps, Base):
     """An enduring program ("Alpha Regular Year", "Summer Math Camp")."""
 
     __tablename__ = "program"
+    __table_args__ = (Index("uq_program_org_id_code", "org_id", "code", unique=True),)
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
     code: Mapped[str] = mapped_column(String(40))
@@ -54,7 +55,8 @@ class ProgramOffering(UUIDPrimaryKey, Timestamps, Base):
 
     __tablename__ = "program_offering"
     __table_args__ = (
-        CheckConstraint("end_on >= start_on", name="dates_ordered"),
+        # A continuous offering (rolling enrollment, e.g. the online school) has no fixed end.
+        CheckConstraint("end_on IS NULL OR end_on >= start_on", name="dates_ordered"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_nonnegative"),
         CheckConstraint("grade_min <= grade_max", name="grades_ordered"),
     )
@@ -65,7 +67,7 @@ class ProgramOffering(UUIDPrimaryKey, Timestamps, Base):
     # A label such as "2025-26" or "Summer 2026": data, never part of a column name.
     session_label: Mapped[str] = mapped_column(String(40))
     start_on: Mapped[dt.date]
-    end_on: Mapped[dt.date]
+    end_on: Mapped[dt.date | None]
     status: Mapped[OfferingStatus] = mapped_column(str_enum(OfferingStatus), default=OfferingStatus.OPEN)
     capacity: Mapped[int | None]
     tuition_cents: Mapped[int] = mapped_column(default=0)

@@ -36,6 +36,7 @@ from db.models import (
 from domain.billing import rules
 from domain.billing.access import require_full_sis
 from domain.billing.versions import discounts_in_force, fees_in_force, plans_in_force
+from domain.calendar import add_months
 from domain.errors import InvalidInput, NotFound
 
 DEFAULT_PLAN_CODE = "annual"
@@ -380,6 +381,15 @@ def discounts_named(
     return [definitions[c] for c in sorted(set(codes))]
 
 
+def billing_period(offering: ProgramOffering, billing_start: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day tuition is priced over: the offering's dates, or for a continuous
+    offering (no fixed end, rolling enrollment) the twelve months from the student's billing start."""
+    if offering.end_on is not None:
+        return offering.start_on, offering.end_on
+    start = max(billing_start, offering.start_on)
+    return start, add_months(start, 12) - dt.timedelta(days=1)
+
+
 def _terms(
     offering: ProgramOffering,
     *,
@@ -389,9 +399,10 @@ def _terms(
     shares: dict[uuid.UUID, int],
     fees: tuple[rules.FeeTerm, ...],
 ) -> rules.Terms:
+    start, end = billing_period(offering, billing_start)
     return rules.Terms(
-        offering_start=offering.start_on,
-        offering_end=offering.end_on,
+        offering_start=start,
+        offering_end=end,
         billing_start=max(billing_start, offering.start_on),
         tuition_cents=offering.tuition_cents,
         plan=plan_term(plan),

@@ -160,7 +160,7 @@ class OfferingRead(BaseModel):
     name: str
     session_label: str
     start_on: dt.date
-    end_on: dt.date
+    end_on: dt.date | None = Field(description="Last day; null for a continuous offering (rolling enrollment).")
     status: OfferingStatus
     capacity: int | None
     seats_taken: int

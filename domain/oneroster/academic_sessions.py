@@ -17,7 +17,7 @@ from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Organization, ProgramOffering
-from domain.calendar import school_year_start
+from domain.calendar import school_year, school_year_start
 from domain.oneroster.filters import Filter, InvalidSelectionField, Kind, matches
 from domain.oneroster.mapping import Refs, as_uuid, school_of, timestamp
 from domain.oneroster.schemas import Collection, OneRosterQuery
@@ -32,9 +32,17 @@ def session_id(kind: str, *parts: object) -> uuid.UUID:
     return uuid.uuid5(SESSION_NAMESPACE, "|".join([kind, *map(str, parts)]))
 
 
-def term_id(label: str, start_on: dt.date, end_on: dt.date) -> uuid.UUID:
-    """The sourcedId of the term of an offering period."""
-    return session_id("term", label, start_on.isoformat(), end_on.isoformat())
+def term_id(label: str, start_on: dt.date, end_on: dt.date | None) -> uuid.UUID:
+    """The sourcedId of the term of an offering period (end None: a continuous offering's)."""
+    return session_id("term", label, start_on.isoformat(), end_on.isoformat() if end_on else "open")
+
+
+def shown_end(start_on: dt.date, end_on: dt.date | None, as_of: dt.date) -> dt.date:
+    """The last day a term shows: its own, or for a continuous offering (no fixed end; OneRoster
+    requires an endDate) the last day of the school year containing `as_of` (or its start, if later)."""
+    if end_on is not None:
+        return end_on
+    return school_year(school_year_start(max(start_on, as_of)).year)[1]
 
 
 SESSION_KINDS: dict[str, Kind] = {
@@ -50,7 +58,9 @@ SESSION_KINDS: dict[str, Kind] = {
 }
 
 
-def _periods(session: Session, scope: Scope, school: str | None) -> list[tuple[str, dt.date, dt.date, dt.datetime]]:
+def _periods(
+    session: Session, scope: Scope, school: str | None
+) -> list[tuple[str, dt.date, dt.date | None, dt.datetime]]:
     """Distinct offering periods visible to the caller, with their latest modification."""
     stmt = (
         select(
@@ -69,7 +79,7 @@ def _periods(session: Session, scope: Scope, school: str | None) -> list[tuple[s
     return [(label, start, end, modified) for label, start, end, modified in session.execute(stmt)]
 
 
-def term_period(session: Session, scope: Scope, ident: str) -> tuple[str, dt.date, dt.date] | None:
+def term_period(session: Session, scope: Scope, ident: str) -> tuple[str, dt.date, dt.date | None] | None:
     """The (label, start, end) of the visible term whose sourcedId is `ident`, or None."""
     wanted = as_uuid(ident)
     for label, start, end, _ in _periods(session, scope, None):
@@ -82,10 +92,11 @@ def _session_rows(session: Session, scope: Scope, q: OneRosterQuery) -> list[dic
     """Flat rows of every visible term and school year (filterable fields plus what rendering needs)."""
     rows: list[dict[str, Any]] = []
     years: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for label, start, end, modified in _periods(session, scope, q.school_id):
+    for label, start, stored_end, modified in _periods(session, scope, q.school_id):
+        end = shown_end(start, stored_end, q.as_of)
         year = school_year_start(end).year + 1  # OneRoster names a school year by the year it ends in
         row = {
-            "sourcedId": term_id(label, start, end),
+            "sourcedId": term_id(label, start, stored_end),
             "status": "active",
             "dateLastModified": modified,
             "title": label,

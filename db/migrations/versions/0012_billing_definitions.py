@@ -10,7 +10,7 @@ staff, scholarship and early payment. billing_agreement records its agreement da
 and the refund rule version a withdrawal applies (refund_rule_id).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03 12:00:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
