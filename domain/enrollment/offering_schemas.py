@@ -37,7 +37,10 @@ class ProgramRead(BaseModel):
 
 class FeeLineInput(BaseModel):
     code: str = Field(
-        min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="e.g. 'DEPOSIT'."
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="e.g. 'deposit' (stored lower case, '-' and '.' as '_').",
     )
     name: str = Field(min_length=1, max_length=200, description="e.g. 'Enrollment deposit'.")
     kind: FeeKind = Field(description="deposit, registration, lunch, materials or other.")

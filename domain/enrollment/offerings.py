@@ -10,6 +10,7 @@ Closing an offering stops new enrollments; its stints are untouched.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -28,6 +29,8 @@ from db.models import (
 )
 from domain.audit.changes import record_changes
 from domain.billing.access import ancestors
+from domain.billing.definition_schemas import DefineFeeInput
+from domain.billing.definitions import define_fee
 from domain.enrollment.offering_schemas import (
     CloseOfferingInput,
     CreateOfferingInput,
@@ -242,24 +245,44 @@ def create_program(session: Session, scope: Scope, data: CreateProgramInput) -> 
 
 
 def add_fee_lines(
-    session: Session, scope: Scope, offering: ProgramOffering, lines: list[FeeLineInput], *, reason: str | None
-) -> list[FeeDefinition]:
-    """Fee definitions charged with an offering (callers have checked prices may be set there).
+    session: Session,
+    scope: Scope,
+    offering: ProgramOffering,
+    lines: list[FeeLineInput],
+    *,
+    reason: str | None,
+    today: dt.date,
+) -> None:
+    """Fees charged with an offering: version 1 of a fee series for that offering, as define_fee writes them.
+
+    Callers have checked that prices may be set there; billing (domain/billing/definitions.py) then
+    prices agreements with these versions like any other.
 
     Raises:
-        InvalidInput: two lines share a code.
+        InvalidInput: two lines share a code, or a line breaks a fee rule.
     """
-    codes = [line.code.lower() for line in lines]
+    codes = [fee_code(line.code) for line in lines]
     if len(set(codes)) != len(codes):
         raise InvalidInput("two fee lines share a code", field="fees")
-    rows = []
-    for line in lines:
-        fee = FeeDefinition(id=uuid.uuid4(), org_id=offering.org_id, offering_id=offering.id, **line.model_dump())
-        session.add(fee)
-        record_changes(session, scope, fee, reason=reason)
-        rows.append(fee)
-    session.flush()
-    return rows
+    for code, line in zip(codes, lines, strict=True):
+        fee = DefineFeeInput(
+            org_id=offering.org_id,
+            code=code,
+            name=line.name,
+            kind=line.kind,
+            amount_cents=line.amount_cents,
+            offering_id=offering.id,
+            timing=line.timing,
+            prorated=line.prorated,
+            refundable=line.refundable,
+            reason=reason,
+        )
+        define_fee(session, scope, fee, today=today)
+
+
+def fee_code(code: str) -> str:
+    """A fee line's code in the billing rules' form: lower case, '-' and '.' as '_' ('DEPOSIT' -> 'deposit')."""
+    return re.sub(r"[^a-z0-9_]", "_", code.lower())
 
 
 def create_offering(session: Session, scope: Scope, data: CreateOfferingInput, *, today: dt.date) -> OfferingDetail:
@@ -306,7 +329,7 @@ def create_offering(session: Session, scope: Scope, data: CreateOfferingInput, *
     session.add(offering)
     record_changes(session, scope, offering, reason=data.reason or "offering created")
     session.flush()
-    add_fee_lines(session, scope, offering, data.fees, reason=data.reason or "offering created")
+    add_fee_lines(session, scope, offering, data.fees, reason=data.reason or "offering created", today=today)
     emit_event(
         session, event_type="offering.created", org_id=org.id, payload=offering_payload(offering, cause="created")
     )

@@ -42,7 +42,7 @@ def test_an_offering_is_created_changed_closed_and_rolled_over_over_rest(integra
     )
     assert created.status_code == 201, created.text
     offering = created.json()
-    assert (offering["tuition_cents"], offering["fees"][0]["code"]) == (30_000, "BOARD")
+    assert (offering["tuition_cents"], offering["fees"][0]["code"]) == (30_000, "board")
 
     patched = client.patch(f"/api/v1/offerings/{offering['id']}", json={"capacity": 20, "reason": "bigger room"})
     assert patched.status_code == 200 and patched.json()["capacity"] == 20

@@ -101,7 +101,7 @@ def test_network_admin_creates_a_priced_offering_with_fee_lines_and_their_change
         **offering_args(demo_deps, made["id"], MIAMI, tuition_cents=95_000, fees=fees),
     )
     assert (out["tuition_cents"], out["continuous"], out["seats_taken"]) == (95_000, False, 0)
-    assert [f["code"] for f in out["fees"]] == ["DEPOSIT", "KIT"]
+    assert [f["code"] for f in out["fees"]] == ["deposit", "kit"]  # stored in the billing rules' lower-case form
     with demo_deps.session_factory() as session:
         row = session.get_one(ProgramOffering, uuid.UUID(out["id"]))
         assert (row.org_id, row.capacity, row.status) == (uuid.UUID(org_id(demo_deps, MIAMI)), 20, OfferingStatus.OPEN)
