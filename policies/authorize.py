@@ -24,6 +24,7 @@ row_filter admits `student_id IN (students of households where the user is a gua
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -106,6 +107,7 @@ def build_scope(
     *,
     operation_id: str | None = None,
     index: OrgTreeIndex | None = None,
+    today: dt.date | None = None,
 ) -> Scope:
     """The Scope `principal` runs with in this request: orgs per data class and action, guide limits, hidden columns."""
     index = index or org_index(session)
@@ -125,6 +127,7 @@ def build_scope(
         subtree_of=index.subtree,
         all_orgs=index.all_ids,
         tree_version=index.version,
+        today=today,
     )
 
 

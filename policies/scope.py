@@ -95,6 +95,9 @@ class Scope:
     # That tree's version: anything derived from org rows alone (names, inherited settings) may be
     # remembered under it, since every change to an org row gives the tree a new version. "" when unknown.
     tree_version: str = field(default="", compare=False, repr=False)
+    # The day the request is answered for: a guide's assignments count only while in force that day.
+    # None (tests, system jobs): every assignment the guide ever held counts.
+    today: dt.date | None = field(default=None, compare=False)
 
     # -- questions -------------------------------------------------------------------------
 
@@ -161,9 +164,10 @@ class Scope:
         return ids_in(org_column, ids)
 
     def guide_filter(self, student_id_column: Any, *, on: dt.date | None = None) -> ColumnElement[bool]:
-        """For a guide, `student_id IN (assigned students)`; true for everyone else."""
+        """For a guide, `student_id IN (students assigned on `on`, default the request's day)`; true for everyone else."""
         if self.guide_user_id is None:
             return true()
+        on = on or self.today
         assigned = select(GuideAssignment.student_id).where(GuideAssignment.guide_user_id == self.guide_user_id)
         if on is not None:
             assigned = assigned.where(

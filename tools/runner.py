@@ -237,7 +237,7 @@ def run_tool(
         with deps.session_factory.begin() as session:
             if spec.autocommit_read:
                 _without_transaction_block(session)
-            scope = build_scope(session, deps.enforcer, principal, operation_id=call_id)
+            scope = build_scope(session, deps.enforcer, principal, operation_id=call_id, today=deps.clock())
             if not permitted(scope, principal, spec):
                 if spec.data_class is None:
                     raise PermissionDenied("your API key is read-only: it may not change anything")

@@ -6,6 +6,7 @@ caller reads at fewer places than the rows, and carries the scope as bind parame
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import uuid
@@ -46,6 +47,9 @@ class Params:
     def user(self, user_id: uuid.UUID) -> exp.Expr:
         return self.node(f"user:{user_id}", user_id if self.dialect == "postgres" else user_id.hex)
 
+    def day(self, day: dt.date) -> exp.Expr:
+        return self.node(f"day:{day}", day if self.dialect == "postgres" else day.isoformat())
+
 
 def _raw(view: ReportingView, name: str) -> exp.Column:
     col = view.by_name[name]
@@ -71,17 +75,28 @@ def _in_orgs(params: Params, column: exp.Expr, ids: frozenset[uuid.UUID]) -> exp
     return exp.In(this=column, query=exp.Subquery(this=_select([exp.column("value")], each)))
 
 
-def _guide_students(params: Params, guide: uuid.UUID) -> exp.Select:
-    mine = exp.EQ(this=exp.column("guide_user_id", table="sis_ga"), expression=params.user(guide))
+def _guide_students(params: Params, guide: uuid.UUID, today: dt.date | None) -> exp.Select:
+    """The guide's students; with `today`, only assignments in force that day (Scope.guide_filter)."""
+    mine: exp.Expr = exp.EQ(this=exp.column("guide_user_id", table="sis_ga"), expression=params.user(guide))
+    if today is not None:
+        day = params.day(today)
+        started = exp.LTE(this=exp.column("start_on", table="sis_ga"), expression=day)
+        ends = exp.column("end_on", table="sis_ga")
+        running = exp.Paren(
+            this=exp.or_(exp.Is(this=ends, expression=exp.Null()), exp.GTE(this=ends.copy(), expression=day.copy()))
+        )
+        mine = exp.and_(mine, started, running)
     return _select([exp.column("student_id", table="sis_ga")], _table("guide_assignment", "sis_ga"), mine)
 
 
-def _guide_predicate(params: Params, view: ReportingView, guide: uuid.UUID) -> exp.Expr:
+def _guide_predicate(params: Params, view: ReportingView, guide: uuid.UUID, today: dt.date | None) -> exp.Expr:
     if view.student_column is not None:
-        return exp.In(this=_raw(view, view.student_column), query=exp.Subquery(this=_guide_students(params, guide)))
+        students = _guide_students(params, guide, today)
+        return exp.In(this=_raw(view, view.student_column), query=exp.Subquery(this=students))
     if view.household_column is not None:
         assigned = exp.In(
-            this=exp.column("student_id", table="sis_hs"), query=exp.Subquery(this=_guide_students(params, guide))
+            this=exp.column("student_id", table="sis_hs"),
+            query=exp.Subquery(this=_guide_students(params, guide, today)),
         )
         members = _select([exp.column("household_id", table="sis_hs")], _table("household_student", "sis_hs"), assigned)
         return exp.In(this=_raw(view, view.household_column), query=exp.Subquery(this=members))
@@ -104,7 +119,7 @@ def _row_predicate(params: Params, scope: Scope, view: ReportingView, data_class
     if full:
         parts.append(_in_orgs(params, org, full))
     if limited:
-        parts.append(exp.and_(_in_orgs(params, org, limited), _guide_predicate(params, view, guide)))
+        parts.append(exp.and_(_in_orgs(params, org, limited), _guide_predicate(params, view, guide, scope.today)))
     if not parts:
         return exp.false()
     return parts[0] if len(parts) == 1 else exp.Paren(this=exp.or_(*parts))

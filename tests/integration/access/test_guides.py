@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+import re
+
+from sqlalchemy import select, text
 
 from db.models import GuideAssignment, Student
+from policies.authorize import build_scope
+from policies.enforcer import default_enforcer
+from policies.sql_guard.guard import guard_sql
 from tests.integration.access.conftest import call, change_fields, count, keyed, refusal
 
 
@@ -107,3 +113,32 @@ def test_end_guide_assignment_sets_the_last_day_with_change_events(demo_deps, pe
     assert again.code == "assignment_ended"
     assert (early.code, early.field) == ("invalid_input", "end_on")
     assert (other.code, other.field) == ("not_found", "assignment_id")
+
+
+def _guarded_student_ids(deps, guide, today):
+    """run_sql's students view as the guard rewrites it for the guide on `today`, run on the test's connection."""
+    with deps.session_factory() as session:
+        dialect = "postgres" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+        scope = build_scope(session, default_enforcer(), guide, today=today)
+        statement = guard_sql("SELECT student_id FROM students", scope, dialect=dialect, limit=500)
+        params = {f"p{i}": value for i, value in enumerate(statement.params, start=1)}
+        rows = session.execute(text(re.sub(r"\$(\d+)", r":p\1", statement.sql)), params).all()
+        return {str(r[0]).replace("-", "") for r in rows}
+
+
+def test_a_guide_stops_seeing_a_student_once_the_assignment_has_ended(demo_deps, persona, places):
+    """Access follows the assignment's dates on every path: the tools (Scope) and run_sql (the SQL guard)."""
+    guide, registrar = persona("guide_austin"), persona("registrar_austin")
+    student = unassigned_student(demo_deps, guide, places["austin"])
+    made = call(
+        demo_deps, registrar, "assign_guide", guide_user_id=str(guide.user_id), student_id=str(student),
+        start_on="2026-09-01",
+    )  # fmt: skip
+    assert call(demo_deps, guide, "get_student", student_id=str(student)).id == student
+    assert student.hex in _guarded_student_ids(demo_deps, guide, dt.date(2026, 11, 20))
+
+    call(demo_deps, registrar, "end_guide_assignment", assignment_id=str(made.assignment_id), end_on="2026-11-10")
+
+    assert refusal(demo_deps, guide, "get_student", student_id=str(student)).code == "not_found"
+    assert student.hex not in _guarded_student_ids(demo_deps, guide, dt.date(2026, 11, 20))
+    assert student.hex in _guarded_student_ids(demo_deps, guide, dt.date(2026, 11, 5)), "in force on its own days"
