@@ -5,13 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -23,6 +20,7 @@ from db.models import Organization, RoleGrant, User
 from domain.errors import DomainError
 from mcp_server.cli_enrollments import enrollments_app
 from mcp_server.cli_init import init
+from mcp_server.cli_progress import progress_bars
 from mcp_server.cli_rollover import rollover
 from mcp_server.cli_security import apikey_app, audit_app
 from mcp_server.cli_webhooks import webhooks_app
@@ -61,26 +59,6 @@ def _engine(ctx: typer.Context) -> Engine:
     return make_engine(_settings(ctx).database_url)
 
 
-@contextmanager
-def _progress() -> Iterator[Callable[[str, int, int], None]]:
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=False,
-    ) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=max(total, 1))
-            progress.update(tasks[stage], completed=done, total=max(total, 1))
-
-        yield report
-
-
 def _is_empty(engine: Engine) -> bool:
     with Session(engine) as session:
         return session.execute(select(func.count()).select_from(Organization)).scalar_one() == 0
@@ -106,7 +84,7 @@ def seed_demo_command(
     engine = _engine(ctx)
     upgrade(engine)
     anchor = _parse_date(today) if today else dt.date.today()
-    with _progress() as report:
+    with progress_bars() as report:
         summary = seed_full_demo(engine, seed=seed, today=anchor, progress=report)
     console.print(f"demo data written: {summary}")
 
@@ -124,7 +102,7 @@ def seed_scale_command(
 
     engine = _engine(ctx)
     upgrade(engine)
-    with _progress() as report:
+    with progress_bars() as report:
         summary = seed_scale(
             engine, campuses=campuses, students=students, attendance_days=attendance_days, seed=seed, progress=report
         )
@@ -192,7 +170,7 @@ def demo(
     if _is_empty(engine):
         from mcp_server.demo import seed_full_demo
 
-        with _progress() as report:
+        with progress_bars() as report:
             seed_full_demo(engine, seed=seed, today=dt.date.today(), progress=report)
     users_list(ctx)
     console.print(

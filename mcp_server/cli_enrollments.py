@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from db.engine import make_engine, make_session_factory
+from mcp_server.cli_progress import progress_bars
 from mcp_server.enrollment_job import advance_all
 from mcp_server.settings import Settings
 
@@ -32,18 +32,11 @@ def advance(
         raise typer.Exit(1) from None
     engine = make_engine(ctx.ensure_object(Settings).database_url)
     try:
-        with Progress(
-            TextColumn("[bold]advancing enrollments"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-        ) as bar:
-            task = bar.add_task("advance", total=None)
+        with progress_bars() as report:
             result = advance_all(
                 make_session_factory(engine),
                 as_of=day,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=lambda done, total: report("advancing enrollments", done, total),
             )
     finally:
         engine.dispose()

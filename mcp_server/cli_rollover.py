@@ -12,7 +12,6 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +20,7 @@ from db.engine import make_engine
 from db.models import Organization
 from domain.enrollment.offering_schemas import RolloverPlan
 from domain.errors import DomainError
+from mcp_server.cli_progress import progress_bars
 from mcp_server.settings import Settings
 from mcp_server.wiring import build_deps
 from policies.principal import load_principal
@@ -74,20 +74,7 @@ def rollover(
             "org_id": str(org_id),
             "tuition_change_bp": tuition_change_bp,
         }
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-        ) as progress:
-            tasks: dict[str, TaskID] = {}
-
-            def report(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = progress.add_task(stage, total=max(total, 1))
-                progress.update(tasks[stage], completed=done, total=max(total, 1))
-
+        with progress_bars() as report:
             tool = "preview_rollover" if dry_run else "run_rollover"
             result = run_tool(deps, principal, tool, arguments, channel="cli", progress=report)
     except ToolCallError as err:
