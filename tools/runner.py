@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import QueryOutcome
@@ -277,6 +277,19 @@ def run_tool(
         return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students, data=dumped)
     except DataDefect:  # stored data broke a rule the code relies on: a defect, not the caller's mistake
         raise internal_error() from None
+    except IntegrityError:
+        # A unique or foreign-key rule the checks above let through: another call committed the same
+        # row first (two first definitions of one code at once). Nothing was saved; trying again gets
+        # the rule's own clear refusal. The constraint is logged here, never shown.
+        log.warning("tool %s lost a write race (call %s)", name, call_id, exc_info=True)
+        raise fail(
+            "conflict",
+            "another change to the same record was saved at the same moment; nothing was saved, try again",
+            QueryOutcome.INVALID,
+            status=409,
+            scope=scope,
+            purpose=data.purpose,
+        ) from None
     except DomainError as err:
         outcome = next((o for cls, o in _OUTCOME.items() if isinstance(err, cls)), QueryOutcome.INVALID)
         raise fail(

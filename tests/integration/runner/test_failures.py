@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db.models import QueryLog
+from db.models import NumberSequence, QueryLog
 from db.models.audit import QueryOutcome
 from domain.errors import InvalidInput
 from tools.catalog import CATALOG, load_catalog
@@ -62,3 +62,22 @@ def test_text_with_a_nul_character_is_refused_before_anything_is_stored(demo_dep
     assert (refused.value.code, refused.value.status, refused.value.field) == ("invalid_input", 422, "text")
     assert "NUL" in refused.value.message
     assert _last_entry(demo_deps).outcome == QueryOutcome.INVALID
+
+
+def test_a_write_that_loses_a_race_to_a_unique_rule_is_a_conflict_and_saves_nothing(demo_deps, persona, monkeypatch):
+    """The database's own unique rule (what a concurrent twin commits first) answers 409, not a 500."""
+    with demo_deps.session_factory() as session:
+        taken = session.execute(select(NumberSequence.name).limit(1)).scalar_one()
+
+    def handler(session: Any, *_: Any) -> Any:
+        session.add(NumberSequence(name=taken, next_value=1))
+        session.flush()
+
+    spec = load_catalog()["whoami"]
+    monkeypatch.setitem(CATALOG, "whoami", dataclasses.replace(spec, handler=handler))
+    with pytest.raises(ToolCallError) as failed:
+        run_tool(demo_deps, persona("registrar_austin"), "whoami", {}, channel="test")
+    assert (failed.value.code, failed.value.status) == ("conflict", 409)
+    assert "number_sequence" not in failed.value.message and "UNIQUE" not in failed.value.message.upper()
+    entry = _last_entry(demo_deps)
+    assert (entry.seq, entry.outcome, entry.error_code) == (failed.value.audit_seq, QueryOutcome.INVALID, "conflict")
