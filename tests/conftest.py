@@ -86,10 +86,11 @@ def fresh_database(
     """
     flavour = "demo" if demo else "empty"
     shared = _run_dir(tmp)
-    with FileLock(str(shared / f"template-{kind}-{flavour}.lock")):
-        built = shared / f"template-{kind}-{flavour}.built"
+    # Named by the run as well: a temp directory another run left behind must not vouch for this run's templates.
+    with FileLock(str(shared / f"template-{kind}-{flavour}-{RUN_ID}.lock")):
+        built = shared / f"template-{kind}-{flavour}-{RUN_ID}.built"
         if kind == "sqlite":
-            template = shared / f"template-{flavour}.db"
+            template = shared / f"template-{flavour}-{RUN_ID}.db"
             if not built.exists():
                 _build(make_engine(f"sqlite:///{template}"), demo)
                 built.touch()
