@@ -58,6 +58,8 @@ class ReportingView:
     household_column: str | None = None
     # Cross joins between two large views are refused before they run.
     large: bool = True
+    # A fixed condition over the real tables every row meets, besides the scope (merged records left out).
+    rows_where: str | None = None
     by_name: Mapping[str, ReportingColumn] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -89,12 +91,14 @@ VIEWS: dict[str, ReportingView] = {
     for v in (
         ReportingView(
             name="students",
-            description="One row per student, with the home campus their records belong to.",
+            description="One row per student (merged duplicates left out), with the home campus their records belong to.",
             data_class=DataClass.DIRECTORY,
             tables=(("s", "student"),),
             joins=(),
             org_column="org_id",
             student_column="student_id",
+            # A merged record is a tombstone pointing at its survivor: one child, counted once.
+            rows_where="s.merged_into_id IS NULL",
             columns=(
                 _c("student_id", "s.id", "uuid", "The student's id.", student=True),
                 _c("student_number", "s.student_number", "integer", "Human-readable sequential student number."),

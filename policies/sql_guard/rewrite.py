@@ -161,7 +161,10 @@ def scoped_subquery(params: Params, scope: Scope, ref: ViewRef, dialect: EngineD
             value = exp.Case(ifs=[exp.If(this=_row_predicate(params, scope, view, column_class), true=value)])
         items.append(exp.Alias(this=value, alias=exp.to_identifier(name)))
     (first_alias, first_table), *rest = view.tables
-    select = _select(items, _table(first_table, first_alias), _row_predicate(params, scope, view, view.data_class))
+    where = _row_predicate(params, scope, view, view.data_class)
+    if view.rows_where is not None:
+        where = exp.and_(_join_condition(view.rows_where), where)
+    select = _select(items, _table(first_table, first_alias), where)
     if rest:
         select.set(
             "joins",

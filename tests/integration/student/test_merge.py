@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from db.models import (
     AttendanceRecord,
@@ -20,6 +21,9 @@ from db.models import (
 )
 from domain.student import merge
 from domain.student.merge import student_references
+from policies.authorize import build_scope
+from policies.enforcer import default_enforcer
+from policies.sql_guard.guard import guard_sql
 from tests.factories import create_dose, create_enrollment, create_household
 from tests.integration.student.records_helpers import (
     call,
@@ -252,3 +256,24 @@ def test_oneroster_marks_the_tombstone_tobedeleted_and_keeps_the_survivor_active
         for sid in (survivor["id"], duplicate["id"])
     }
     assert statuses == {survivor["id"]: "active", duplicate["id"]: "tobedeleted"}
+
+
+def _guarded_ids(deps, who, sql):
+    """run_sql's answer as the guard rewrites it for `who`, run on the test's own connection (run_sql
+    reads on a dedicated one, which cannot see this test's uncommitted rows)."""
+    with deps.session_factory() as session:
+        dialect = "postgres" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+        statement = guard_sql(sql, build_scope(session, default_enforcer(), who), dialect=dialect, limit=1000)
+        params = {f"p{i}": value for i, value in enumerate(statement.params, start=1)}
+        rows = session.execute(text(re.sub(r"\$(\d+)", r":p\1", statement.sql)), params).all()
+        return {str(r[0]).replace("-", "") for r in rows}
+
+
+def test_run_sql_counts_a_merged_child_once(demo_deps, persona, pair):
+    survivor, duplicate, _ = pair
+    registrar = persona("registrar_austin")
+    before = _guarded_ids(demo_deps, registrar, "SELECT student_id FROM students WHERE last_name = 'Merge-Test'")
+    assert {uuid.UUID(survivor["id"]).hex, uuid.UUID(duplicate["id"]).hex} <= before
+    call(demo_deps, registrar, "merge_students", survivor_id=survivor["id"], merged_id=duplicate["id"], reason="same")
+    after = _guarded_ids(demo_deps, registrar, "SELECT student_id FROM students WHERE last_name = 'Merge-Test'")
+    assert after == before - {uuid.UUID(duplicate["id"]).hex}
