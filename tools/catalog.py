@@ -133,6 +133,8 @@ class ToolSpec:
     student_id_fields: tuple[str, ...] = ("student_id",)
     # A read whose statements run without BEGIN/COMMIT on PostgreSQL (see `tool`).
     autocommit_read: bool = False
+    # False: never offered to the chat's language model (its output is a credential, shown once).
+    chat: bool = True
 
     @property
     def read_only(self) -> bool:
@@ -151,6 +153,7 @@ def tool(
     destructive: bool = False,
     student_id_fields: Iterable[str] = ("student_id",),
     autocommit_read: bool = False,
+    chat: bool = True,
 ) -> Callable[[F], F]:
     """Register a tool in the catalog under its function name.
 
@@ -187,6 +190,7 @@ def tool(
             destructive=destructive,
             student_id_fields=tuple(student_id_fields),
             autocommit_read=autocommit_read,
+            chat=chat,
         )
         return fn
 

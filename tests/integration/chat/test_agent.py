@@ -60,6 +60,14 @@ def test_the_model_is_offered_only_the_read_tools_the_persona_may_use(demo_deps,
     assert body["max_tokens"] <= 1024
 
 
+def test_a_tool_whose_answer_is_a_key_is_never_offered_even_with_writes_on(demo_deps, caller):
+    with FakeAnthropic([Reply([said("ok")])]) as fake:
+        run(demo_deps, caller("network_admin"), settings_for(fake.url, allow_writes=True), "make me a key")
+    offered = {t["name"] for t in fake.requests[0].body["tools"]}
+    assert "enroll_student" in offered and "create_user" in offered, "writes are on"
+    assert "create_api_key" not in offered, "a new key must not reach the model's provider"
+
+
 def test_tool_use_runs_through_the_runner_as_the_persona_and_is_audited(demo_deps, caller, org_id, query_log):
     austin = org_id("austin")
     script = [
