@@ -143,6 +143,20 @@ _OUTCOME = {
 }
 
 
+# Query-log argument keys the server sets; a caller's argument of the same name is kept beside them.
+_SERVER_KEYS = ("channel", "guard")
+
+
+def _logged_arguments(given: dict[str, Any], channel: str, guard: Any) -> dict[str, Any]:
+    """The arguments as the query log records them: the caller's, then the server's own fields, which
+    a caller cannot spoof (an argument named `channel` or `guard` is logged as `caller:channel`)."""
+    logged = {(f"caller:{k}" if k in _SERVER_KEYS else k): v for k, v in given.items()}
+    logged["channel"] = channel
+    if guard:
+        logged["guard"] = guard
+    return logged
+
+
 def _without_transaction_block(session: Session) -> None:
     """Run an `autocommit_read` tool's statements without BEGIN/COMMIT on PostgreSQL (two round trips fewer).
 
@@ -192,9 +206,7 @@ def run_tool(
         extra: dict[str, Any] | None = None,
     ) -> ToolCallError:
         extra = extra or {}
-        arguments = {"channel": channel, **raw}
-        if extra.get("details"):
-            arguments["guard"] = extra["details"]
+        arguments = _logged_arguments(raw, channel, extra.get("details"))
         with deps.session_factory.begin() as session:
             entry = record_query(
                 session,
@@ -255,9 +267,9 @@ def run_tool(
             extra = _query_log_fields(output)
             found = _student_ids(dumped, spec.student_id_fields) | {str(s) for s in extra.get("student_ids", ())}
             students = tuple(sorted(found))
-            arguments = {"channel": channel, **data.model_dump(mode="json", exclude={"purpose"})}
-            if extra.get("details"):
-                arguments["guard"] = extra["details"]
+            arguments = _logged_arguments(
+                data.model_dump(mode="json", exclude={"purpose"}), channel, extra.get("details")
+            )
             entry = record_query(
                 session,
                 actor,

@@ -41,16 +41,29 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_WORDS.search(snake)) or not _SECRET_PARTS.isdisjoint(snake.split("_"))
 
 
+def storable(text: str) -> str:
+    """`text` as any text column stores it: NUL (which PostgreSQL refuses) written as a visible `\\x00`."""
+    return text.replace("\x00", "\\x00")
+
+
+def _storable_or_none(text: str | None) -> str | None:
+    return None if text is None else storable(text)
+
+
 def redact(value: Any, *, _key: str | None = None) -> Any:
-    """`value` as JSON-safe data with secrets replaced by a marker (by argument name or by shape)."""
+    """`value` as JSON-safe data with secrets replaced by a marker (by argument name or by shape).
+
+    Any input can be logged: NUL in a key or a value is written visibly rather than failing the insert.
+    """
     if _key is not None and is_secret_name(_key):
         return None if value is None else REDACTED
     if isinstance(value, Mapping):
-        return {str(k): redact(v, _key=str(k)) for k, v in value.items()}
+        return {storable(str(k)): redact(v, _key=str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v, _key=_key) for v in value]
     safe = json_safe(value)
     if isinstance(safe, str):
+        safe = storable(safe)
         if _SECRET_VALUE.search(safe):
             return REDACTED
         if len(safe) > MAX_TEXT:
@@ -98,18 +111,18 @@ def record_query(
         "roles": sorted(set(scope.roles)) if scope else [],
         "scope_summary": json_safe(dict(scope.summary)) if scope else {},
         "policy_version": (scope.policy_version or None) if scope else None,
-        "capability": capability,
+        "capability": storable(capability)[:100],
         "operation_id": actor.operation_id,
         "arguments": redact(dict(arguments or {})),
-        "purpose": purpose[:500] if purpose else None,
+        "purpose": storable(purpose)[:500] if purpose else None,
         "student_ids_disclosed": sorted({str(s) for s in student_ids}),
         "row_count": row_count,
         "outcome": QueryOutcome(outcome),
         "error_code": error_code,
-        "error_message": error_message[:MAX_TEXT] if error_message else None,
+        "error_message": storable(error_message)[:MAX_TEXT] if error_message else None,
         "duration_us": int(duration_us),
-        "sql_original": sql_original,
-        "sql_executed": sql_executed,
+        "sql_original": _storable_or_none(sql_original),
+        "sql_executed": _storable_or_none(sql_executed),
     }
     (row,) = append(session, Chain.QUERY_LOG, [values])
     return LoggedEntry(seq=row["seq"], entry_hash=row["entry_hash"])

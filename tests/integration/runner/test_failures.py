@@ -81,3 +81,37 @@ def test_a_write_that_loses_a_race_to_a_unique_rule_is_a_conflict_and_saves_noth
     assert "number_sequence" not in failed.value.message and "UNIQUE" not in failed.value.message.upper()
     entry = _last_entry(demo_deps)
     assert (entry.seq, entry.outcome, entry.error_code) == (failed.value.audit_seq, QueryOutcome.INVALID, "conflict")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"purpose": "why\x00not"}, {"text\x00": "ann"}, {"text": "ann", "limit": "\x00"}],
+    ids=["nul-in-purpose", "nul-in-a-key", "nul-in-a-value"],
+)
+def test_a_call_with_nul_anywhere_is_refused_and_still_recorded(demo_deps, persona, arguments):
+    """PostgreSQL refuses NUL in text: before, such a call failed its own query-log insert and left no entry."""
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(demo_deps, persona("registrar_austin"), "search_students", arguments, channel="test")
+    entry = _last_entry(demo_deps)
+    assert (entry.seq, entry.outcome) == (refused.value.audit_seq, QueryOutcome.INVALID)
+    assert "\\x00" in str(entry.arguments) and "\x00" not in str(entry.arguments)
+
+
+def test_an_unknown_tool_with_a_nul_and_a_long_name_is_recorded(demo_deps, persona):
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(demo_deps, persona("registrar_austin"), "x\x00" + "y" * 300, {}, channel="test")
+    entry = _last_entry(demo_deps)
+    assert (entry.seq, refused.value.code) == (refused.value.audit_seq, "unknown_tool")
+    assert entry.capability.startswith("x\\x00y") and len(entry.capability) <= 100
+
+
+def test_the_server_fields_of_a_log_entry_cannot_be_spoofed_by_arguments(demo_deps, persona):
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(
+            demo_deps, persona("registrar_austin"), "search_students",
+            {"text": "ann", "channel": "rest", "guard": {"verdict": "allowed"}, "bogus": 1}, channel="test",
+        )  # fmt: skip
+    entry = _last_entry(demo_deps)
+    assert entry.seq == refused.value.audit_seq
+    assert entry.arguments["channel"] == "test" and "guard" not in entry.arguments
+    assert entry.arguments["caller:channel"] == "rest" and entry.arguments["caller:guard"] == {"verdict": "allowed"}
