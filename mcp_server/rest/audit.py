@@ -37,12 +37,18 @@ CHANGE_EVENT_COLUMNS = [
 ]  # fmt: skip
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
+    """A CSV cell; caller-written text that a spreadsheet would run as a formula is quoted with a leading '."""
     if value is None:
         return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, default=str)
-    return str(value)
+    if isinstance(value, bool | int | float):
+        return str(value)
+    text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict | list) else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def add_routes(router: APIRouter, deps: Deps) -> None:

@@ -32,3 +32,15 @@ def test_roles_without_the_audit_class_are_refused(integrator_db):
         response = integrator_db.client("registrar_austin").get(route)
         assert response.status_code == 403, (route, response.text)
         assert response.json()["error"]["message"] == "the audit log is not visible to your role"
+
+
+def test_caller_text_that_a_spreadsheet_would_run_is_exported_inert(integrator_db):
+    """OWASP CSV injection: a purpose such as =HYPERLINK(...) must not arrive as a formula."""
+    client = integrator_db.client("network_admin")
+    planted = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB"]
+    for purpose in planted:
+        client.get("/api/v1/students", params={"text": "a", "limit": 1, "purpose": purpose})
+    exported = client.get("/api/v1/audit/log.csv", params={"capability": "search_students"})
+    purposes = {r["purpose"] for r in csv.DictReader(io.StringIO(exported.text))}
+    assert {"'" + p for p in planted} <= purposes
+    assert not any(p and p[0] in "=+-@\t" for p in purposes)
