@@ -15,7 +15,9 @@ Every call runs in one transaction. A benchmarked hot read may opt out on Postgr
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import inspect
+import math
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -53,6 +55,8 @@ class ToolInput(BaseModel):
         """NUL cannot be stored in a PostgreSQL text column (nor shown): refuse it up front, on every face."""
         if info.field_name not in cls.nul_checked_elsewhere and _holds_nul(value):
             raise ValueError("text must not contain NUL (0x00) characters")
+        if _out_of_range(value):
+            raise ValueError(f"numbers must be finite and between -{MAX_NUMBER} and {MAX_NUMBER}")
         return value
 
     def as_domain(self, model: type[M], **filled: object) -> M:
@@ -70,6 +74,29 @@ class ToolInput(BaseModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+# The widest number any input may carry (2**53 - 1: exact in JSON and within every integer column),
+# whatever its own field allows: a bigger one is the caller's mistake, never an overflow in the database.
+MAX_NUMBER = 2**53 - 1
+
+
+def _out_of_range(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > MAX_NUMBER
+    if isinstance(value, float):
+        return not math.isfinite(value) or abs(value) > MAX_NUMBER
+    if isinstance(value, decimal.Decimal):
+        return not value.is_finite() or abs(value) > MAX_NUMBER
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_out_of_range(item) for item in value)
+    if isinstance(value, dict):
+        return any(_out_of_range(v) for v in value.values())
+    if isinstance(value, BaseModel):
+        return any(_out_of_range(getattr(value, name)) for name in type(value).model_fields)
+    return False
 
 
 def _holds_nul(value: object) -> bool:

@@ -115,3 +115,23 @@ def test_the_server_fields_of_a_log_entry_cannot_be_spoofed_by_arguments(demo_de
     assert entry.seq == refused.value.audit_seq
     assert entry.arguments["channel"] == "test" and "guard" not in entry.arguments
     assert entry.arguments["caller:channel"] == "rest" and entry.arguments["caller:guard"] == {"verdict": "allowed"}
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "field"),
+    [
+        ("search_students", {"text": "a", "offset": 2**63}, "offset"),
+        ("list_outstanding_balances", {"over_dollars": 1e300}, "over_dollars"),
+        ("list_outstanding_balances", {"over_dollars": "1e400"}, "over_dollars"),
+        ("query_roster", {"limit": 10, "offset": -(2**63)}, "offset"),
+    ],
+    ids=["offset-2^63", "dollars-1e300", "dollars-infinite", "offset-minus-2^63"],
+)
+def test_numbers_too_big_for_any_column_are_the_callers_mistake_naming_the_field(
+    demo_deps, persona, tool, arguments, field
+):
+    """Before, 2**63 reached PostgreSQL (bigint out of range) and 1e400 reached arithmetic: a 500."""
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(demo_deps, persona("network_admin"), tool, arguments, channel="test")
+    assert (refused.value.code, refused.value.status) == ("invalid_input", 422)
+    assert refused.value.field == field
