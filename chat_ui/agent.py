@@ -154,7 +154,7 @@ class Agent:
         """The catalog entries offered to the model: visible to the caller, read-only unless writes are on,
         and never one whose answer is a credential (a new API key would reach the model's provider)."""
         specs = visible_tools(self.deps, self.caller.principal)
-        return [s for s in specs if s.chat and (s.read_only or self.settings.allow_writes)]
+        return [s for s in specs if not s.returns_secret and (s.read_only or self.settings.allow_writes)]
 
     def answer(self, question: str) -> Iterator[ChatEvent]:
         """The events of the answer to `question`, streamed as the model produces them."""

@@ -229,7 +229,7 @@ def end_guide_assignment(
 # -- API keys --------------------------------------------------------------------------------
 
 
-@tool(data_class=None, action=Action.WRITE, title="Create an API key", idempotent=False, chat=False)
+@tool(data_class=None, action=Action.WRITE, title="Create an API key", idempotent=False, returns_secret=True)
 def create_api_key(session: Session, scope: Scope, data: CreateApiKeyInput, ctx: ToolContext) -> CreatedApiKey:
     """Create an API key and return it once (field api_key): store it, it cannot be shown again.
 

@@ -160,8 +160,9 @@ class ToolSpec:
     student_id_fields: tuple[str, ...] = ("student_id",)
     # A read whose statements run without BEGIN/COMMIT on PostgreSQL (see `tool`).
     autocommit_read: bool = False
-    # False: never offered to the chat's language model (its output is a credential, shown once).
-    chat: bool = True
+    # Its answer is a credential, shown once: never offered to the chat's language model, never kept
+    # by the REST idempotency store.
+    returns_secret: bool = False
 
     @property
     def read_only(self) -> bool:
@@ -180,7 +181,7 @@ def tool(
     destructive: bool = False,
     student_id_fields: Iterable[str] = ("student_id",),
     autocommit_read: bool = False,
-    chat: bool = True,
+    returns_secret: bool = False,
 ) -> Callable[[F], F]:
     """Register a tool in the catalog under its function name.
 
@@ -217,7 +218,7 @@ def tool(
             destructive=destructive,
             student_id_fields=tuple(student_id_fields),
             autocommit_read=autocommit_read,
-            chat=chat,
+            returns_secret=returns_secret,
         )
         return fn
 

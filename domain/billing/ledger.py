@@ -44,7 +44,7 @@ from domain.billing.schemas import (
     PaymentRead,
     RecordPaymentInput,
 )
-from domain.errors import InvalidInput, NotFound
+from domain.errors import DuplicateRecord, InvalidInput, NotFound
 from domain.visibility import org_condition, visible_student
 from policies.scope import Action, DataClass, Scope
 
@@ -126,6 +126,27 @@ def balance_on(session: Session, household_id: uuid.UUID, day: dt.date) -> int:
     return int(total)
 
 
+def _refuse_a_second_recording(session: Session, household_id: uuid.UUID, data: RecordPaymentInput) -> None:
+    """The same check (method and reference) already on this household's ledger is recorded twice by mistake."""
+    assert data.reference is not None
+    earlier = session.execute(
+        select(LedgerEntry.posted_on, LedgerEntry.amount_cents)
+        .where(
+            LedgerEntry.household_id == household_id,
+            LedgerEntry.kind == LedgerKind.PAYMENT,
+            LedgerEntry.method == data.method,
+            func.lower(LedgerEntry.reference) == data.reference.strip().lower(),
+        )
+        .limit(1)
+    ).first()
+    if earlier is not None:
+        raise DuplicateRecord(
+            f"a {data.method.value} payment with reference {data.reference!r} of ${-earlier.amount_cents / 100:,.2f} "
+            f"was already recorded on {earlier.posted_on}; pass confirm_duplicate=true if this is another payment",
+            field="reference",
+        )
+
+
 def record_payment(session: Session, scope: Scope, data: RecordPaymentInput, *, today: dt.date) -> PaymentRead:
     """Record a check, cash or transfer payment on a household's ledger (oldest installments first).
 
@@ -161,6 +182,8 @@ def record_payment(session: Session, scope: Scope, data: RecordPaymentInput, *, 
     paid_on = data.paid_on or today
     if paid_on > today:
         raise InvalidInput("a payment cannot be recorded before it is received", field="paid_on")
+    if data.reference and not data.confirm_duplicate:
+        _refuse_a_second_recording(session, household.id, data)
     entry = LedgerEntry(
         id=uuid.uuid4(),
         org_id=org_id,

@@ -103,7 +103,9 @@ class OutstandingBalancesQuery(BaseModel):
 
 class RecordPaymentInput(BaseModel):
     household_id: uuid.UUID = Field(description="The paying household (from get_household or compute_balance).")
-    amount_cents: int = Field(gt=0, description="Amount received in cents (125000 = $1,250.00).")
+    amount_cents: int = Field(
+        gt=0, le=100_000_000, description="Amount received in cents (125000 = $1,250.00); at most $1,000,000."
+    )
     method: PaymentMethod = Field(description="'check', 'cash' or 'transfer' (card payments come from the gateway).")
     paid_on: dt.date | None = Field(default=None, description="The day the money was received; default today.")
     reference: str | None = Field(default=None, max_length=120, description="Check number or transfer reference.")
@@ -111,6 +113,11 @@ class RecordPaymentInput(BaseModel):
         default=None, description="The installment this pays (from compute_balance); omit to pay the oldest first."
     )
     memo: str | None = Field(default=None, max_length=300, description="A note for the ledger.")
+    confirm_duplicate: bool = Field(
+        default=False,
+        description="Record it although this household already has a payment with this method and reference "
+        "(a second check with the same number is refused unless this is true).",
+    )
 
     @model_validator(mode="after")
     def _manual_only(self) -> RecordPaymentInput:

@@ -97,14 +97,17 @@ def tool_route(
     body: bool | None = None,
     operation_id: str | None = None,
     description: str | None = None,
-    idempotent_key: bool = False,
+    idempotent_key: bool | None = None,
 ) -> None:
     """Add `METHOD path` calling `tool`: path params and query (GET/DELETE) or JSON body fill its input.
 
-    With `idempotent_key` the route honours an Idempotency-Key header (mcp_server/rest/idempotency.py):
-    a retry with the same key gets the first answer, refusals included, instead of a second write.
+    Every write route honours an Idempotency-Key header (mcp_server/rest/idempotency.py) unless
+    `idempotent_key=False`: a retry with the same key gets the first answer, refusals included,
+    instead of a second write. A tool whose answer is a credential never has its answer stored.
     """
     spec = spec_of(tool)
+    if idempotent_key is None:
+        idempotent_key = not spec.read_only and not spec.returns_secret
     path_names = set(re.findall(r"{(\w+)}", path))
     use_body = body if body is not None else method not in ("GET", "DELETE")
     rest_model = without(spec.input_model, path_names, "Body" if use_body else "Query")

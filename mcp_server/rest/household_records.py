@@ -7,13 +7,14 @@ or call `POST /tools/remove_student_from_household` with `shares` in its body.
 """
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from domain.household.schemas import HouseholdRead
+from mcp_server.rest import idempotency
 from mcp_server.rest.core import call, principal_dependency, spec_of, tool_route
-from mcp_server.rest.errors import ERROR_RESPONSES
+from mcp_server.rest.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from policies.principal import Principal
 from tools.runner import Deps
 
@@ -51,16 +52,23 @@ def _remove_student_route(router: APIRouter, deps: Deps) -> None:
 
     def remove_student_from_household(
         principal: Annotated[Principal, Depends(principal_dependency(deps))],
+        request: Request,
         household_id: Annotated[uuid.UUID, Path(description="The household (from get_household).")],
         student_id: Annotated[uuid.UUID, Path(description="The student to remove (from get_household).")],
         reason: Annotated[str | None, Query(max_length=300, description="Why the student leaves (audit).")] = None,
         purpose: Annotated[str | None, Query(max_length=300, description="Why you ask (query log).")] = None,
-    ) -> HouseholdRead:
+        idempotency_key: idempotency.KeyHeader = None,
+    ) -> Any:
         arguments = {"household_id": str(household_id), "student_id": str(student_id)}
         arguments |= {k: v for k, v in (("reason", reason), ("purpose", purpose)) if v is not None}
-        output = call(deps, principal, spec.name, arguments).output
-        assert isinstance(output, HouseholdRead)
-        return output
+
+        def answer() -> tuple[int, Any]:
+            try:
+                return 200, call(deps, principal, spec.name, arguments).data
+            except ApiError as err:  # a refusal is an answer too: a retry gets it again
+                return err.status, ErrorBody(error=err.detail).model_dump(mode="json")
+
+        return idempotency.respond_once(deps, principal, idempotency_key, request, arguments, answer)
 
     router.add_api_route(
         "/households/{household_id}/students/{student_id}",

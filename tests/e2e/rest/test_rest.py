@@ -9,7 +9,19 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Enrollment, EnrollmentStatus, ProgramOffering, QueryLog, Student
+from db.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Household,
+    LedgerEntry,
+    LedgerKind,
+    Organization,
+    ProgramOffering,
+    QueryLog,
+    Student,
+)
+from db.models.org import OrgKind
+from tools.catalog import load_catalog
 
 
 def _free_students(integrator_db, count: int) -> tuple[str, list[str]]:
@@ -221,3 +233,52 @@ def test_openapi_is_served_and_versioned(integrator_db):
     operations = {op["operationId"] for item in spec["paths"].values() for op in item.values() if "operationId" in op}
     assert {"search_students", "query_roster", "create_enrollments", "list_events", "getAllUsers"} <= operations
     assert client.get("/docs").status_code == 200
+
+
+def test_every_write_route_honours_an_idempotency_key_but_the_one_answering_a_key(integrator_db):
+    """A retried write must not be a second write (#15): the header is on every write route's contract."""
+    spec = integrator_db.client().get("/openapi.json").json()
+    catalog = load_catalog()
+    missing, secret = [], []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "get" or path.startswith("/api/v1/tools/") or not path.startswith("/api/v1/"):
+                continue
+            spec_of = catalog.get(operation["operationId"])
+            # Reads sent as POST (previews) repeat harmlessly; a Stripe event is deduped by its own id.
+            if spec_of is None or spec_of.read_only:
+                continue
+            headers = {p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"}
+            target = secret if operation["operationId"] == "create_api_key" else missing
+            if ("idempotency-key" in headers) == (target is missing):
+                continue
+            target.append(f"{method.upper()} {path}")
+    assert not missing, f"write routes without Idempotency-Key: {missing}"
+    assert not secret, "a created key's answer must never be stored for replay"
+
+
+def test_a_payment_retried_with_its_idempotency_key_is_recorded_once(integrator_db):
+    with Session(integrator_db.engine) as session:
+        household = session.execute(
+            select(Household.id)
+            .join(Organization, Organization.id == Household.org_id)
+            .where(Organization.kind == OrgKind.FULL_SIS)
+            .order_by(Household.id)
+            .limit(1)
+        ).scalar_one()
+    client = integrator_db.client("network_admin")
+    body = {"amount_cents": 12_345, "method": "check", "reference": f"chk-{uuid.uuid4().hex[:6]}"}
+    url = f"/api/v1/households/{household}/payments"
+    first = client.post(url, json=body, headers={"Idempotency-Key": body["reference"]})
+    again = client.post(url, json=body, headers={"Idempotency-Key": body["reference"]})
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201 and again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    second = client.post(url, json=body)
+    assert second.status_code == 409 and second.json()["error"]["field"] == "reference"
+    with Session(integrator_db.engine) as session:
+        recorded = session.execute(
+            select(LedgerEntry.id).where(
+                LedgerEntry.kind == LedgerKind.PAYMENT, LedgerEntry.reference == body["reference"]
+            )
+        ).all()
+    assert len(recorded) == 1

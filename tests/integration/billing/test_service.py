@@ -40,7 +40,7 @@ from domain.billing.schemas import (
     RefundPaymentInput,
     SetPaymentPlanInput,
 )
-from domain.errors import NotApplicable, NotFound, PermissionDenied
+from domain.errors import DuplicateRecord, NotApplicable, NotFound, PermissionDenied
 from policies.scope import Action
 from tests.factories import create_household
 from tests.integration.billing.support import (
@@ -646,3 +646,20 @@ def test_an_event_about_a_payment_not_yet_known_asks_for_redelivery(session, wor
         gateway_events.apply_gateway_event(session, event, today=TODAY)
     foreign = WebhookEvent("evt_10", "payment_intent.succeeded", "pi_foreign", 100)
     assert gateway_events.apply_gateway_event(session, foreign, today=TODAY).startswith("ignored")
+
+
+def test_the_same_check_recorded_twice_is_refused_unless_confirmed(session, world):
+    """A second payment with the same method and reference on one household is a double entry (#15)."""
+    student, stint = student_in(session, world)
+    household = family(session, world, student)
+    plan(session, world, stint.id, "monthly")
+    pay(session, world, household.id, 40_000, reference="Check 1042")
+    with pytest.raises(DuplicateRecord) as refused:
+        pay(session, world, household.id, 40_000, reference=" check 1042 ")
+    assert refused.value.field == "reference" and "$400.00" in refused.value.message
+    assert pay(session, world, household.id, 40_000, reference="Check 1042", confirm_duplicate=True)
+    assert pay(session, world, household.id, 40_000, reference="Check 1043")
+    payments = session.execute(
+        select(func.count()).where(LedgerEntry.household_id == household.id, LedgerEntry.kind == LedgerKind.PAYMENT)
+    ).scalar_one()
+    assert payments == 3
