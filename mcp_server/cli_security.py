@@ -16,11 +16,14 @@ from sqlalchemy.orm import Session
 
 from db.base import utcnow
 from db.engine import make_engine
-from db.models import Organization, User
+from db.models import Organization, RoleGrant, User
 from domain.audit.chain import Chain, verify_chain
 from domain.errors import DomainError
 from mcp_server.auth import create_api_key, list_api_keys, revoke_api_key
 from mcp_server.settings import Settings
+from policies.enforcer import default_enforcer
+from policies.principal import grant_in_force
+from policies.scope import Action, DataClass
 
 apikey_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail: verify its hash chains.", no_args_is_help=True)
@@ -66,6 +69,21 @@ def _audit() -> None:
     """The audit trail: verify its hash chains."""
 
 
+def default_read_scopes(session: Session, owner: User) -> list[str]:
+    """The read scopes the owner's roles can use: sis.read, and audit.read for a role that reads the audit log.
+
+    Write scopes stay opt-in (`--scope sis.write`). A user with no grant in force gets sis.read, which
+    then reads nothing until a grant is made.
+    """
+    roles = session.execute(
+        select(RoleGrant.role).where(RoleGrant.user_id == owner.id, grant_in_force(dt.date.today()))
+    ).scalars()
+    enforcer = default_enforcer()
+    readable = {dc for role in set(roles) for dc, act in enforcer.permissions(role) if act is Action.READ}
+    scopes = ["sis.read"] if readable - {DataClass.AUDIT} or not readable else []
+    return scopes + (["audit.read"] if DataClass.AUDIT in readable else [])
+
+
 @apikey_app.command("create")
 def apikey_create(
     ctx: typer.Context,
@@ -73,7 +91,11 @@ def apikey_create(
     name: Annotated[str, typer.Option("--name", help="What the key is for, shown in lists.")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", help="OAuth-style scope (repeat): roster.readonly, sis.read, sis.write, audit.read."),
+        typer.Option(
+            "--scope",
+            help="OAuth-style scope (repeat): roster.readonly, sis.read, sis.write, audit.read; default: the read "
+            "scopes the user's roles can use (sis.read, plus audit.read for an auditor).",
+        ),
     ] = None,
     org: Annotated[
         str | None, typer.Option("--org", help="Org path narrowing the user's grants, e.g. /alpha/austin/.")
@@ -95,7 +117,7 @@ def apikey_create(
                 _fail(f"no organization with path {path!r}")
         expires_at = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
         key, plaintext = create_api_key(
-            session, owner, name, scope or ["sis.read"], org_id=org_id, expires_at=expires_at
+            session, owner, name, scope or default_read_scopes(session, owner), org_id=org_id, expires_at=expires_at
         )
         console.print(f"created API key {key.prefix} ({key.name}) for {owner.email}, scopes: {', '.join(key.scopes)}")
         if expires_at:

@@ -7,7 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from db.models import OrgLevel, QueryLog
+from db.models import Organization, OrgLevel, QueryLog
 from mcp_server.auth import authenticate_api_key
 from mcp_server.cli_security import apikey_app, audit_app
 from mcp_server.settings import Settings
@@ -123,3 +123,20 @@ def test_verify_names_the_first_broken_entry_and_exits_one(cli_db):
     assert result.exit_code == 1
     assert "query_log: BROKEN at seq 2" in result.stderr and "altered" in result.stderr
     assert "change_event: intact" in result.stdout
+
+
+def test_a_key_made_without_scopes_reads_what_its_owners_roles_read_and_writes_nothing(cli_db):
+    """An auditor's default key reads the audit log (before: sis.read only, and a refusal blaming the role)."""
+    with Session(cli_db, expire_on_commit=False) as session:
+        root = session.query(Organization).filter_by(slug="alpha").one()
+        auditor = create_user(session, email="auditor@alpha.example")
+        grant(session, auditor, "auditor", root)
+        session.commit()
+    made = {}
+    for email in ("auditor@alpha.example", "registrar@alpha.example"):
+        result = sis(apikey_app, ["create", "--user", email, "--name", "default"], cli_db)
+        assert result.exit_code == 0, result.output
+        with Session(cli_db) as session:
+            made[email] = authenticate_api_key(session, result.stdout.strip().splitlines()[-1]).token_scopes
+    assert sorted(made["auditor@alpha.example"]) == ["audit.read", "sis.read"]
+    assert list(made["registrar@alpha.example"]) == ["sis.read"], "write scopes stay opt-in"
