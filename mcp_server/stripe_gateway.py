@@ -10,7 +10,9 @@ another server. The composition root (mcp_server/wiring.py) puts the gateway in 
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -170,14 +172,51 @@ def to_webhook_event(event: Any) -> WebhookEvent:
     )
 
 
-def construct_event(payload: bytes, signature: str | None, secret: str) -> Any:
-    """Verify the Stripe-Signature header over the raw body (5-minute tolerance) and parse the event.
+TOLERANCE_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
+# A Stripe event nests a few levels (event -> data -> object -> metadata); far deeper is not one.
+MAX_DEPTH = 12
+
+
+def construct_event(payload: bytes, signature: str | None, secret: str, *, now: float | None = None) -> Any:
+    """Verify the Stripe-Signature header over the raw body (5-minute tolerance either way) and parse the event.
+
+    A signed body must still be a Stripe event: a JSON object with an id, a type and `data.object`,
+    nested no deeper than an event is. Stripe's SDK checks only that a signature is not too old; a
+    timestamp more than the tolerance in the future is refused here as well.
 
     Raises:
-        stripe.SignatureVerificationError: missing, wrong or stale signature.
-        ValueError: the body is not a JSON event.
+        stripe.SignatureVerificationError: missing, wrong, stale or future signature.
+        ValueError: the body is not a Stripe event.
     """
-    return stripe.Webhook.construct_event(payload, signature, secret)
+    stripe.WebhookSignature.verify_header(payload, signature, secret, TOLERANCE_SECONDS)
+    stamps = [part[2:] for part in (signature or "").split(",") if part.strip().startswith("t=")]
+    moment = time.time() if now is None else now
+    if stamps and stamps[0].strip().isdigit() and int(stamps[0]) > moment + TOLERANCE_SECONDS:
+        raise stripe.SignatureVerificationError(  # type: ignore[no-untyped-call]
+            "timestamp is in the future, outside the tolerance zone", signature
+        )
+    try:
+        body = json.loads(payload)
+    except (ValueError, RecursionError) as err:
+        raise ValueError(f"not JSON ({type(err).__name__})") from None
+    if not isinstance(body, dict) or _depth(body) > MAX_DEPTH:
+        raise ValueError("a Stripe event is a JSON object of a few levels")
+    data = body.get("data")
+    if not (isinstance(body.get("id"), str) and isinstance(body.get("type"), str) and isinstance(data, dict)):
+        raise ValueError("a Stripe event has a string id, a string type and a data object")
+    if not isinstance(data.get("object"), dict):
+        raise ValueError("a Stripe event's data.object is an object")
+    return stripe.Event.construct_from(body, stripe.api_key)
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
 
 
 def gateway_from_settings(settings: Settings) -> StripeGateway | None:

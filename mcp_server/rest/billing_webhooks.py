@@ -72,12 +72,18 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     try:
         verified: Any = construct_event(payload, signature, secret)
     except stripe.SignatureVerificationError as err:
-        stale = "tolerance" in str(err).lower()
+        text = str(err).lower()
+        stale = "tolerance" in text
         code, what = ("stale_signature", "is too old") if stale else ("invalid_signature", "does not match")
+        if "future" in text:
+            code, what = "stale_signature", "is dated in the future"
         return _error(400, code, f"the {SIGNATURE_HEADER} {what}: {err.user_message or err}")
     except ValueError as err:
         return _error(400, "invalid_payload", f"the body is not a Stripe event: {err}")
-    event = to_webhook_event(verified)
+    try:
+        event = to_webhook_event(verified)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return _error(400, "invalid_payload", "the body is signed but is not a payment or charge event")
     deps: Deps = request.app.state.deps
     try:
         outcome = await run_in_threadpool(_apply, deps, event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import time
@@ -229,3 +230,31 @@ def test_without_a_webhook_secret_the_endpoint_says_webhooks_are_disabled(billin
         response = client.post(PATH, content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})
 
     assert response.status_code == 503 and "STRIPE_WEBHOOK_SECRET" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "[]",
+        '"an event"',
+        json.dumps({"id": "evt_1", "type": "payment_intent.succeeded", "data": []}),
+        json.dumps({"id": "evt_2", "type": "payment_intent.succeeded", "data": {"object": "pi_1"}}),
+        json.dumps({"id": 7, "type": None, "data": {"object": {}}}),
+        json.dumps({"id": "evt_3", "type": "payment_intent.succeeded", "data": {"object": functools.reduce(
+            lambda inner, _: {"x": inner}, range(500), {})}}),
+        "{" * 5000,
+    ],
+    ids=["array", "string", "data-list", "object-string", "wrong-types", "deep", "unbalanced"],
+)  # fmt: skip
+def test_a_validly_signed_body_that_is_not_an_event_is_a_400_not_a_500(client, payload):
+    response = post(client, payload)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_payload"
+
+
+def test_a_signature_dated_in_the_future_beyond_the_tolerance_is_refused(client, billing_deps, who, gateway):
+    attempt = pending_charge(billing_deps, who, gateway)
+    ahead = post(client, event("payment_intent.succeeded", intent(attempt)), timestamp=int(time.time()) + 3_600)
+    assert (ahead.status_code, ahead.json()["error"]["code"]) == (400, "stale_signature")
+    assert "future" in ahead.json()["error"]["message"]
+    assert payments_of(billing_deps, attempt) == []
