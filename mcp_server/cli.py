@@ -187,7 +187,7 @@ def mcp_stdio(ctx: typer.Context) -> None:
     import logging
 
     from mcp_server.auth import authenticate_stdio
-    from mcp_server.mcp_face import fixed_principal_server
+    from mcp_server.mcp_face import stdio_server
     from mcp_server.wiring import build_deps
 
     # stdout is the protocol channel: every log line goes to stderr.
@@ -197,8 +197,8 @@ def mcp_stdio(ctx: typer.Context) -> None:
     upgrade(engine)
     deps = build_deps(settings, engine)
     with deps.session_factory.begin() as session:
-        principal = authenticate_stdio(session, settings.api_key)
-    fixed_principal_server(deps, principal).run()
+        authenticate_stdio(session, settings.api_key)  # refuse to start without a valid key
+    stdio_server(deps, settings.api_key or "").run()
 
 
 def main() -> None:

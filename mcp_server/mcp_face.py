@@ -23,7 +23,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 
 from domain.errors import DomainError
-from mcp_server.auth import authenticate_api_key
+from mcp_server.auth import authenticate_api_key, authenticate_stdio
 from policies.principal import Principal
 from tools.catalog import ToolSpec, load_catalog
 from tools.questions import STAFF_QUESTIONS
@@ -111,7 +111,12 @@ class CatalogMCPServer(MCPServer[Any]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult:
-        principal = self._principal()
+        principal = self._resolve_principal()
+        if principal is None:
+            refusal = {"code": "unauthenticated", "message": "this session's API key or its grants are no longer valid"}
+            return CallToolResult(
+                content=[TextContent(text=json.dumps({"error": refusal}))], structured_content=None, is_error=True
+            )
         try:
             result = await anyio.to_thread.run_sync(lambda: run_tool(self.deps, principal, name, arguments))
         except ToolCallError as err:
@@ -225,6 +230,26 @@ def http_server(deps: Deps, *, base_url: str) -> CatalogMCPServer:
             validate_token_resource=False,
         ),
     )
+
+
+def stdio_server(deps: Deps, api_key: str) -> CatalogMCPServer:
+    """The MCP server of `sis mcp`: the key is checked again as often as the HTTP faces check theirs.
+
+    A revoked key, a deactivated owner or a lapsed grant ends what the process may do within the
+    auth cache's lifetime (`SIS_AUTH_CACHE_SECONDS`), not at its next start.
+    """
+
+    def check() -> Principal:
+        with deps.session_factory.begin() as session:
+            return authenticate_stdio(session, api_key)
+
+    def resolve() -> Principal | None:
+        try:
+            return deps.recently_verified.verify("stdio", api_key, check, lambda p: p.api_key_prefix)
+        except DomainError:
+            return None
+
+    return CatalogMCPServer(deps, resolve)
 
 
 def fixed_principal_server(deps: Deps, principal: Principal) -> CatalogMCPServer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -141,3 +142,25 @@ async def test_http_a_key_revoked_here_is_refused_at_its_next_request_despite_th
             headers={"Accept": "application/json, text/event-stream"},
         )
     assert refused.status_code == 401
+
+
+async def test_stdio_server_stops_acting_for_a_key_revoked_while_it_runs(served_db):
+    """`sis mcp` checked its key once, at start; a revoked key kept working for the life of the process."""
+    from sqlalchemy.orm import Session
+
+    from db.models import User
+    from mcp_server.auth import create_api_key, revoke_api_key
+
+    with Session(served_db.engine) as session, session.begin():
+        user = session.query(User).filter(User.email == email_of("nurse_austin")).one()
+        key, plaintext = create_api_key(session, user, "stdio revoked mid-session", ["sis.read"])
+        prefix = key.prefix
+    params = stdio_params(served_db, plaintext)
+    params.env["SIS_AUTH_CACHE_SECONDS"] = "0"
+    async with Client(params) as client:
+        assert not (await client.call_tool("whoami", {})).is_error
+        with Session(served_db.engine) as session, session.begin():
+            revoke_api_key(session, prefix)
+        refused = await client.call_tool("whoami", {})
+    assert refused.is_error
+    assert json.loads(refused.content[0].text)["error"]["code"] == "unauthenticated"
