@@ -416,6 +416,9 @@ def record_attendance(session: Session, scope: Scope, data: RecordAttendanceInpu
     campus_id = _campus_for_day(session, student, data)
     if not scope.allows_org(campus_id, DataClass.ATTENDANCE, Action.WRITE):
         raise PermissionDenied("you may not record attendance at this campus", field="student_id")
+    # Concurrent writes for one student queue on the student's row, so the second sees the first's
+    # record and updates it instead of inserting a twin (a unique violation) into the same day.
+    session.execute(select(Student.id).where(Student.id == student.id).with_for_update())
     record = session.execute(
         select(AttendanceRecord).where(
             AttendanceRecord.student_id == student.id, AttendanceRecord.day_on == data.day_on
