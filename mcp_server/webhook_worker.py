@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.base import utcnow
 from db.models import DeliveryStatus, DomainEvent, Organization, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from domain.events import lock_cursor, publish_pending, set_cursor, to_read
+from domain.errors import DomainError
+from domain.events import event_class, lock_cursor, publish_pending, set_cursor, to_read
 from domain.webhooks.service import ALL_EVENTS
 from domain.webhooks.signing import (
     ATTEMPT_HEADER,
@@ -45,8 +46,36 @@ from domain.webhooks.signing import (
     SIGNATURE_HEADER,
     signature_header,
 )
+from policies.authorize import build_scope
+from policies.enforcer import default_enforcer
+from policies.principal import load_principal
+from policies.scope import Action, Scope
 
 log = logging.getLogger("sis.webhooks")
+
+
+class _OwnerScopes:
+    """Each subscription owner's scope as of this fan-out: a subscription delivers only what its owner
+    may read now, at the event's org (`*` means the readable types), so a revoked grant or a
+    deactivated owner stops deliveries. Decided once per owner per fan-out."""
+
+    def __init__(self, session: Session, today: dt.date) -> None:
+        self.session, self.today = session, today
+        self._scopes: dict[uuid.UUID, Scope | None] = {}
+
+    def may_read(self, owner: uuid.UUID | None, event: DomainEvent) -> bool:
+        if owner is None:
+            return False
+        if owner not in self._scopes:
+            try:
+                principal = load_principal(self.session, user_id=owner, today=self.today)
+                self._scopes[owner] = build_scope(self.session, default_enforcer(), principal, today=self.today)
+            except DomainError:  # deactivated or gone
+                self._scopes[owner] = None
+        scope = self._scopes[owner]
+        return scope is not None and scope.allows_org(event.org_id, event_class(event.event_type), Action.READ)
+
+
 FANOUT = "fanout"
 USER_AGENT = "sis-webhooks/1"
 
@@ -142,12 +171,14 @@ class Dispatcher:
                 .join(Organization, Organization.id == WebhookSubscription.org_id)
                 .where(WebhookSubscription.is_active.is_(True))
             ).all()
+            owners = _OwnerScopes(session, self.clock().date())
             owed = [
                 (sub.id, event.id)
                 for event, event_path in events
                 for sub, sub_path in subs
                 if event_path.startswith(sub_path)
                 and (ALL_EVENTS in sub.event_types or event.event_type in sub.event_types)
+                and owners.may_read(sub.created_by_user_id, event)
             ]
             existing = set()
             if owed:

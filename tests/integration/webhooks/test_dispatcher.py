@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from db.base import utcnow
-from db.models import DeliveryStatus, Organization, WebhookAttempt, WebhookDelivery
+from db.models import DeliveryStatus, DomainEvent, Organization, RoleGrant, WebhookAttempt, WebhookDelivery
 from domain.events import emit_event
 from domain.webhooks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
 from mcp_server.cli_webhooks import http_sender
@@ -250,3 +250,25 @@ def test_pull_feed_resumes_after_a_position_and_respects_scope(demo_deps, person
     assert positions == sorted(positions) and first.has_more
     miami = run_tool(demo_deps, persona("registrar_miami"), "list_events", {}).output
     assert not set(events) & {str(e.id) for e in miami.items}
+
+
+def test_a_star_subscription_delivers_only_what_its_owner_may_read_now(demo_deps, persona, receiver):
+    """The Austin registrar (no financial access) subscribed to * and received payment bodies (#15)."""
+    _subscribe(demo_deps, persona, receiver.url, ["*"])
+    _emit(demo_deps, 1, "enrollment.created")
+    _emit(demo_deps, 1, "payment.refunded")
+    dispatcher = Dispatcher(demo_deps.session_factory, lambda *a: SendResult(200), clock=Clock())
+    assert dispatcher.fan_out()[1] == 1, "the enrollment event only: financial events are not the registrar's"
+    with demo_deps.session_factory() as session:
+        delivered = session.execute(
+            select(DomainEvent.event_type).join(WebhookDelivery, WebhookDelivery.event_id == DomainEvent.id)
+        ).scalars()
+        assert list(delivered) == ["enrollment.created"]
+
+    registrar = persona("registrar_austin")
+    with demo_deps.session_factory.begin() as session:
+        session.execute(
+            update(RoleGrant).where(RoleGrant.user_id == registrar.user_id).values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+    _emit(demo_deps, 1, "enrollment.created")
+    assert dispatcher.fan_out()[1] == 0, "a revoked grant stops deliveries"
