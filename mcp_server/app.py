@@ -86,6 +86,7 @@ def create_app(
     app.state.stripe_webhook_secret = settings.stripe_webhook_secret
     app.state.mcp = mcp
     app.state.demo_mode = demo_mode
+    app.state.public_url = settings.public_url or base_url.rstrip("/")
 
     @app.get("/healthz", tags=["system"])
     def healthz() -> dict[str, Any]:

@@ -26,6 +26,9 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     # SIS_ALLOWED_HOSTS: Host headers the MCP endpoint accepts beyond loopback.
     allowed_hosts: tuple[str, ...] = ()
+    # SIS_PUBLIC_URL: the address clients reach the server at (links in OneRoster answers are built
+    # from it, never from a request's Host header); default: the address it serves on.
+    public_url: str | None = None
     # SIS_AUTH_CACHE_SECONDS: how long the HTTP faces remember a verified credential (0: never).
     auth_cache_seconds: float = DEFAULT_AUTH_CACHE_SECONDS
     # ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL / SIS_CHAT_BASE_URL, SIS_CHAT_*
@@ -47,6 +50,7 @@ class Settings:
             database_url=text("SIS_DATABASE_URL") or DEFAULT_DATABASE_URL,
             api_key=text("SIS_API_KEY"),
             allowed_hosts=tuple(h.strip() for h in environ.get("SIS_ALLOWED_HOSTS", "").split(",") if h.strip()),
+            public_url=_http_url(text("SIS_PUBLIC_URL")),
             auth_cache_seconds=_seconds(environ.get("SIS_AUTH_CACHE_SECONDS", ""), DEFAULT_AUTH_CACHE_SECONDS),
             chat=ChatSettings(
                 api_key=text("ANTHROPIC_API_KEY"),
@@ -61,6 +65,13 @@ class Settings:
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             stripe_webhook_secret=text("STRIPE_WEBHOOK_SECRET"),
         )
+
+
+def _http_url(value: str | None) -> str | None:
+    """An http(s) URL without a trailing slash, or None (unset or not such a URL)."""
+    if value and value.startswith(("http://", "https://")) and "://" in value and value.split("://", 1)[1]:
+        return value.rstrip("/")
+    return None
 
 
 def _count(value: str, default: int) -> int:

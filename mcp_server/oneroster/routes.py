@@ -180,10 +180,18 @@ def _credential_dependency(deps: Deps, scopes: tuple[str, ...]) -> Callable[...,
     return credential
 
 
+def public_base(request: Request) -> str:
+    """The server's public address (SIS_PUBLIC_URL, else the address it serves on): never the request's
+    Host header, which a caller chooses (Host: evil.example must not put evil.example in links)."""
+    return str(getattr(request.app.state, "public_url", "") or "http://127.0.0.1:8000").rstrip("/")
+
+
 def _link_header(request: Request, total: int, limit: int, offset: int) -> str:
     def url(at: int) -> str:
         # Header values are Latin-1: anything else in the request URL travels percent-encoded.
-        return "<" + quote(str(request.url.include_query_params(limit=limit, offset=at)), safe=URL_SAFE) + ">"
+        here = request.url.include_query_params(limit=limit, offset=at)
+        target = public_base(request) + here.path + (f"?{here.query}" if here.query else "")
+        return "<" + quote(target, safe=URL_SAFE) + ">"
 
     last = max(((total - 1) // limit) * limit, 0)
     links = [f'{url(0)}; rel="first"']
@@ -203,7 +211,7 @@ def _endpoint(deps: Deps, route: Route) -> Callable[..., Any]:
         credential: Credential = params.pop("credential")
         args: dict[str, Any] = {
             "collection": route.collection.value,
-            "base_url": str(request.base_url).rstrip("/") + BASE_PATH,
+            "base_url": public_base(request) + BASE_PATH,
         }
         for name, field in route.parents:
             args[field] = params.pop(name)

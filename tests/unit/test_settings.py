@@ -9,6 +9,7 @@ ENVIRON = {
     "SIS_API_KEY": "sis_live_abcd1234_stdio-secret",
     "SIS_ALLOWED_HOSTS": "sis.example:443, ,10.0.0.5:8000",
     "SIS_AUTH_CACHE_SECONDS": "0.5",
+    "SIS_PUBLIC_URL": "https://sis.example/ ",
     "ANTHROPIC_API_KEY": "sk-ant-model-secret",
     "SIS_CHAT_MODEL": "claude-haiku-5-5",
     "SIS_CHAT_BASE_URL": "http://127.0.0.1:9",
@@ -26,6 +27,7 @@ def test_every_setting_is_read_from_the_mapping_given():
     assert settings.api_key == "sis_live_abcd1234_stdio-secret"
     assert settings.allowed_hosts == ("sis.example:443", "10.0.0.5:8000")
     assert settings.auth_cache_seconds == 0.5
+    assert settings.public_url == "https://sis.example"
     chat = settings.chat
     assert chat.online and chat.model == "claude-haiku-5-5" and chat.base_url == "http://127.0.0.1:9"
     assert chat.max_steps == 4 and chat.max_tokens == 1024 and chat.allow_writes
@@ -49,3 +51,8 @@ def test_no_secret_appears_in_the_repr():
     assert "claude-haiku-5-5" in shown
     for secret in ("stdio-secret", "model-secret", "stripe-secret", "webhook-secret"):
         assert secret not in shown
+
+
+def test_a_public_url_that_is_not_http_is_ignored():
+    assert Settings.from_environ({"SIS_PUBLIC_URL": "javascript:alert(1)"}).public_url is None
+    assert Settings.from_environ({"SIS_PUBLIC_URL": "https://"}).public_url is None

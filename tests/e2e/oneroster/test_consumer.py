@@ -132,3 +132,14 @@ def test_guide_sees_only_assigned_students_and_their_classes(integrator_db):
     guide = integrator_db.client("guide_austin").get(f"{BASE}/students", params={"limit": "1000"})
     assert guide.status_code == 200
     assert 0 < int(guide.headers["x-total-count"]) <= 12
+
+
+def test_links_and_hrefs_come_from_the_servers_public_address_not_the_host_header(integrator_db):
+    """`Host: evil.example` gave links to evil.example (#15): they are built from SIS_PUBLIC_URL (default
+    the address served on)."""
+    reader = integrator_db.client("network_admin")
+    response = reader.get(f"{BASE}/users", params={"limit": 2}, headers={"Host": "evil.example"})
+    assert response.status_code == 200, response.text
+    assert "evil.example" not in response.headers["link"] and "evil.example" not in response.text
+    assert "http://127.0.0.1:8000" + BASE in response.headers["link"]
+    assert '"href": "http://127.0.0.1:8000' in response.text.replace('":"', '": "')
