@@ -51,7 +51,9 @@ class CreateSubscriptionInput(BaseModel):
 class SubscriptionRead(BaseModel):
     id: uuid.UUID
     org_id: uuid.UUID
-    url: str
+    url: str | None = Field(
+        description="Where deliveries go; shown only to those who may manage the org's subscriptions (null otherwise)."
+    )
     event_types: list[str]
     description: str | None
     is_active: bool
@@ -104,7 +106,8 @@ def _get(session: Session, scope: Scope, subscription_id: uuid.UUID, action: Act
     return sub
 
 
-def _read(session: Session, sub: WebhookSubscription) -> SubscriptionRead:
+def _read(session: Session, sub: WebhookSubscription, scope: Scope | None = None) -> SubscriptionRead:
+    """The subscription as `scope` may see it: its URL only for a manager of its org (None: the creator)."""
     counts = dict(
         session.execute(
             select(WebhookDelivery.status, func.count())
@@ -115,7 +118,7 @@ def _read(session: Session, sub: WebhookSubscription) -> SubscriptionRead:
     return SubscriptionRead(
         id=sub.id,
         org_id=sub.org_id,
-        url=sub.url,
+        url=sub.url if scope is None or scope.allows_org(sub.org_id, DataClass.DIRECTORY, Action.WRITE) else None,
         event_types=list(sub.event_types),
         description=sub.description,
         is_active=sub.is_active,
@@ -164,7 +167,7 @@ def list_subscriptions(session: Session, scope: Scope) -> SubscriptionPage:
         .order_by(WebhookSubscription.created_at.desc(), WebhookSubscription.id)
         .limit(MAX_SUBSCRIPTIONS_PAGE)
     ).scalars()
-    return SubscriptionPage(items=[_read(session, s) for s in subs])
+    return SubscriptionPage(items=[_read(session, s, scope) for s in subs])
 
 
 def get_subscription(session: Session, scope: Scope, subscription_id: uuid.UUID) -> SubscriptionRead:
@@ -173,7 +176,7 @@ def get_subscription(session: Session, scope: Scope, subscription_id: uuid.UUID)
     Raises:
         NotFound: unknown or outside the caller's scope.
     """
-    return _read(session, _get(session, scope, subscription_id, Action.READ))
+    return _read(session, _get(session, scope, subscription_id, Action.READ), scope)
 
 
 def deactivate_subscription(session: Session, scope: Scope, subscription_id: uuid.UUID) -> SubscriptionRead:

@@ -272,3 +272,17 @@ def test_a_star_subscription_delivers_only_what_its_owner_may_read_now(demo_deps
         )
     _emit(demo_deps, 1, "enrollment.created")
     assert dispatcher.fan_out()[1] == 0, "a revoked grant stops deliveries"
+
+
+def test_a_subscriptions_url_is_shown_only_to_those_who_may_manage_it(demo_deps, persona, receiver):
+    """Every directory reader saw where an org's events go (#15); now only its managers do."""
+    made = _subscribe(demo_deps, persona, receiver.url + "/private", ["enrollment.created"])
+    seen = {
+        name: {
+            s["id"]: s["url"]
+            for s in run_tool(demo_deps, persona(name), "list_webhook_subscriptions", {}).data["items"]
+        }
+        for name in ("registrar_austin", "nurse_austin")
+    }
+    assert seen["registrar_austin"][made["id"]] == receiver.url + "/private"
+    assert seen["nurse_austin"][made["id"]] is None, "a nurse reads the directory but does not manage webhooks"
