@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Household, HouseholdGuardian, User, UserKind
+from domain.access.users import create_user_row
 from domain.audit.changes import record_changes, record_deletion
 from domain.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
 from domain.events import emit_event
@@ -61,25 +62,22 @@ def _existing_guardian(session: Session, scope: Scope, user_id: uuid.UUID) -> Us
 def create_guardian_user(
     session: Session, scope: Scope, *, name: str, email: str, phone: str | None, org_id: uuid.UUID, reason: str | None
 ) -> User:
-    """A new guardian account (email already normalized), with its change events.
+    """A new guardian account (email already normalized), through the one user-creation path.
 
     Raises:
         DuplicateRecord: an account already has this email (naming it when the caller may link it).
     """
-    # The lead may fold this into domain/access's user creation; guardians need no role grant.
     taken = session.execute(select(User).where(func.lower(User.email) == email)).scalar_one_or_none()
+    if taken is not None and taken.kind is UserKind.GUARDIAN and _linkable(session, scope, taken):
+        raise DuplicateRecord(
+            f"a guardian account with email {email} already exists (user {taken.id}); "
+            f"pass guardian_user_id={taken.id} to add them",
+            field="email",
+        )
     if taken is not None:
-        if taken.kind is UserKind.GUARDIAN and _linkable(session, scope, taken):
-            raise DuplicateRecord(
-                f"a guardian account with email {email} already exists (user {taken.id}); "
-                f"pass guardian_user_id={taken.id} to add them",
-                field="email",
-            )
         raise DuplicateRecord(f"an account with email {email} already exists; use another email", field="email")
-    user = User(id=uuid.uuid4(), email=email, display_name=name, kind=UserKind.GUARDIAN, phone=phone, is_active=True)
-    session.add(user)
-    record_changes(session, scope, user, reason=reason, org_id=org_id)
-    return user
+    # Guardians need no role grant; their home org is the household's, where their events belong.
+    return create_user_row(session, scope, email, name, UserKind.GUARDIAN, phone, org_id=org_id, reason=reason)
 
 
 def _priority(session: Session, household: Household, wanted: int | None) -> int:
