@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 
 SCHOOL_YEAR_START_MONTH = 8
+_SCHOOL_YEAR_LABEL = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def school_year_start(today: dt.date) -> dt.date:
     """August 1 of the school year containing `today` (the default start of "this year")."""
     year = today.year if today.month >= SCHOOL_YEAR_START_MONTH else today.year - 1
     return dt.date(year, SCHOOL_YEAR_START_MONTH, 1)
+
+
+def school_year_label_start(label: str) -> int | None:
+    """The year a school year label starts in ('2026-27' -> 2026); None unless it names two consecutive years.
+
+    Callers word their own refusal: the label is an org's calendar, a rollover's year or a chart's.
+    """
+    found = _SCHOOL_YEAR_LABEL.match(label)
+    if found is None or (int(found[1]) + 1) % 100 != int(found[2]):
+        return None
+    return int(found[1])
 
 
 def school_year(first_year: int) -> tuple[dt.date, dt.date]:

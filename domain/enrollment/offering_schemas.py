@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from db.models import FeeKind, FeeTiming, OfferingStatus, ProgramKind
-
-SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
+from domain.calendar import school_year_label_start
 
 
 class CreateProgramInput(BaseModel):
@@ -140,10 +138,10 @@ class OfferingDetail(BaseModel):
 
 def school_year_first(label: str, field: str) -> int:
     """2026 for '2026-27'; ValueError (a pydantic error on `field`) for anything else."""
-    match = SCHOOL_YEAR.match(label)
-    if not match or (int(match[1]) + 1) % 100 != int(match[2]):
+    first = school_year_label_start(label)
+    if first is None:
         raise ValueError(f"{field} must be a school year such as '2026-27'")
-    return int(match[1])
+    return first
 
 
 class RolloverInput(BaseModel):

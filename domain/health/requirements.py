@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from domain.calendar import school_year_start
+from domain.calendar import school_year_label_start, school_year_start
 from domain.errors import DataDefect
 from domain.health.cdsi import parse_age
 
@@ -87,7 +87,6 @@ class RequirementRule:
 _CONDITION_KEYS = {"min_age", "age_constraints", "alternatives", "booster", "evidence"}
 _ALTERNATIVE_KEYS = {"min_doses", "from_student_age", "age_constraints"}
 _BOOSTER_KEYS = {"antigen", "within", "cvx_in", "product_in"}
-_SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def _age_problems(where: str, value: Any) -> list[str]:
@@ -159,10 +158,10 @@ def school_year_starts(label: str) -> int:
     Raises:
         ValueError: not a label of the form YYYY-YY naming consecutive years.
     """
-    found = _SCHOOL_YEAR.match(label)
-    if found is None or (int(found.group(1)) + 1) % 100 != int(found.group(2)):
+    first = school_year_label_start(label)
+    if first is None:
         raise ValueError(f"{label!r} is not a school year such as '2024-25'")
-    return int(found.group(1))
+    return first
 
 
 # -- which rows apply -------------------------------------------------------------------------------

@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from db.models import OrgKind, OrgLevel
+from domain.calendar import school_year, school_year_label_start
 from domain.paging import MAX_PAGE, Page
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 # US states, DC and the territories: the jurisdictions whose two letters the requirement rows use.
 US_CODES = frozenset(
     [
@@ -271,11 +271,10 @@ def school_year_bounds(label: str) -> tuple[dt.date, dt.date]:
     Raises:
         ValueError: not of the form YYYY-YY with consecutive years.
     """
-    match = SCHOOL_YEAR.match(label.strip())
-    if match is None or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
+    first = school_year_label_start(label.strip())
+    if first is None:
         raise ValueError(f"school_year {label!r} must look like '2026-27' (two consecutive years)")
-    first = int(match.group(1))
-    return dt.date(first, 8, 1), dt.date(first + 1, 7, 31)
+    return school_year(first)
 
 
 class SetSchoolCalendarInput(BaseModel):
