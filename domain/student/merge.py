@@ -18,18 +18,16 @@ Everything happens in the caller's transaction: a failure anywhere leaves nothin
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.base import Base, utcnow
+from db.base import Base
 from db.models import AttendanceRecord, Enrollment, EnrollmentStatus, HouseholdStudent, Sex, Student
-from domain.audit.chain import Chain, append
-from domain.audit.changes import record_changes
+from domain.audit.changes import record_changes, record_deletion
 from domain.errors import DomainError, InvalidInput, InvalidTransition, MergeConflict
 from domain.events import emit_event
 from domain.student.record_schemas import MergeStudentsInput
@@ -80,28 +78,8 @@ def _writable(session: Session, scope: Scope, student_id: uuid.UUID, field: str)
 
 
 def _record_drop(session: Session, scope: Scope, row: Base, reason: str) -> None:
-    """Put a dropped row's content on the record (one change event), then delete it."""
-    state = inspect(row)
-    content = {a.key: getattr(row, a.key) for a in state.mapper.column_attrs}
-    append(
-        session,
-        Chain.CHANGE_EVENT,
-        [
-            {
-                "occurred_at": utcnow(),
-                "actor_user_id": scope.actor.user_id,
-                "actor_label": scope.actor.label,
-                "entity_type": str(state.mapper.local_table.name),  # type: ignore[attr-defined]
-                "entity_id": str(getattr(row, "id", "")),
-                "org_id": getattr(row, "org_id", None),
-                "field": "deleted",
-                "old_value": json.dumps(content, sort_keys=True, default=str),
-                "new_value": None,
-                "reason": reason,
-                "operation_id": scope.actor.operation_id,
-            }
-        ],
-    )
+    """Put a dropped row's content on the record (its change events, as every deletion), then delete it."""
+    record_deletion(session, scope, row, reason=reason)
     session.delete(row)
     session.flush()
 
