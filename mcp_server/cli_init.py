@@ -12,9 +12,10 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from domain.audit.changes import record_fields
 from domain.errors import DomainError
-from domain.org.bootstrap import bootstrap_network, system_scope
+from domain.org.bootstrap import bootstrap_network
 from mcp_server.auth import create_api_key
 from mcp_server.settings import Settings
+from policies.scope import system_scope
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

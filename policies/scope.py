@@ -219,3 +219,9 @@ def scope_for_orgs(
     ids = frozenset(org_ids)
     grants = {(dc, act): ids for dc in classes for act in actions}
     return Scope(actor=actor, grants=grants, guide_user_id=guide_user_id, roles=roles)
+
+
+def system_scope(label: str) -> Scope:
+    """The scope a system job writes with (sis init, the enrollment job): no person and no grants, recorded
+    under `label` on every change event."""
+    return Scope(actor=Actor(user_id=None, label=label, kind="system", auth_method="system"), grants={})

@@ -26,7 +26,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from db.models import Enrollment, EnrollmentEvent, EnrollmentStatus, ProgramOffering
 from domain.audit.changes import record_changes
 from domain.events import emit_event, enrollment_payload
-from policies.scope import Actor, Scope
+from policies.scope import Scope
+from policies.scope import system_scope as policy_system_scope
 
 LIFECYCLE_ACTOR = "system:enrollment-lifecycle"
 # Stints changed per transaction by one call of the job (the CLI loops until nothing is due).
@@ -41,8 +42,8 @@ class AdvanceResult(BaseModel):
 
 
 def system_scope() -> Scope:
-    """The scope the job acts with: a named system actor (change events carry it), no grants."""
-    return Scope(actor=Actor(user_id=None, label=LIFECYCLE_ACTOR), grants={})
+    """The scope the job acts with: the named system actor its change events carry, no grants."""
+    return policy_system_scope(LIFECYCLE_ACTOR)
 
 
 def status_at_creation(start_on: dt.date, today: dt.date) -> EnrollmentStatus:

@@ -284,6 +284,9 @@ def plan_rollover(
         price change), InvalidInput (years, nothing to roll over); with `apply`, any enrollment rule that
         fails (the caller's transaction then rolls back, leaving nothing).
     """
+    if not scope.can(DataClass.ADMINISTRATION, Action.WRITE):
+        # preview_rollover is a read of the catalog, but what it shows is an administrative plan.
+        raise PermissionDenied("previewing a rollover needs administration write access", field="org_id")
     years = school_year_first(data.to_year, "to_year") - school_year_first(data.from_year, "from_year")
     if years <= 0:
         raise InvalidInput(f"to_year {data.to_year} must come after from_year {data.from_year}", field="to_year")

@@ -14,15 +14,10 @@ from domain.errors import InvalidInput
 from domain.events import emit_event
 from domain.org.errors import NetworkExists
 from domain.org.schemas import check_slug, check_timezone, slug_of
-from policies.scope import Actor, Scope, scope_for_orgs
+from policies.scope import Scope
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NETWORK_ADMIN = "network_admin"
-
-
-def system_scope(label: str) -> Scope:
-    """The scope a command line job writes with: no person, recorded under `label` on every change event."""
-    return scope_for_orgs(Actor(user_id=None, label=label, kind="system", auth_method="system"), ())
 
 
 def bootstrap_network(
