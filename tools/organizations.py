@@ -21,6 +21,7 @@ from domain.org.schemas import (
     SetSchoolCalendarInput,
     UpdateOrganizationInput,
 )
+from policies.enforcer import Role
 from policies.scope import Action, DataClass, Scope
 from tools.catalog import ToolContext, tool
 
@@ -29,7 +30,7 @@ ADMIN = DataClass.ADMINISTRATION
 
 def _network_admin_orgs(ctx: ToolContext) -> frozenset[uuid.UUID]:
     """Where the caller holds network_admin (creating or moving orgs right under the root needs it there)."""
-    return frozenset(g.org_id for g in ctx.principal.grants if g.role == "network_admin")
+    return frozenset(g.org_id for g in ctx.principal.grants if g.role == Role.NETWORK_ADMIN)
 
 
 @tool(data_class=ADMIN, title="Organizations")
