@@ -25,6 +25,7 @@ from chat_ui.offline.planner import Planner
 from chat_ui.present import banner
 from chat_ui.sessions import ChatSession, SessionStore
 from db.demo.personas import PERSONAS, PERSONAS_BY_KEY
+from db.engine import read_transaction
 from domain.errors import DomainError
 from policies.principal import Principal, load_principal
 from tools.catalog import load_catalog
@@ -107,7 +108,7 @@ def build_chat_router(
 
     def principal_for(method: str, credential: str) -> Principal:
         """Authenticate again from the stored credential (revocations apply at once)."""
-        with deps.session_factory.begin() as db:
+        with read_transaction(deps.session_factory) as db:
             if method == "api_key":
                 if authenticate_key is None:
                     raise HTTPException(401, "API key sign-in is not available on this server")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SAWarning
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import freshness
@@ -16,7 +21,11 @@ DEFAULT_SQLITE_PATH = Path("sis-data") / "sis.db"
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+# How long an SQLite writer waits for the write lock before its caller is told to retry (503).
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     # pysqlite opens transactions lazily and never before a SAVEPOINT, so releasing the first
     # savepoint would commit. Take transaction control from the driver; _begin emits BEGIN.
     dbapi_connection.isolation_level = None
@@ -24,16 +33,77 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     cursor.close()
 
 
+# SQLite transactions: IMMEDIATE unless a session says it reads first (reading_first). A deferred
+# transaction that reads and then writes cannot wait for the write lock: when another writer committed
+# after its first read, SQLite refuses the upgrade at once (SQLITE_BUSY_SNAPSHOT) and the busy timeout
+# never applies. Taking the lock at BEGIN makes every writer queue on the timeout instead.
+_SQLITE_BEGIN = "sis_sqlite_begin"
+_DEFERRED = "DEFERRED"
+
+
 def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get(_SQLITE_BEGIN, "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+    connection.info[_SQLITE_BEGIN] = mode
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for `url` with the settings this project relies on (FKs on, WAL on SQLite).
+def reading_first(session: Session) -> None:
+    """Open this session's SQLite transaction without the write lock: it reads, and any write it
+    makes afterwards is preceded by take_write_lock. Call before the session's first statement.
+    PostgreSQL is unaffected (its writers wait on row locks, not on one database lock), and so is a
+    session joined to a connection's transaction (its owner chose how that began)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or isinstance(bind, Connection):
+        return
+    with warnings.catch_warnings():
+        # A session whose connection is already open keeps its transaction (and its write lock).
+        warnings.filterwarnings("ignore", "Connection is already established", SAWarning)
+        session.connection(execution_options={_SQLITE_BEGIN: _DEFERRED})
+    session.info[_SQLITE_BEGIN] = _DEFERRED
+
+
+def deferred_begin(connection: Connection) -> Connection:
+    """This connection's SQLite transactions begin without the write lock (a test's long-lived
+    rolled-back connection, which must not hold every other connection off for its whole life)."""
+    return connection.execution_options(**{_SQLITE_BEGIN: _DEFERRED})
+
+
+@contextlib.contextmanager
+def read_transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that reads first (signing in, listing tools): on SQLite it runs beside other
+    readers and takes the write lock only at take_write_lock (a due last_used_at, say)."""
+    with session_factory.begin() as session:
+        reading_first(session)
+        yield session
+
+
+def take_write_lock(session: Session) -> None:
+    """Before the first write of a session opened with reading_first: on SQLite end the read
+    snapshot (it has written nothing) and begin again holding the write lock, waiting the busy timeout
+    for it. What the session read stays loaded; a rule that must see the rows it writes re-reads them.
+    No-op on PostgreSQL and for any session reading_first did not open."""
+    if session.info.get(_SQLITE_BEGIN) != _DEFERRED:
+        return
+    connection = session.connection()
+    if connection.info.get(_SQLITE_BEGIN) == _DEFERRED:
+        connection.exec_driver_sql("COMMIT")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.info[_SQLITE_BEGIN] = "IMMEDIATE"
+    session.info.pop(_SQLITE_BEGIN)
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """An SQLite 'database is locked' that outlasted the busy timeout: the caller may retry later."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig or error)
+
+
+def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
+    """Create an engine for `url` with the settings this project relies on (FKs on, WAL and
+    write-lock-first transactions on SQLite, see reading_first).
 
     On PostgreSQL the pool's checkout proves each connection alive in the round trip that reads
     the version tokens (db/freshness.py), so pool_pre_ping is refused: it would add a second ping.
@@ -51,7 +121,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "connect", functools.partial(_configure_sqlite, busy_timeout_ms=sqlite_busy_timeout_ms))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     if parsed.get_backend_name() == "postgresql":

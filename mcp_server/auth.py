@@ -17,6 +17,7 @@ from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from db.base import utcnow
+from db.engine import take_write_lock
 from db.models import ApiKey, Organization, RoleGrant, User
 from domain.access.keys import hash_key, new_key_row, seal
 from domain.errors import DomainError, InvalidInput, NotFound
@@ -124,6 +125,7 @@ def authenticate_api_key(
     grants = [(role, org_id, path) for _, _, _, role, org_id, path in rows if role is not None and path is not None]
     principal = principal_of(owner, grants, method)
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        take_write_lock(session)
         key.last_used_at = now
         session.flush()
     return replace(

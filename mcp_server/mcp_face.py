@@ -22,6 +22,7 @@ from mcp.server.mcpserver.context import Context
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 
+from db.engine import read_transaction
 from domain.errors import DomainError
 from mcp_server.auth import authenticate_api_key, authenticate_stdio
 from policies.principal import Principal
@@ -180,7 +181,7 @@ class ApiKeyVerifier:
 
     def _authenticate(self, token: str) -> Principal | None:
         def check() -> Principal:
-            with self.deps.session_factory.begin() as session:
+            with read_transaction(self.deps.session_factory) as session:
                 return authenticate_api_key(session, token)
 
         try:
@@ -240,7 +241,7 @@ def stdio_server(deps: Deps, api_key: str) -> CatalogMCPServer:
     """
 
     def check() -> Principal:
-        with deps.session_factory.begin() as session:
+        with read_transaction(deps.session_factory) as session:
             return authenticate_stdio(session, api_key)
 
     def resolve() -> Principal | None:

@@ -21,7 +21,7 @@ from filelock import FileLock
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from db.engine import make_engine
+from db.engine import deferred_begin, make_engine
 from db.migrate import upgrade
 from tests import pg_cluster
 
@@ -124,7 +124,7 @@ def demo_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 def _rolled_back_session(eng: Engine) -> Iterator[Session]:
     with eng.connect() as conn:
-        trans = conn.begin()
+        trans = deferred_begin(conn).begin()
         sess = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
         try:
             yield sess
@@ -155,7 +155,7 @@ def demo_deps(demo_engine: Engine) -> Iterator[object]:
     from tools.runner import Deps
 
     with demo_engine.connect() as conn:
-        trans = conn.begin()
+        trans = deferred_begin(conn).begin()
         factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
         try:
             yield Deps(session_factory=factory, clock=lambda: DEMO_TODAY)

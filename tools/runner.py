@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError, InvalidRequestError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.engine import is_lock_timeout, reading_first, take_write_lock
 from db.models import QueryOutcome
 from domain.audit.querylog import record_query
 from domain.billing.gateway import PaymentGateway
@@ -34,6 +35,9 @@ from tools.catalog import ToolContext, ToolSpec, load_catalog, validation_messag
 from tools.chat_settings import ChatSettings
 
 log = logging.getLogger("sis.tools")
+
+# What a caller refused for a busy SQLite database is told to wait (REST: the Retry-After header).
+BUSY_RETRY_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ def visible_tools(deps: Deps, principal: Principal) -> list[ToolSpec]:
     """The catalog entries this principal may call (what tools/list shows), sorted by name."""
     catalog = load_catalog()
     with deps.session_factory() as session:
+        reading_first(session)
         scope = build_scope(session, deps.enforcer, principal)
     return [spec for name, spec in sorted(catalog.items()) if permitted(scope, principal, spec)]
 
@@ -207,21 +212,29 @@ def run_tool(
     ) -> ToolCallError:
         extra = extra or {}
         arguments = _logged_arguments(raw, channel, extra.get("details"))
-        with deps.session_factory.begin() as session:
-            entry = record_query(
-                session,
-                actor,
-                capability=name,
-                scope=scope,
-                arguments=arguments,
-                purpose=purpose,
-                outcome=outcome,
-                error_code=code,
-                error_message=message,
-                duration_us=int((time.perf_counter() - started) * 1_000_000),
-                sql_original=extra.get("sql_original"),
-                sql_executed=extra.get("sql_executed"),
-            )
+        try:
+            with deps.session_factory.begin() as session:
+                entry = record_query(
+                    session,
+                    actor,
+                    capability=name,
+                    scope=scope,
+                    arguments=arguments,
+                    purpose=purpose,
+                    outcome=outcome,
+                    error_code=code,
+                    error_message=message,
+                    duration_us=int((time.perf_counter() - started) * 1_000_000),
+                    sql_original=extra.get("sql_original"),
+                    sql_executed=extra.get("sql_executed"),
+                )
+        except OperationalError as err:
+            if not is_lock_timeout(err):
+                raise
+            # SQLite still held by other writers past the busy timeout: the refusal stands, and the
+            # server log (not the chain) is the only place it can be written now.
+            log.warning("tool %s refused (%s, call %s) while SQLite was busy; no query-log entry", name, code, call_id)
+            return ToolCallError(code, message, field=field, status=status)
         return ToolCallError(code, message, field=field, audit_seq=entry.seq, status=status)
 
     if spec is None:
@@ -249,6 +262,8 @@ def run_tool(
         with deps.session_factory.begin() as session:
             if spec.autocommit_read:
                 _without_transaction_block(session)
+            elif spec.read_only:
+                reading_first(session)  # SQLite: many readers at once; the write lock only for the log entry
             scope = build_scope(session, deps.enforcer, principal, operation_id=call_id, today=deps.clock())
             if not permitted(scope, principal, spec):
                 if spec.data_class is None:
@@ -270,6 +285,7 @@ def run_tool(
             arguments = _logged_arguments(
                 data.model_dump(mode="json", exclude={"purpose"}), channel, extra.get("details")
             )
+            take_write_lock(session)
             entry = record_query(
                 session,
                 actor,
@@ -313,6 +329,19 @@ def run_tool(
             scope=scope,
             purpose=data.purpose,
             extra=_query_log_fields(err),
+        ) from None
+    except OperationalError as err:
+        if not is_lock_timeout(err):
+            raise internal_error() from None
+        # SQLite: other writers held the database longer than the busy timeout. Nothing was saved.
+        log.warning("tool %s timed out waiting for the SQLite write lock (call %s)", name, call_id)
+        raise fail(
+            "busy",
+            f"the database is busy with other changes; nothing was saved, try again in {BUSY_RETRY_SECONDS} seconds",
+            QueryOutcome.ERROR,
+            status=503,
+            scope=scope,
+            purpose=data.purpose,
         ) from None
     except Exception:  # a bug (a stray ValueError included): rules raise DomainError subclasses
         raise internal_error() from None

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2
 from pydantic import BaseModel, Field
 
+from db.engine import read_transaction
 from domain.oneroster.schemas import DEFAULT_LIMIT, MAX_LIMIT, Collection
 from mcp_server.auth import AuthenticationFailed
 from mcp_server.oneroster.errors import OneRosterError, StatusInfo
@@ -160,7 +161,7 @@ class TokenError(BaseModel):
 def _credential_dependency(deps: Deps, scopes: tuple[str, ...]) -> Callable[..., Credential]:
     def credential(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -> Credential:
         def check() -> Credential:
-            with deps.session_factory.begin() as session:
+            with read_transaction(deps.session_factory) as session:
                 return authenticate_oneroster(session, authorization)
 
         try:

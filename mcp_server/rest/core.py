@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, create_model
 
+from db.engine import read_transaction
 from mcp_server.auth import AuthenticationFailed, authenticate_bearer
 from mcp_server.oneroster.oauth import TOKEN_PREFIX
 from mcp_server.rest import idempotency
@@ -47,7 +48,7 @@ def principal_dependency(deps: Deps) -> Callable[..., Principal]:
         presented = credentials.credentials
 
         def check() -> Principal:
-            with deps.session_factory.begin() as session:
+            with read_transaction(deps.session_factory) as session:
                 return authenticate_bearer(session, f"Bearer {presented}")
 
         try:

@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from db.engine import is_lock_timeout
 from mcp_server.oneroster.errors import OneRosterError, error_response, status_body
 from mcp_server.oneroster.routes import BASE_PATH, TOKEN_PATH
-from tools.runner import ToolCallError
+from tools.runner import BUSY_RETRY_SECONDS, ToolCallError
 
 log = logging.getLogger("sis.http")
 REST_PREFIX = "/api/v1"
@@ -52,7 +53,12 @@ class ApiError(Exception):
 
 def api_error_response(err: ApiError) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="sis"'} if err.status == 401 else None
+    if err.status == 503:
+        headers = {"Retry-After": str(BUSY_RETRY_SECONDS)}
     return JSONResponse(ErrorBody(error=err.detail).model_dump(), status_code=err.status, headers=headers)
+
+
+_BUSY = f"the database is busy with other changes; nothing was saved, try again in {BUSY_RETRY_SECONDS} seconds"
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -116,6 +122,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, err: Exception) -> Response:
+        if is_lock_timeout(err):  # SQLite outside the runner (signing in, OAuth): a wait, not a bug
+            log.warning("SQLite write lock timed out on %s %s", request.method, request.url.path)
+            if _is(request, BASE_PATH):
+                retry = {"Retry-After": str(BUSY_RETRY_SECONDS)}
+                return JSONResponse(status_body(503, _BUSY), status_code=503, headers=retry)
+            return api_error_response(ApiError(503, "busy", _BUSY))
         # A bug: logged with its trace, answered without one.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if _is(request, BASE_PATH):
