@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SAWarning
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from db import freshness
 
@@ -94,6 +94,19 @@ def take_write_lock(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         connection.info[_SQLITE_BEGIN] = "IMMEDIATE"
     session.info.pop(_SQLITE_BEGIN)
+
+
+@event.listens_for(Session, "before_flush")
+def _lock_before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    # A read that writes after all (publishing pending events, say) takes the lock before its first
+    # write instead of having SQLite refuse the upgrade.
+    take_write_lock(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _lock_before_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        take_write_lock(state.session)
 
 
 def is_lock_timeout(error: BaseException) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, column, func, insert, select, table, text
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine, make_session_factory, read_transaction, take_write_lock
@@ -74,6 +74,20 @@ def test_a_reading_transaction_lets_writers_through_and_takes_the_lock_only_to_w
         assert errors == []
         take_write_lock(session)
         session.execute(text("INSERT INTO t VALUES ('reader')"))
+    assert _rows(engine) == ["other", "reader"]
+
+
+def test_a_reading_transaction_that_writes_after_all_takes_the_lock_before_its_first_write(tmp_path):
+    """A read tool that writes on the way (list_events publishes pending events) gave a 503 under two
+    schemathesis workers: its deferred transaction could not upgrade once another writer had committed."""
+    engine = _scratch(tmp_path / "read-write.db")
+    errors: list[BaseException] = []
+    with read_transaction(make_session_factory(engine)) as session:
+        session.execute(text("SELECT count(*) FROM t")).scalar_one()
+        other = _write_in_thread(engine, "other", errors)
+        other.join()
+        session.execute(insert(table("t", column("who"))).values(who="reader"))
+    assert errors == []
     assert _rows(engine) == ["other", "reader"]
 
 
