@@ -100,11 +100,11 @@ def _seconds(value: str, default: float) -> float:
 
 
 def _interval(value: str) -> float:
-    """A checkpoint interval: seconds, or a number with an s, m or h suffix; at least 1 s, else the default."""
+    """A checkpoint interval: seconds, or a number with an s, m or h suffix; 1 s to ~115 days, else the default."""
     value = value.strip().lower()
     unit = {"s": 1, "m": 60, "h": 3600}.get(value[-1:], 0)
     try:
         seconds = float(value[:-1]) * unit if unit else float(value)
     except ValueError:
         return DEFAULT_CHECKPOINT_INTERVAL_SECONDS
-    return seconds if seconds >= 1 else DEFAULT_CHECKPOINT_INTERVAL_SECONDS
+    return seconds if 1 <= seconds < 10**7 else DEFAULT_CHECKPOINT_INTERVAL_SECONDS
