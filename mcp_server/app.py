@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from chat_ui.routes import build_chat_router
 from db.migrate import current_revision
 from db.models import Organization, Student
+from mcp_server.audit_checkpoint import run_periodic as run_checkpoints
 from mcp_server.auth import authenticate_api_key
 from mcp_server.enrollment_job import advance_now, run_daily
 from mcp_server.mcp_face import http_server
@@ -44,7 +45,8 @@ def create_app(
     """Build the app over one engine: MCP (streamable HTTP, bearer API keys) and a health probe.
 
     `settings` default to an empty environment's; the CLI passes the process's. `run_jobs` runs the
-    daily enrollment job (at start, then after every local midnight); `sis serve` and `sis demo` set it.
+    daily enrollment job (at start, then after every local midnight) and the audit checkpoint job
+    (mcp_server/audit_checkpoint.py); `sis serve` and `sis demo` set it.
     """
     settings = settings or Settings()
     deps = build_deps(settings, engine)
@@ -62,15 +64,16 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A mounted sub-app's lifespan never runs: the host app must run the MCP session manager.
         async with mcp.session_manager.run():
-            job = None
+            jobs = []
             if run_jobs:
                 # Before the first request, so every face already agrees on today's statuses.
                 await advance_now(deps.session_factory, deps.clock)
-                job = asyncio.create_task(run_daily(deps.session_factory, deps.clock))
+                jobs.append(asyncio.create_task(run_daily(deps.session_factory, deps.clock)))
+                jobs.append(asyncio.create_task(run_checkpoints(deps.session_factory, settings)))
             try:
                 yield
             finally:
-                if job is not None:
+                for job in jobs:
                     job.cancel()
                     with suppress(asyncio.CancelledError):
                         await job

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -15,10 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.engine import make_engine
+from db.engine import make_engine, make_session_factory
 from db.models import Organization, RoleGrant, User
 from domain.audit.chain import Chain, verify_chain
+from domain.audit.checkpoint import load_private_key, load_public_key, new_key_pair, verify_checkpoints
 from domain.errors import DomainError
+from mcp_server.audit_checkpoint import take_checkpoint
 from mcp_server.auth import create_api_key, list_api_keys, revoke_api_key
 from mcp_server.settings import Settings
 from policies.enforcer import default_enforcer
@@ -26,7 +29,7 @@ from policies.principal import grant_in_force
 from policies.scope import Action, DataClass
 
 apikey_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit trail: verify its hash chains.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: verify its hash chains, checkpoint their heads.", no_args_is_help=True)
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -66,7 +69,7 @@ def _apikey() -> None:
 
 @audit_app.callback()
 def _audit() -> None:
-    """The audit trail: verify its hash chains."""
+    """The audit trail: verify its hash chains, checkpoint their heads."""
 
 
 def default_read_scopes(session: Session, owner: User) -> list[str]:
@@ -175,11 +178,60 @@ def apikey_revoke(
         console.print(f"revoked {key.prefix} ({key.name}) at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
 
 
+def _checkpoint_files(where: Path) -> list[tuple[str, bytes]]:
+    """The checkpoint files at `where` (a directory of *.json, or one file), oldest name first."""
+    if where.is_file():
+        paths = [where]
+    elif where.is_dir():
+        paths = sorted(p for p in where.glob("*.json") if p.is_file())
+    else:
+        _fail(f"no checkpoint directory or file at {where}")
+    if not paths:
+        _fail(f"no checkpoint files (*.json) in {where}")
+    try:
+        return [(p.name, p.read_bytes()) for p in paths]
+    except OSError as err:
+        _fail(f"cannot read checkpoints in {where}: {err.strerror or err}")
+
+
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
-    """Walk both hash chains; exit 0 when intact, else name the first broken link and exit 1."""
+def audit_verify(
+    ctx: typer.Context,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            help="Directory (or one file) of signed checkpoints: also check each chain still holds every "
+            "checkpointed head (a cut tail or a rewrite before a checkpoint fails).",
+        ),
+    ] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option(
+            "--public-key",
+            help="The checkpoint verifying key: a file (PEM or base64) or base64 of its 32 raw bytes; "
+            "default: the public half of SIS_AUDIT_CHECKPOINT_KEY.",
+        ),
+    ] = None,
+) -> None:
+    """Walk both hash chains (and, with --checkpoints, compare them to signed checkpoints); exit 0 when
+    intact, else name what is wrong and exit 1."""
+    files = _checkpoint_files(checkpoints) if checkpoints is not None else []
+    key = None
+    if checkpoints is not None:
+        settings = ctx.ensure_object(Settings)
+        try:
+            if public_key:
+                key = load_public_key(public_key)
+            elif settings.audit_checkpoint_key:
+                key = load_private_key(settings.audit_checkpoint_key).public_key()
+            else:
+                _fail("--checkpoints needs --public-key (or SIS_AUDIT_CHECKPOINT_KEY set)")
+        except DomainError as err:
+            _fail(err.message)
     with _session(ctx, write=False) as session:
         results = [verify_chain(session, chain) for chain in Chain]
+        report = verify_checkpoints(session, files, key) if key is not None else None
     broken = False
     for result in results:
         if result.ok:
@@ -194,5 +246,45 @@ def audit_verify(ctx: typer.Context) -> None:
                 f"({result.checked} entries verified before it)",
                 markup=False,
             )
+    if report is not None:
+        for finding in report.findings:
+            broken = True
+            err_console.print(
+                f"{finding.chain or 'checkpoint'}: BROKEN against checkpoint {finding.source}: {finding.problem}",
+                markup=False,
+            )
+        if not report.findings:
+            newest = ", ".join(
+                f"{chain} seq {seq} ({source})" for chain, (seq, source) in sorted(report.newest.items())
+            )
+            console.print(f"checkpoints: {report.checked} verified; newest: {newest}", markup=False)
     if broken:
         raise SystemExit(EXIT_BROKEN)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(ctx: typer.Context) -> None:
+    """Sign each chain's head (seq, hash) with SIS_AUDIT_CHECKPOINT_KEY and write it to SIS_AUDIT_CHECKPOINT_SINK."""
+    settings = ctx.ensure_object(Settings)
+    engine = make_engine(settings.database_url)
+    try:
+        written = take_checkpoint(make_session_factory(engine), settings)
+    except DomainError as err:
+        _fail(err.message)
+    except SQLAlchemyError as err:
+        _fail(f"database error: {str(getattr(err, 'orig', None) or err).strip().splitlines()[0]}")
+    finally:
+        engine.dispose()
+    heads = written.envelope["checkpoint"]["chains"]
+    summary = ", ".join(f"{chain} seq {head['seq']}" for chain, head in sorted(heads.items()))
+    console.print(f"checkpoint written to {written.where}: {summary}", markup=False)
+
+
+@audit_app.command("checkpoint-key")
+def audit_checkpoint_key() -> None:
+    """Generate an Ed25519 key pair: set the private key as SIS_AUDIT_CHECKPOINT_KEY, give verifiers the public key."""
+    private, public = new_key_pair()
+    console.print("SIS_AUDIT_CHECKPOINT_KEY (keep secret; the server signs with it):", markup=False)
+    console.print(private, markup=False)
+    console.print("public key (for `sis audit verify --checkpoints DIR --public-key ...`):", markup=False)
+    console.print(public, markup=False)

@@ -14,6 +14,7 @@ from db.engine import DEFAULT_DATABASE_URL
 from tools.chat_settings import DEFAULT_MODEL, ChatSettings
 
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
+DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ class Settings:
     stripe_api_base: str | None = None
     # STRIPE_WEBHOOK_SECRET: without it the Stripe webhook answers 503.
     stripe_webhook_secret: str | None = field(default=None, repr=False)
+    # Audit checkpoints (issue #15, docs/security/audit-checkpoints.md): signed chain heads kept outside
+    # the database. SIS_AUDIT_CHECKPOINT_KEY: Ed25519 private key (PEM or base64 of 32 raw bytes).
+    # SIS_AUDIT_CHECKPOINT_SINK: a directory, an http(s):// webhook or a put+http(s):// object store base.
+    # SIS_AUDIT_CHECKPOINT_INTERVAL: seconds between the server's checkpoints (suffix m or h allowed).
+    audit_checkpoint_key: str | None = field(default=None, repr=False)
+    audit_checkpoint_sink: str | None = field(default=None, repr=False)
+    audit_checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL_SECONDS
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -64,6 +72,9 @@ class Settings:
             stripe_api_key=text("STRIPE_API_KEY"),
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             stripe_webhook_secret=text("STRIPE_WEBHOOK_SECRET"),
+            audit_checkpoint_key=text("SIS_AUDIT_CHECKPOINT_KEY"),
+            audit_checkpoint_sink=text("SIS_AUDIT_CHECKPOINT_SINK"),
+            audit_checkpoint_interval=_interval(environ.get("SIS_AUDIT_CHECKPOINT_INTERVAL", "")),
         )
 
 
@@ -86,3 +97,14 @@ def _seconds(value: str, default: float) -> float:
         return max(0.0, float(value))
     except ValueError:
         return default
+
+
+def _interval(value: str) -> float:
+    """A checkpoint interval: seconds, or a number with an s, m or h suffix; 1 s to ~115 days, else the default."""
+    value = value.strip().lower()
+    unit = {"s": 1, "m": 60, "h": 3600}.get(value[-1:], 0)
+    try:
+        seconds = float(value[:-1]) * unit if unit else float(value)
+    except ValueError:
+        return DEFAULT_CHECKPOINT_INTERVAL_SECONDS
+    return seconds if 1 <= seconds < 10**7 else DEFAULT_CHECKPOINT_INTERVAL_SECONDS
