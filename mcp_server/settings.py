@@ -14,6 +14,7 @@ from db.engine import DEFAULT_DATABASE_URL
 from tools.chat_settings import DEFAULT_MODEL, ChatSettings
 
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
+DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE = 30
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Settings:
     stripe_api_base: str | None = None
     # STRIPE_WEBHOOK_SECRET: without it the Stripe webhook answers 503.
     stripe_webhook_secret: str | None = field(default=None, repr=False)
+    # -- audit visibility (issue 15): SIS_INVALID_REQUEST_LOG_PER_MINUTE, query-log entries of requests
+    # refused before the runner (FastAPI validation) per source address and minute; beyond it they are counted.
+    invalid_request_log_per_minute: int = DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -64,6 +68,9 @@ class Settings:
             stripe_api_key=text("STRIPE_API_KEY"),
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             stripe_webhook_secret=text("STRIPE_WEBHOOK_SECRET"),
+            invalid_request_log_per_minute=_count(
+                environ.get("SIS_INVALID_REQUEST_LOG_PER_MINUTE", ""), DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE
+            ),
         )
 
 
