@@ -21,6 +21,7 @@ from mcp_server.auth import authenticate_api_key
 from mcp_server.enrollment_job import advance_now, run_daily
 from mcp_server.mcp_face import http_server
 from mcp_server.oneroster.routes import build_oneroster_router
+from mcp_server.request_log import RequestLogLimit
 from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers
 from mcp_server.settings import Settings
 from mcp_server.wiring import build_deps
@@ -90,6 +91,7 @@ def create_app(
     app.state.mcp = mcp
     app.state.demo_mode = demo_mode
     app.state.public_url = settings.public_url or base_url.rstrip("/")
+    app.state.request_log_limit = RequestLogLimit(settings.invalid_request_log_per_minute)
 
     @app.get("/healthz", tags=["system"])
     def healthz() -> dict[str, Any]:

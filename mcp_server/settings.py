@@ -15,6 +15,7 @@ from tools.chat_settings import DEFAULT_MODEL, ChatSettings
 
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
 DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 3600.0
+DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE = 30
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Settings:
     audit_checkpoint_key: str | None = field(default=None, repr=False)
     audit_checkpoint_sink: str | None = field(default=None, repr=False)
     audit_checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL_SECONDS
+    # -- audit visibility (issue 15): SIS_INVALID_REQUEST_LOG_PER_MINUTE, query-log entries of requests
+    # refused before the runner (FastAPI validation) per source address and minute; beyond it they are counted.
+    invalid_request_log_per_minute: int = DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -75,6 +79,9 @@ class Settings:
             audit_checkpoint_key=text("SIS_AUDIT_CHECKPOINT_KEY"),
             audit_checkpoint_sink=text("SIS_AUDIT_CHECKPOINT_SINK"),
             audit_checkpoint_interval=_interval(environ.get("SIS_AUDIT_CHECKPOINT_INTERVAL", "")),
+            invalid_request_log_per_minute=_count(
+                environ.get("SIS_INVALID_REQUEST_LOG_PER_MINUTE", ""), DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE
+            ),
         )
 
 

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 from domain.audit import search
 from domain.audit.search import AuditLogPage, AuditSearchQuery, AuditVerification
 from policies.scope import DataClass, Scope
-from tools.catalog import ToolContext, ToolInput, tool
+from tools.audit_view import as_seen_by
+from tools.catalog import ToolContext, ToolInput, load_catalog, tool
 
 
 @tool(data_class=DataClass.AUDIT, title="Search the audit log", student_id_fields=())
@@ -17,9 +18,11 @@ def search_audit_log(session: Session, scope: Scope, data: AuditSearchQuery, ctx
 
     Filter by principal_email, student_id, capability, since/until and outcome; page with next_offset.
     The query log needs audit access at the network root; below it you see your subtree's change events.
+    Values of data classes your role cannot read are shown as "[redacted: <class>]".
     """
     query = AuditSearchQuery(**data.model_dump(exclude={"purpose"}))
-    return search.search_audit_log(session, scope, query)
+    classes = {name: spec.data_class for name, spec in load_catalog().items()}
+    return as_seen_by(scope, search.search_audit_log(session, scope, query), classes)
 
 
 class VerifyAuditLogInput(ToolInput):

@@ -16,15 +16,20 @@ from sqlalchemy import Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import (
+    Allergy,
     AttendanceRecord,
     BehaviorIncident,
     ChangeEvent,
     Enrollment,
     GuideAssignment,
+    HealthCondition,
     HouseholdStudent,
+    ImmunityEvidence,
     ImmunizationExemption,
     ImmunizationRecord,
+    Medication,
     Organization,
+    ProvisionalEnrollment,
     QueryLog,
     QueryOutcome,
 )
@@ -67,6 +72,7 @@ class QueryLogEntryRead(BaseModel):
     api_key_prefix: str | None
     roles: list[Any]
     capability: str
+    data_class: str | None = Field(default=None, description="The capability's data class (unset when unknown).")
     purpose: str | None
     arguments: dict[str, Any]
     student_ids_disclosed: list[Any]
@@ -88,6 +94,7 @@ class ChangeEventRead(BaseModel):
     entity_id: str
     org_id: uuid.UUID | None
     field: str
+    data_class: str | None = Field(default=None, description="The data class of the changed field.")
     old_value: str | None
     new_value: str | None
     reason: str | None
@@ -201,6 +208,11 @@ _STUDENT_ROWS: tuple[tuple[str, Any, Any], ...] = (
     ("immunization_exemption", ImmunizationExemption.id, ImmunizationExemption.student_id),
     ("household_student", HouseholdStudent.id, HouseholdStudent.student_id),
     ("guide_assignment", GuideAssignment.id, GuideAssignment.student_id),
+    ("immunity_evidence", ImmunityEvidence.id, ImmunityEvidence.student_id),
+    ("provisional_enrollment", ProvisionalEnrollment.id, ProvisionalEnrollment.student_id),
+    ("medication", Medication.id, Medication.student_id),
+    ("allergy", Allergy.id, Allergy.student_id),
+    ("health_condition", HealthCondition.id, HealthCondition.student_id),
 )
 
 

@@ -28,11 +28,11 @@ _PAGE = 500
 
 QUERY_LOG_COLUMNS = [
     "seq", "occurred_at", "principal_email", "principal_kind", "auth_method", "api_key_prefix", "roles",
-    "capability", "purpose", "arguments", "student_ids_disclosed", "row_count", "outcome", "error_code",
+    "capability", "data_class", "purpose", "arguments", "student_ids_disclosed", "row_count", "outcome", "error_code",
     "error_message", "duration_us", "sql_original", "sql_executed", "entry_hash",
 ]  # fmt: skip
 CHANGE_EVENT_COLUMNS = [
-    "seq", "occurred_at", "actor_label", "entity_type", "entity_id", "org_id", "field", "old_value", "new_value",
+    "seq", "occurred_at", "actor_label", "entity_type", "entity_id", "org_id", "field", "data_class", "old_value", "new_value",
     "reason", "operation_id",
 ]  # fmt: skip
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from db.engine import is_lock_timeout
 from mcp_server.oneroster.errors import OneRosterError, error_response, status_body
 from mcp_server.oneroster.routes import BASE_PATH, TOKEN_PATH
+from mcp_server.request_log import log_invalid_request
 from tools.runner import BUSY_RETRY_SECONDS, ToolCallError
 
 log = logging.getLogger("sis.http")
@@ -99,6 +100,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, err: RequestValidationError) -> Response:
         message, field, details = _problems(err)
+        if _is(request, BASE_PATH) or _is(request, REST_PREFIX):  # every call leaves an entry (issue 15)
+            fields = [".".join(d["loc"]) for d in details]
+            await log_invalid_request(
+                request, fields, message, channel="oneroster" if _is(request, BASE_PATH) else "rest"
+            )
         if _is(request, BASE_PATH):
             minor = "invalid_selection_field" if field == "fields" else "invaliddata"
             return JSONResponse(status_body(400, message, minor), status_code=400)
