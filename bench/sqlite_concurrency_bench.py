@@ -229,26 +229,27 @@ async def http_client(base: str, key: str, mix: Mix, offset: int, deadline: floa
                 run.failures.append(f"{tool} {status} {response.text[:200] if response is not None else ''}")
 
 
-async def stdio_client(path: Path, key: str, mix: Mix, deadline: float, run: Run) -> None:
-    """The second process on the file: `sis mcp` over stdio, calling a read and a write in turn."""
-    params = StdioServerParameters(command=SIS[0], args=[*SIS[1:], "mcp"], env=_env(path, SIS_API_KEY=key))
-    async with Client(params) as client:
-        for n in range(MAX_CALLS_PER_CLIENT):
-            if time.monotonic() >= deadline:
-                return
-            tool = ("query_roster", "record_attendance", "search_students", "update_student")[n % 4]
-            result = await client.call_tool(tool, mix.arguments(tool))
-            run.mcp_calls += 1
-            if result.is_error:
-                run.mcp_errors.append(f"stdio {tool}: {str(result.content)[:200]}")
+async def stdio_calls(client: Client, mix: Mix, deadline: float, run: Run) -> None:
+    """The second process on the file: `sis mcp` over stdio, calling reads and writes in turn."""
+    for n in range(MAX_CALLS_PER_CLIENT):
+        if time.monotonic() >= deadline:
+            return
+        tool = ("query_roster", "record_attendance", "search_students", "update_student")[n % 4]
+        result = await client.call_tool(tool, mix.arguments(tool))
+        run.mcp_calls += 1
+        if result.is_error:
+            run.mcp_errors.append(f"stdio {tool}: {str(result.content)[:200]}")
 
 
 async def drive(path: Path, base: str, keys: list[str], targets: Targets, clients: int, seconds: float) -> Run:
-    """`clients` HTTP clients (keys[0..clients-1]) and one stdio MCP process (keys[-1]) for `seconds`."""
+    """`clients` HTTP clients (keys[0..clients-1]) and one stdio MCP process (keys[-1]) for `seconds`,
+    counted from when the stdio process has started and shaken hands."""
     run, mix = Run(clients, seconds), Mix(targets)
-    deadline = time.monotonic() + seconds
-    tasks = [http_client(base, keys[i], mix, i, deadline, run) for i in range(clients)]
-    await asyncio.gather(*tasks, stdio_client(path, keys[-1], mix, deadline, run))
+    params = StdioServerParameters(command=SIS[0], args=[*SIS[1:], "mcp"], env=_env(path, SIS_API_KEY=keys[-1]))
+    async with Client(params) as client:
+        deadline = time.monotonic() + seconds
+        tasks = [http_client(base, keys[i], mix, i, deadline, run) for i in range(clients)]
+        await asyncio.gather(*tasks, stdio_calls(client, mix, deadline, run))
     return run
 
 
