@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from db.engine import DEFAULT_DATABASE_URL
 from tools.chat_settings import DEFAULT_MODEL, ChatSettings
+from tools.query_slots import DEFAULT_PER_KEY, DEFAULT_TOTAL, DEFAULT_WAIT_S
 
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
 DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 3600.0
@@ -50,6 +51,13 @@ class Settings:
     # -- audit visibility (issue 15): SIS_INVALID_REQUEST_LOG_PER_MINUTE, query-log entries of requests
     # refused before the runner (FastAPI validation) per source address and minute; beyond it they are counted.
     invalid_request_log_per_minute: int = DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE
+    # --- cost limits (docs/security/cost-limits.md) ---
+    # SIS_SQL_MAX_PER_KEY / SIS_SQL_MAX_TOTAL: run_sql statements at once per key / in the process.
+    sql_max_per_key: int = DEFAULT_PER_KEY
+    sql_max_total: int = DEFAULT_TOTAL
+    # SIS_SQL_QUEUE_SECONDS: how long a run_sql call beyond a cap waits for a slot before a 429.
+    sql_queue_seconds: float = DEFAULT_WAIT_S
+    # --- end cost limits ---
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -82,6 +90,11 @@ class Settings:
             invalid_request_log_per_minute=_count(
                 environ.get("SIS_INVALID_REQUEST_LOG_PER_MINUTE", ""), DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE
             ),
+            # --- cost limits ---
+            sql_max_per_key=max(1, _count(environ.get("SIS_SQL_MAX_PER_KEY", ""), DEFAULT_PER_KEY)),
+            sql_max_total=max(1, _count(environ.get("SIS_SQL_MAX_TOTAL", ""), DEFAULT_TOTAL)),
+            sql_queue_seconds=_seconds(environ.get("SIS_SQL_QUEUE_SECONDS", ""), DEFAULT_WAIT_S),
+            # --- end cost limits ---
         )
 
 

@@ -16,16 +16,23 @@ from mcp_server.settings import Settings
 from mcp_server.stripe_gateway import gateway_from_settings
 from policies.enforcer import default_enforcer
 from policies.verified import RecentlyVerified
+from tools.query_slots import QuerySlots, fit_to_pool
 from tools.runner import Deps
 
 
 def build_deps(settings: Settings, engine: Engine | None = None) -> Deps:
     """The runner's dependencies for these settings, over `engine` (else one made from settings.database_url)."""
+    engine = engine or make_engine(settings.database_url)
     return Deps(
-        session_factory=make_session_factory(engine or make_engine(settings.database_url)),
+        session_factory=make_session_factory(engine),
         enforcer=default_enforcer(),
         clock=dt.date.today,
         recently_verified=RecentlyVerified(ttl=settings.auth_cache_seconds),
         chat=settings.chat,
         gateway=gateway_from_settings(settings),
+        query_slots=QuerySlots(
+            per_key=settings.sql_max_per_key,
+            total=fit_to_pool(settings.sql_max_total, engine.pool),
+            wait_s=settings.sql_queue_seconds,
+        ),
     )

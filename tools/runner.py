@@ -33,6 +33,7 @@ from policies.scope import CLASS_WORDS, Action, DataClass, Scope
 from policies.verified import RecentlyVerified
 from tools.catalog import ToolContext, ToolSpec, load_catalog, validation_message
 from tools.chat_settings import ChatSettings
+from tools.query_slots import QuerySlots
 
 log = logging.getLogger("sis.tools")
 
@@ -52,6 +53,8 @@ class Deps:
     chat: ChatSettings = field(default_factory=ChatSettings)
     # The payment gateway billing charges through; None disables online charging.
     gateway: PaymentGateway | None = None
+    # How many run_sql statements may run at once, per key and overall (tools/query_slots.py).
+    query_slots: QuerySlots = field(default_factory=QuerySlots)
 
 
 class ToolCallError(Exception):
@@ -259,7 +262,8 @@ def run_tool(
         )
 
     try:
-        with deps.session_factory.begin() as session:
+        # A capped tool (run_sql) waits for its slot before its session takes a connection.
+        with deps.query_slots.hold(name, principal), deps.session_factory.begin() as session:
             if spec.autocommit_read:
                 _without_transaction_block(session)
             elif spec.read_only:

@@ -21,6 +21,8 @@ from db.engine import is_lock_timeout
 from mcp_server.oneroster.errors import OneRosterError, error_response, status_body
 from mcp_server.oneroster.routes import BASE_PATH, TOKEN_PATH
 from mcp_server.request_log import log_invalid_request
+from tools.query_slots import RETRY_SECONDS as SQL_RETRY_SECONDS
+from tools.query_slots import TooManyQueries
 from tools.runner import BUSY_RETRY_SECONDS, ToolCallError
 
 log = logging.getLogger("sis.http")
@@ -56,6 +58,8 @@ def api_error_response(err: ApiError) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="sis"'} if err.status == 401 else None
     if err.status == 503:
         headers = {"Retry-After": str(BUSY_RETRY_SECONDS)}
+    if err.detail.code == TooManyQueries.code:
+        headers = {"Retry-After": str(SQL_RETRY_SECONDS)}
     return JSONResponse(ErrorBody(error=err.detail).model_dump(), status_code=err.status, headers=headers)
 
 
