@@ -1,7 +1,9 @@
 """The chat agent: an Anthropic Messages API tool-use loop over the catalog, as the signed-in person.
 
-The model sees only the tools the person may use (visible_tools); every tool_use block it sends
-is executed through the runner as that person (authorized and audited like any MCP call). Text
+The model sees only the tools the person may use (visible_tools); every read it asks for is
+executed through the runner as that person (authorized and audited like any MCP call). A write it
+asks for is never executed here: it becomes a proposal the person confirms or cancels on the page
+(chat_ui/proposals.py), and the model is told it was proposed, not done. Text
 streams to the page as it arrives. Tool results go back to the model as data, with the database's
 free text fenced as untrusted. Steps and tokens are bounded. If the model cannot be reached before
 it has said anything, the offline planner answers instead, and the page says so.
@@ -17,15 +19,18 @@ from typing import Any
 
 import anthropic
 from anthropic.types import MessageParam, ToolParam, ToolResultBlockParam
+from pydantic import ValidationError
 
 from chat_ui import events
 from chat_ui.caller import Caller, CallOutcome, Memory, call_tool
 from chat_ui.events import ChatEvent
 from chat_ui.offline.planner import Planner
+from chat_ui.proposals import Proposals, form_for
+from db.models import QueryOutcome
 from policies.scope import Action, DataClass
-from tools.catalog import ToolSpec
+from tools.catalog import ToolSpec, validation_message
 from tools.chat_settings import ChatSettings
-from tools.runner import Deps, ToolCallError, refusal_message, visible_tools
+from tools.runner import Deps, ToolCallError, record_refusal, refusal_message, visible_tools
 from tools.untrusted import untrusted_text
 
 log = logging.getLogger("sis.chat.agent")
@@ -137,8 +142,14 @@ class Agent:
         memory: Memory,
         settings: ChatSettings,
         client: anthropic.Anthropic | None = None,
+        *,
+        proposals: Proposals | None = None,
+        session_token: str = "",
     ) -> None:
         self.deps = deps
+        # Where proposed writes wait for the person (None: writes are refused, as when they are off).
+        self.proposals = proposals
+        self.session_token = session_token
         self.caller = caller
         self.memory = memory
         self.settings = settings
@@ -159,7 +170,7 @@ class Agent:
     def answer(self, question: str) -> Iterator[ChatEvent]:
         """The events of the answer to `question`, streamed as the model produces them."""
         specs = self._tools()
-        allowed = {s.name for s in specs}
+        writes = {s.name: s for s in specs if not s.read_only} if self.proposals is not None else {}
         tools = [tool_param(s) for s in specs]
         system = system_prompt(self.caller, self.deps.clock())
         messages: list[MessageParam] = [*self.memory.turns, {"role": "user", "content": question}]  # type: ignore[list-item]
@@ -199,7 +210,10 @@ class Agent:
             for block in uses:
                 acted = True
                 arguments = block.input if isinstance(block.input, dict) else {}
-                if block.name not in allowed and block.name in self._write_tools():
+                if block.name in writes:
+                    results.append((yield from self._propose(block.id, writes[block.name], arguments)))
+                    continue
+                if block.name in self._write_tools():
                     outcome = yield from self._refuse_write(block.id, block.name, arguments)
                 else:
                     outcome = yield from call_tool(self.deps, self.caller, block.name, arguments, call_id=block.id)
@@ -222,13 +236,48 @@ class Agent:
     def _refuse_write(
         self, call_id: str, name: str, arguments: dict[str, Any]
     ) -> Generator[ChatEvent, None, CallOutcome]:
-        """Report a write the model attempted without running it."""
-        err = ToolCallError(
-            "writes_disabled", "the chat page does not change records; use the SIS tools over MCP or REST", status=403
+        """Report a write the model attempted without running it (recorded as a refusal)."""
+        message = "the chat page does not change records; use the SIS tools over MCP or REST"
+        seq = record_refusal(
+            self.deps, self.caller.principal, name, arguments, reason=message, channel="chat", code="writes_disabled"
         )
+        err = ToolCallError("writes_disabled", message, audit_seq=seq, status=403)
         yield events.tool_call(call_id, name, arguments)
         yield events.tool_error(call_id, name, err)
         return CallOutcome(call_id, name, error=err)
+
+    def _propose(
+        self, call_id: str, spec: ToolSpec, arguments: dict[str, Any]
+    ) -> Generator[ChatEvent, None, ToolResultBlockParam]:
+        """Keep a write the model asked for as a proposal for the person to confirm; it is not run here."""
+        assert self.proposals is not None
+        yield events.tool_call(call_id, spec.name, arguments)
+        try:
+            data = spec.input_model.model_validate(arguments)
+        except ValidationError as invalid:
+            message, where = validation_message(invalid)
+            seq = record_refusal(
+                self.deps,
+                self.caller.principal,
+                spec.name,
+                arguments,
+                reason=message,
+                channel="chat",
+                code="invalid_input",
+                outcome=QueryOutcome.INVALID,
+            )
+            err = ToolCallError("invalid_input", message, field=where, audit_seq=seq, status=422)
+            yield events.tool_error(call_id, spec.name, err)
+            return _result_block(CallOutcome(call_id, spec.name, error=err), call_id)
+        proposal = self.proposals.add(
+            self.session_token, self.caller.principal, spec.name, data.model_dump(mode="json", exclude_unset=True)
+        )
+        yield events.proposal(call_id, form_for(proposal, spec, data, expires_in=self.proposals.lifetime))
+        note = {
+            "status": "proposed to the user; not executed",
+            "note": "The person sees this change as a form and may confirm or cancel it; do not propose it again.",
+        }
+        return {"type": "tool_result", "tool_use_id": call_id, "content": json.dumps(note)}
 
     def _offline(self, question: str, err: Exception) -> Iterator[ChatEvent]:
         """Answer with the offline planner after telling the person why."""

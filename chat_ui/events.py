@@ -80,6 +80,11 @@ def clarify(message: str, understood_items: list[str], suggestions: list[str]) -
     return ChatEvent("clarify", {"message": message, "understood": understood_items, "suggestions": suggestions})
 
 
+def proposal(call_id: str, form: dict[str, Any]) -> ChatEvent:
+    """A write the assistant proposed, shown as a form the person confirms or cancels (chat_ui/proposals.py)."""
+    return ChatEvent("proposal", {"call_id": call_id, **form})
+
+
 def notice(message: str, level: str = "info") -> ChatEvent:
     """Something the person should know about how the answer was produced (e.g. the model was unreachable)."""
     return ChatEvent("notice", {"message": message, "level": level})

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Response
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,8 @@ from chat_ui import events
 from chat_ui.agent import Agent
 from chat_ui.caller import CHANNEL, Caller
 from chat_ui.offline.planner import Planner
-from chat_ui.present import banner
+from chat_ui.present import banner, views_for
+from chat_ui.proposals import CANCELLED, Proposal
 from chat_ui.sessions import ChatSession, SessionStore
 from db.demo.personas import PERSONAS, PERSONAS_BY_KEY
 from db.engine import read_transaction
@@ -30,7 +31,7 @@ from domain.errors import DomainError
 from policies.principal import Principal, load_principal
 from tools.catalog import load_catalog
 from tools.questions import STAFF_QUESTIONS
-from tools.runner import Deps, ToolCallError, run_tool, visible_tools
+from tools.runner import Deps, ToolCallError, record_refusal, run_tool, visible_tools
 
 log = logging.getLogger("sis.chat")
 
@@ -142,6 +143,37 @@ def build_chat_router(
             raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
         return session
 
+    def reauthenticate(session: ChatSession) -> Principal:
+        """The session's principal as of now; a revoked key or removed user ends the session (401)."""
+        try:
+            return principal_for(session.method, session.credential)
+        except DomainError as err:
+            sessions.drop(session.token)
+            raise HTTPException(401, f"sign in again: {err.message}") from None
+
+    def refuse(proposal: Proposal, code: str, reason: str) -> int | None:
+        """Record an unconfirmed proposal in the query log as a refusal, as the person it was proposed to."""
+        return record_refusal(
+            deps, proposal.principal, proposal.tool, proposal.arguments, reason=reason, channel=CHANNEL, code=code
+        )
+
+    def settle() -> None:
+        """Record the proposals that expired or whose session ended since the last request."""
+        for proposal, (code, reason) in sessions.proposals.settle():
+            refuse(proposal, code, reason)
+
+    def pending(session: ChatSession, proposal_id: str) -> Proposal:
+        """The session's live proposal `proposal_id`, or 404 (used, cancelled, expired, or another chat's)."""
+        settle()
+        proposal = sessions.proposals.take(session.token, proposal_id)
+        settle()  # an expired one taken just now is recorded before the refusal is answered
+        if proposal is None:
+            raise HTTPException(
+                404,
+                "no pending proposal with this id in this chat: it was already answered, it expired, or it is not yours",
+            )
+        return proposal
+
     @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
         """The chat page (static HTML; everything it loads is served from /chat/static)."""
@@ -218,11 +250,8 @@ def build_chat_router(
     def ask(body: Ask, authorization: Annotated[str | None, Header()] = None) -> StreamingResponse:
         """Answer one question as Server-Sent Events: mode, text, tool_call, tool_result, ..., done."""
         session = require(authorization)
-        try:
-            principal = principal_for(session.method, session.credential)
-        except DomainError as err:
-            sessions.drop(session.token)
-            raise HTTPException(401, f"sign in again: {err.message}") from None
+        principal = reauthenticate(session)
+        settle()
         caller = caller_for(principal, session.caller.whoami)
         session.caller = caller
         chat = deps.chat
@@ -236,7 +265,9 @@ def build_chat_router(
             try:
                 if chat.online and body.mode == "auto":
                     yield events.mode("anthropic", f"Claude ({chat.model})").sse()
-                    answerer: Agent | Planner = Agent(deps, caller, session.memory, chat)
+                    answerer: Agent | Planner = Agent(
+                        deps, caller, session.memory, chat, proposals=sessions.proposals, session_token=session.token
+                    )
                 else:
                     yield events.mode("offline", "Offline assistant").sse()
                     answerer = Planner(deps, caller, session.memory)
@@ -252,5 +283,35 @@ def build_chat_router(
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
+
+    @router.post("/chat/api/proposals/{proposal_id}/confirm")
+    def confirm(proposal_id: str, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+        """Run a write the assistant proposed, as the signed-in person, once: the person's click, not the model's."""
+        session = require(authorization)
+        principal = reauthenticate(session)
+        proposal = pending(session, proposal_id)
+        if principal.user_id != proposal.principal.user_id:
+            seq = refuse(proposal, "not_confirmed", "not confirmed by the user it was proposed to")
+            raise HTTPException(403, f"this change was proposed to someone else (audit #{seq})")
+        try:
+            result = run_tool(deps, principal, proposal.tool, proposal.arguments, channel=CHANNEL)
+        except ToolCallError as err:
+            return JSONResponse({"status": "failed", "detail": err.message, "error": err.to_dict()}, err.status)
+        body = {
+            "status": "confirmed",
+            "tool": proposal.tool,
+            "audit_seq": result.audit_seq,
+            "views": views_for(proposal.tool, result.output),
+        }
+        return JSONResponse(body)
+
+    @router.post("/chat/api/proposals/{proposal_id}/cancel")
+    def cancel(proposal_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """Discard a write the assistant proposed; the query log records it as refused."""
+        session = require(authorization)
+        reauthenticate(session)
+        proposal = pending(session, proposal_id)
+        code, reason = CANCELLED
+        return {"status": "cancelled", "tool": proposal.tool, "audit_seq": refuse(proposal, code, reason)}
 
     return router

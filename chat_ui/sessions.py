@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chat_ui.caller import Caller, Memory
+from chat_ui.proposals import Proposals
 
 # Idle sessions end after this many seconds; at most this many live at once (oldest dropped first).
 IDLE_SECONDS = 8 * 3600
@@ -44,7 +45,10 @@ class SessionStore:
         idle_seconds: float = IDLE_SECONDS,
         max_sessions: int = MAX_SESSIONS,
         clock: Callable[[], float] = time.monotonic,
+        proposals: Proposals | None = None,
     ) -> None:
+        # The writes the model proposed in these sessions, waiting for the person's Confirm or Cancel.
+        self.proposals = proposals or Proposals(clock=clock)
         self._sessions: OrderedDict[str, ChatSession] = OrderedDict()
         self._lock = threading.Lock()
         self._idle = idle_seconds
@@ -57,7 +61,8 @@ class SessionStore:
         with self._lock:
             self._sessions[session.token] = session
             while len(self._sessions) > self._max:
-                self._sessions.popitem(last=False)
+                dropped, _ = self._sessions.popitem(last=False)
+                self.proposals.end_session(dropped)
         return session
 
     def get(self, token: str | None) -> ChatSession | None:
@@ -71,6 +76,7 @@ class SessionStore:
                 return None
             if now - session.last_seen > self._idle:
                 del self._sessions[token]
+                self.proposals.end_session(token)
                 return None
             session.last_seen = now
             self._sessions.move_to_end(token)
@@ -80,6 +86,7 @@ class SessionStore:
         """End a session (sign out); unknown tokens are ignored."""
         with self._lock:
             self._sessions.pop(token or "", None)
+        self.proposals.end_session(token or "")
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -349,3 +349,38 @@ def run_tool(
         ) from None
     except Exception:  # a bug (a stray ValueError included): rules raise DomainError subclasses
         raise internal_error() from None
+
+
+def record_refusal(
+    deps: Deps,
+    principal: Principal,
+    name: str,
+    arguments: dict[str, Any],
+    *,
+    reason: str,
+    channel: str,
+    code: str = "not_confirmed",
+    outcome: QueryOutcome = QueryOutcome.DENIED,
+) -> int | None:
+    """Log a call that was refused before it ran (a chat write the person did not confirm), as run_tool logs
+    its refusals; the entry's sequence number, or None when a busy SQLite database kept it out of the log."""
+    given = {k: v for k, v in arguments.items() if k != "purpose"}
+    purpose = arguments.get("purpose")
+    try:
+        with deps.session_factory.begin() as session:
+            entry = record_query(
+                session,
+                principal.actor(uuid.uuid4().hex),
+                capability=name,
+                arguments=_logged_arguments(given, channel, None),
+                purpose=purpose if isinstance(purpose, str) else None,
+                outcome=outcome,
+                error_code=code,
+                error_message=reason,
+            )
+    except OperationalError as err:
+        if not is_lock_timeout(err):
+            raise
+        log.warning("refusal of %s (%s) not logged: SQLite was busy", name, code)
+        return None
+    return entry.seq

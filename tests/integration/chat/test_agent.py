@@ -143,10 +143,10 @@ def test_write_tools_are_refused_in_the_chat_and_never_run(demo_deps, caller, or
     with FakeAnthropic(script) as fake:
         events = run(demo_deps, caller("registrar_austin"), settings_for(fake.url), "enroll someone")
     error = of_kind(events, "tool_error")[0]
-    assert error["code"] == "writes_disabled" and error["audit_seq"] is None
+    assert error["code"] == "writes_disabled" and error["audit_seq"]
     with demo_deps.session_factory() as s:
-        ran = s.execute(text("SELECT count(*) FROM query_log WHERE capability = 'enroll_student'")).scalar_one()
-    assert ran == 0
+        outcomes = s.execute(text("SELECT outcome FROM query_log WHERE capability = 'enroll_student'")).scalars().all()
+    assert outcomes == ["denied"], "issue #15: a write the chat refused is recorded as a refusal, never run"
 
 
 def test_the_loop_stops_after_its_step_bound(demo_deps, caller):
