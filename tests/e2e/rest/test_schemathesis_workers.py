@@ -99,6 +99,7 @@ def test_two_schemathesis_workers_against_a_real_server_find_no_5xx(served, tmp_
         capture_output=True,
         text=True,
         timeout=900,
+        cwd=tmp_path,  # its cache directory goes there, not into the checkout
     )
     reports = list(tmp_path.glob("junit-*.xml"))
     assert len(reports) == 1, (run.stdout + run.stderr)[-4000:]
