@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from db.engine import DEFAULT_DATABASE_URL
+from tools.auth_guard import AuthGuardSettings
 from tools.chat_settings import DEFAULT_MODEL, ChatSettings
 
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
@@ -38,6 +39,10 @@ class Settings:
     stripe_api_base: str | None = None
     # STRIPE_WEBHOOK_SECRET: without it the Stripe webhook answers 503.
     stripe_webhook_secret: str | None = field(default=None, repr=False)
+    # --- Authentication throttling (issue #15, docs/security/authentication.md) ---
+    # SIS_AUTH_FAILURES_PER_ADDRESS, SIS_AUTH_FAILURES_PER_PREFIX, SIS_AUTH_FAILURE_WINDOW_SECONDS,
+    # SIS_AUTH_MAX_WAIT_SECONDS, SIS_AUTH_FAILURES_LOGGED_PER_ADDRESS: 0 disables a budget.
+    auth_guard: AuthGuardSettings = field(default_factory=AuthGuardSettings)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -64,6 +69,7 @@ class Settings:
             stripe_api_key=text("STRIPE_API_KEY"),
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             stripe_webhook_secret=text("STRIPE_WEBHOOK_SECRET"),
+            auth_guard=_auth_guard(environ),
         )
 
 
@@ -86,3 +92,16 @@ def _seconds(value: str, default: float) -> float:
         return max(0.0, float(value))
     except ValueError:
         return default
+
+
+def _auth_guard(environ: Mapping[str, str]) -> AuthGuardSettings:
+    """The failed-authentication budgets (tools/auth_guard.py) in `environ`."""
+    d = AuthGuardSettings()
+    return AuthGuardSettings(
+        failures_per_address=_count(environ.get("SIS_AUTH_FAILURES_PER_ADDRESS", ""), d.failures_per_address),
+        failures_per_prefix=_count(environ.get("SIS_AUTH_FAILURES_PER_PREFIX", ""), d.failures_per_prefix),
+        window_seconds=_seconds(environ.get("SIS_AUTH_FAILURE_WINDOW_SECONDS", ""), d.window_seconds)
+        or d.window_seconds,
+        max_wait_seconds=_seconds(environ.get("SIS_AUTH_MAX_WAIT_SECONDS", ""), d.max_wait_seconds),
+        logged_per_address=_count(environ.get("SIS_AUTH_FAILURES_LOGGED_PER_ADDRESS", ""), d.logged_per_address),
+    )

@@ -16,6 +16,7 @@ from mcp_server.settings import Settings
 from mcp_server.stripe_gateway import gateway_from_settings
 from policies.enforcer import default_enforcer
 from policies.verified import RecentlyVerified
+from tools.auth_guard import AuthGuard
 from tools.runner import Deps
 
 
@@ -28,4 +29,5 @@ def build_deps(settings: Settings, engine: Engine | None = None) -> Deps:
         recently_verified=RecentlyVerified(ttl=settings.auth_cache_seconds),
         chat=settings.chat,
         gateway=gateway_from_settings(settings),
+        auth_guard=AuthGuard(settings.auth_guard),
     )

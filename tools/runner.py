@@ -31,6 +31,7 @@ from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
 from policies.scope import CLASS_WORDS, Action, DataClass, Scope
 from policies.verified import RecentlyVerified
+from tools.auth_guard import AuthGuard
 from tools.catalog import ToolContext, ToolSpec, load_catalog, validation_message
 from tools.chat_settings import ChatSettings
 
@@ -52,6 +53,8 @@ class Deps:
     chat: ChatSettings = field(default_factory=ChatSettings)
     # The payment gateway billing charges through; None disables online charging.
     gateway: PaymentGateway | None = None
+    # Throttling and audit of failed authentications on every face (tools/auth_guard.py).
+    auth_guard: AuthGuard = field(default_factory=AuthGuard)
 
 
 class ToolCallError(Exception):
