@@ -15,10 +15,10 @@ import ipaddress
 import json
 import math
 from contextvars import ContextVar
-from typing import Any
 from urllib.parse import urlsplit
 
-ASGIApp = Any
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # The source address of the request being handled, for faces whose auth hook is not handed it (MCP).
 REQUEST_ADDRESS: ContextVar[str | None] = ContextVar("sis_request_address", default=None)
@@ -46,7 +46,7 @@ def host_allowed(netloc: str, names: frozenset[str]) -> bool:
     return True
 
 
-async def _refuse(send: Any, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+async def _refuse(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
     body = json.dumps({"error": {"code": code, "message": message, "field": None, "audit_seq": None}}).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send(
@@ -67,13 +67,15 @@ class WebGuard:
         self.hosts = frozenset(h.lower() for h in hosts)
         self.names = frozenset(_hostname(h) for h in hosts)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
-        if not host_allowed(host, self.names):
+        # /mcp keeps the SDK's stricter check (exact host:port and Origin), answered as the SDK answers it.
+        mcp = scope.get("path", "") == "/mcp" or scope.get("path", "").startswith("/mcp/")
+        if not mcp and not host_allowed(host, self.names):
             shown = host[:100]
             await _refuse(
                 send,
@@ -83,7 +85,7 @@ class WebGuard:
             )
             return
         origin = headers.get("origin")
-        if origin is not None and scope.get("method", "GET") not in SAFE_METHODS:
+        if origin is not None and not mcp and scope.get("method", "GET") not in SAFE_METHODS:
             netloc = urlsplit(origin).netloc.lower() if "://" in origin else ""
             if not netloc or (netloc != host.lower() and netloc not in self.hosts):
                 await _refuse(
@@ -104,7 +106,7 @@ class ThrottledMCP:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -112,7 +114,7 @@ class ThrottledMCP:
         token = MCP_RETRY_AFTER.set(verdict)
         replaced = False
 
-        async def send_(message: dict[str, Any]) -> None:
+        async def send_(message: Message) -> None:
             nonlocal replaced
             if replaced:
                 return

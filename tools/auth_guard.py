@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -70,11 +71,14 @@ class AuthGuard:
 
     def __init__(self, settings: AuthGuardSettings | None = None, *, clock: Callable[[], float] | None = None) -> None:
         s = settings or AuthGuardSettings()
-        extra = {"clock": clock} if clock is not None else {}
-        window = {"window": s.window_seconds, "max_wait": s.max_wait_seconds, **extra}
-        self.by_address = FailureThrottle(s.failures_per_address, **window)
-        self.by_prefix = FailureThrottle(s.failures_per_prefix, **window)
-        self.logged = RecordBudget(s.logged_per_address, overall=s.logged_overall, window=s.window_seconds, **extra)
+        now = clock or time.monotonic
+        self.by_address = FailureThrottle(
+            s.failures_per_address, window=s.window_seconds, max_wait=s.max_wait_seconds, clock=now
+        )
+        self.by_prefix = FailureThrottle(
+            s.failures_per_prefix, window=s.window_seconds, max_wait=s.max_wait_seconds, clock=now
+        )
+        self.logged = RecordBudget(s.logged_per_address, overall=s.logged_overall, window=s.window_seconds, clock=now)
 
     def check(
         self,
@@ -117,21 +121,28 @@ class AuthGuard:
         message: str,
     ) -> None:
         admitted, dropped = self.logged.admit(address or "unknown")
-        entries = []
+        entries: list[tuple[str, str, int]] = []
         if dropped:
             log.warning("authentication: %d further failures from %s were not logged", dropped, address)
-            entries.append({"code": "dropped", "message": "", "dropped": dropped})
+            entries.append(("dropped", "", dropped))
         if admitted:
             log.warning("authentication failed on %s from %s with key prefix %s: %s", face, address, prefix, code)
-            entries.append({"code": code, "message": message, "dropped": 0})
+            entries.append((code, message, 0))
         if not entries:
             return
         outcome = QueryOutcome.DENIED if prefix else QueryOutcome.INVALID
         try:
             with session_factory.begin() as session:
-                for entry in entries:
+                for entry_code, entry_message, entry_dropped in entries:
                     record_auth_failure(
-                        session, face=face, address=address, key_prefix=prefix, outcome=outcome, **entry
+                        session,
+                        face=face,
+                        address=address,
+                        key_prefix=prefix,
+                        code=entry_code,
+                        message=entry_message,
+                        outcome=outcome,
+                        dropped=entry_dropped,
                     )
         except SQLAlchemyError as err:  # the refusal stands; the server log is its only trace now
             log.warning("authentication failure on %s from %s not written to the query log: %s", face, address, err)
