@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from db.demo.personas import PERSONAS, PERSONAS_BY_KEY
 from db.engine import read_transaction
 from domain.errors import DomainError
 from policies.principal import Principal, load_principal
+from tools.auth_guard import AuthThrottled
 from tools.catalog import load_catalog
 from tools.questions import STAFF_QUESTIONS
 from tools.runner import Deps, ToolCallError, record_refusal, run_tool, visible_tools
@@ -207,7 +208,7 @@ def build_chat_router(
         }
 
     @router.post("/chat/api/session")
-    def sign_in(body: SignIn) -> dict[str, Any]:
+    def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
         """Exchange an API key (or, in demo mode, a persona) for a chat session token."""
         if body.api_key and body.persona:
             raise HTTPException(400, "give either an API key or a persona, not both")
@@ -224,8 +225,17 @@ def build_chat_router(
             method, credential = "api_key", body.api_key.strip()
         else:
             raise HTTPException(400, "give an API key" + (" or pick a demo persona" if demo_mode else ""))
+        address = request.client.host if request.client else None
         try:
-            principal = principal_for(method, credential)
+            principal = deps.auth_guard.check(
+                deps.session_factory,
+                face="chat",
+                address=address,
+                presented=credential if method == "api_key" else None,
+                authenticate=lambda: principal_for(method, credential),
+            )
+        except AuthThrottled as err:
+            raise HTTPException(429, err.message, headers={"Retry-After": str(err.retry_after)}) from None
         except DomainError as err:
             raise HTTPException(401, err.message) from None
         try:

@@ -24,6 +24,7 @@ from mcp_server.oneroster.routes import build_oneroster_router
 from mcp_server.request_log import RequestLogLimit
 from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers
 from mcp_server.settings import Settings
+from mcp_server.web_guard import ThrottledMCP, WebGuard
 from mcp_server.wiring import build_deps
 
 
@@ -109,7 +110,7 @@ def create_app(
         }
 
     # Routes are matched in order (about 20 µs per route tried): the busiest faces come first.
-    app.mount("/mcp", mcp_app)
+    app.mount("/mcp", ThrottledMCP(mcp_app))
     # REST for integrators: OneRoster 1.2 + POST /oauth/token, SIS REST at /api/v1, their error bodies.
     app.include_router(build_oneroster_router(deps))
     app.include_router(build_rest_router(deps))
@@ -119,4 +120,6 @@ def create_app(
 
     # The chat page at /chat: sign in with an API key (checked by mcp_server.auth) or a demo persona.
     app.include_router(build_chat_router(deps, demo_mode=demo_mode, authenticate_key=authenticate_api_key))
+    # The MCP endpoint's Host rule (and an Origin check on unsafe methods) for every route: DNS rebinding.
+    app.add_middleware(WebGuard, hosts=hosts)
     return app

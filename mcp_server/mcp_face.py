@@ -25,7 +25,9 @@ from mcp_types import Tool as MCPTool
 from db.engine import read_transaction
 from domain.errors import DomainError
 from mcp_server.auth import authenticate_api_key, authenticate_stdio
+from mcp_server.web_guard import MCP_RETRY_AFTER, REQUEST_ADDRESS
 from policies.principal import Principal
+from tools.auth_guard import AuthThrottled
 from tools.catalog import ToolSpec, load_catalog
 from tools.questions import STAFF_QUESTIONS
 from tools.runner import Deps, ToolCallError, run_tool, visible_tools
@@ -179,20 +181,30 @@ class ApiKeyVerifier:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    def _authenticate(self, token: str) -> Principal | None:
+    def _authenticate(self, token: str, address: str | None = None) -> Principal | None:
         def check() -> Principal:
             with read_transaction(self.deps.session_factory) as session:
                 return authenticate_api_key(session, token)
 
-        try:
+        def verified() -> Principal:
             return self.deps.recently_verified.verify(self.NAMESPACE, token, check, lambda p: p.api_key_prefix)
+
+        try:
+            return self.deps.auth_guard.check(
+                self.deps.session_factory, face="mcp", address=address, presented=token, authenticate=verified
+            )
+        except AuthThrottled as err:
+            verdict = MCP_RETRY_AFTER.get()
+            if verdict is not None:
+                verdict.append(err.retry_after)  # web_guard.ThrottledMCP answers 429 instead of the SDK's 401
+            return None
         except DomainError:
             return None
 
     async def verify_token(self, token: str) -> AccessToken | None:
         principal: Principal | None = self.deps.recently_verified.get(self.NAMESPACE, token)
         if principal is None:
-            principal = await anyio.to_thread.run_sync(self._authenticate, token)
+            principal = await anyio.to_thread.run_sync(self._authenticate, token, REQUEST_ADDRESS.get())
         if principal is None:
             return None
         return AccessToken(
@@ -205,7 +217,7 @@ class ApiKeyVerifier:
 
     def principal_for(self, token: str) -> Principal | None:
         """The principal verified for this token (authenticating again if it was forgotten)."""
-        return self._authenticate(token)
+        return self._authenticate(token, REQUEST_ADDRESS.get())
 
 
 def principal_from_access_token(verifier: ApiKeyVerifier) -> PrincipalResolver:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from db.engine import DEFAULT_DATABASE_URL
+from tools.auth_guard import AuthGuardSettings
 from tools.chat_settings import DEFAULT_MODEL, ChatSettings
 from tools.query_slots import DEFAULT_PER_KEY, DEFAULT_TOTAL, DEFAULT_WAIT_S
 
@@ -58,6 +59,10 @@ class Settings:
     # SIS_SQL_QUEUE_SECONDS: how long a run_sql call beyond a cap waits for a slot before a 429.
     sql_queue_seconds: float = DEFAULT_WAIT_S
     # --- end cost limits ---
+    # --- Authentication throttling (issue #15, docs/security/authentication.md) ---
+    # SIS_AUTH_FAILURES_PER_ADDRESS, SIS_AUTH_FAILURES_PER_PREFIX, SIS_AUTH_FAILURE_WINDOW_SECONDS,
+    # SIS_AUTH_MAX_WAIT_SECONDS, SIS_AUTH_FAILURES_LOGGED_PER_ADDRESS: 0 disables a budget.
+    auth_guard: AuthGuardSettings = field(default_factory=AuthGuardSettings)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -95,6 +100,7 @@ class Settings:
             sql_max_total=max(1, _count(environ.get("SIS_SQL_MAX_TOTAL", ""), DEFAULT_TOTAL)),
             sql_queue_seconds=_seconds(environ.get("SIS_SQL_QUEUE_SECONDS", ""), DEFAULT_WAIT_S),
             # --- end cost limits ---
+            auth_guard=_auth_guard(environ),
         )
 
 
@@ -128,3 +134,16 @@ def _interval(value: str) -> float:
     except ValueError:
         return DEFAULT_CHECKPOINT_INTERVAL_SECONDS
     return seconds if 1 <= seconds < 10**7 else DEFAULT_CHECKPOINT_INTERVAL_SECONDS
+
+
+def _auth_guard(environ: Mapping[str, str]) -> AuthGuardSettings:
+    """The failed-authentication budgets (tools/auth_guard.py) in `environ`."""
+    d = AuthGuardSettings()
+    return AuthGuardSettings(
+        failures_per_address=_count(environ.get("SIS_AUTH_FAILURES_PER_ADDRESS", ""), d.failures_per_address),
+        failures_per_prefix=_count(environ.get("SIS_AUTH_FAILURES_PER_PREFIX", ""), d.failures_per_prefix),
+        window_seconds=_seconds(environ.get("SIS_AUTH_FAILURE_WINDOW_SECONDS", ""), d.window_seconds)
+        or d.window_seconds,
+        max_wait_seconds=_seconds(environ.get("SIS_AUTH_MAX_WAIT_SECONDS", ""), d.max_wait_seconds),
+        logged_per_address=_count(environ.get("SIS_AUTH_FAILURES_LOGGED_PER_ADDRESS", ""), d.logged_per_address),
+    )

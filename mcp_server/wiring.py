@@ -16,6 +16,7 @@ from mcp_server.settings import Settings
 from mcp_server.stripe_gateway import gateway_from_settings
 from policies.enforcer import default_enforcer
 from policies.verified import RecentlyVerified
+from tools.auth_guard import AuthGuard
 from tools.query_slots import QuerySlots, fit_to_pool
 from tools.runner import Deps
 
@@ -35,4 +36,5 @@ def build_deps(settings: Settings, engine: Engine | None = None) -> Deps:
             total=fit_to_pool(settings.sql_max_total, engine.pool),
             wait_s=settings.sql_queue_seconds,
         ),
+        auth_guard=AuthGuard(settings.auth_guard),
     )

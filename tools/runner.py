@@ -31,6 +31,7 @@ from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
 from policies.scope import CLASS_WORDS, Action, DataClass, Scope
 from policies.verified import RecentlyVerified
+from tools.auth_guard import AuthGuard
 from tools.catalog import ToolContext, ToolSpec, load_catalog, validation_message
 from tools.chat_settings import ChatSettings
 from tools.query_slots import QuerySlots
@@ -55,6 +56,8 @@ class Deps:
     gateway: PaymentGateway | None = None
     # How many run_sql statements may run at once, per key and overall (tools/query_slots.py).
     query_slots: QuerySlots = field(default_factory=QuerySlots)
+    # Throttling and audit of failed authentications on every face (tools/auth_guard.py).
+    auth_guard: AuthGuard = field(default_factory=AuthGuard)
 
 
 class ToolCallError(Exception):

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2
@@ -39,6 +40,7 @@ from mcp_server.oneroster.oauth import (
     authenticate_oneroster,
     issue_token,
 )
+from tools.auth_guard import AuthThrottled
 from tools.runner import Deps, ToolCallError, run_tool
 
 BASE_PATH = "/ims/oneroster/rostering/v1p2"
@@ -159,15 +161,23 @@ class TokenError(BaseModel):
 
 
 def _credential_dependency(deps: Deps, scopes: tuple[str, ...]) -> Callable[..., Credential]:
-    def credential(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -> Credential:
+    def credential(request: Request, authorization: Annotated[str | None, Depends(oauth2_scheme)]) -> Credential:
         def check() -> Credential:
             with read_transaction(deps.session_factory) as session:
                 return authenticate_oneroster(session, authorization)
 
-        try:
-            found = deps.recently_verified.verify(
+        def verified() -> Credential:
+            return deps.recently_verified.verify(
                 "oneroster", authorization or "", check, lambda c: c.principal.api_key_prefix
             )
+
+        address = request.client.host if request.client else None
+        try:
+            found = deps.auth_guard.check(
+                deps.session_factory, face="oneroster", address=address, presented=authorization, authenticate=verified
+            )
+        except AuthThrottled as err:
+            raise HTTPException(429, err.message, headers={"Retry-After": str(err.retry_after)}) from None
         except AuthenticationFailed as err:
             raise OneRosterError(401, err.message) from None
         if not set(scopes) & found.scopes:
@@ -342,9 +352,22 @@ def _token_endpoint(deps: Deps) -> Callable[..., Any]:
             return _token_error(
                 401, "invalid_client", "authenticate with HTTP Basic (client_id:client_secret) or send both in the form"
             )
-        try:
+
+        def issue() -> tuple[str, Any]:
             with deps.session_factory.begin() as session:
-                plaintext, issued = issue_token(session, client_id, secret, form.get("scope"))
+                return issue_token(session, client_id, secret, form.get("scope"))
+
+        address = request.client.host if request.client else None
+        try:
+            plaintext, issued = await anyio.to_thread.run_sync(
+                lambda: deps.auth_guard.check(
+                    deps.session_factory, face="oauth", address=address, presented=client_id, authenticate=issue
+                )
+            )
+        except AuthThrottled as err:
+            response = _token_error(429, "too_many_failures", err.message)
+            response.headers["Retry-After"] = str(err.retry_after)
+            return response
         except AuthenticationFailed:
             return _token_error(401, "invalid_client", "the client id and secret are not a valid, active API key")
         except InvalidScope as err:
@@ -393,7 +416,7 @@ def build_oneroster_router(deps: Deps) -> APIRouter:
         operation_id="issueOAuthToken",
         tags=["OneRoster 1.2 rostering"],
         response_model=TokenResponse,
-        responses={400: {"model": TokenError}, 401: {"model": TokenError}},
+        responses={400: {"model": TokenError}, 401: {"model": TokenError}, 429: {"model": TokenError}},
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": FORM_SCHEMA}}}
         },

@@ -23,6 +23,7 @@ from mcp_server.oneroster.oauth import TOKEN_PREFIX
 from mcp_server.rest import idempotency
 from mcp_server.rest.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from policies.principal import Principal
+from tools.auth_guard import AuthThrottled
 from tools.catalog import ToolSpec, load_catalog
 from tools.runner import Deps, ToolCallError, ToolResult, run_tool
 
@@ -37,6 +38,7 @@ def principal_dependency(deps: Deps) -> Callable[..., Principal]:
     """A FastAPI dependency resolving the caller of a REST request from its bearer API key."""
 
     def principal(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> Principal:
         if credentials is None:
@@ -51,12 +53,25 @@ def principal_dependency(deps: Deps) -> Callable[..., Principal]:
             with read_transaction(deps.session_factory) as session:
                 return authenticate_bearer(session, f"Bearer {presented}")
 
-        try:
+        def verified() -> Principal:
             return deps.recently_verified.verify("rest", presented, check, lambda p: p.api_key_prefix)
+
+        try:
+            return deps.auth_guard.check(
+                deps.session_factory, face="rest", address=client_address(request), presented=presented,
+                authenticate=verified,
+            )  # fmt: skip
+        except AuthThrottled as err:
+            raise ApiError(429, err.code, err.message, retry_after=err.retry_after) from None
         except AuthenticationFailed as err:
             raise ApiError(401, err.code, err.message) from None
 
     return principal
+
+
+def client_address(request: Request) -> str | None:
+    """The connecting address (a proxy's X-Forwarded-For counts only if the ASGI server trusts it)."""
+    return request.client.host if request.client else None
 
 
 def call(deps: Deps, principal: Principal, name: str, arguments: dict[str, Any]) -> ToolResult:

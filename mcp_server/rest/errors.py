@@ -44,9 +44,19 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """A REST refusal with its HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None, audit_seq: int | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        audit_seq: int | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.status, self.detail = status, ErrorDetail(code=code, message=message, field=field, audit_seq=audit_seq)
+        self.retry_after = retry_after
 
     @classmethod
     def from_tool(cls, err: ToolCallError) -> ApiError:
@@ -60,6 +70,8 @@ def api_error_response(err: ApiError) -> JSONResponse:
         headers = {"Retry-After": str(BUSY_RETRY_SECONDS)}
     if err.detail.code == TooManyQueries.code:
         headers = {"Retry-After": str(SQL_RETRY_SECONDS)}
+    if err.retry_after is not None:
+        headers = {"Retry-After": str(err.retry_after)}
     return JSONResponse(ErrorBody(error=err.detail).model_dump(), status_code=err.status, headers=headers)
 
 
@@ -73,6 +85,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Not found, or outside your scope"},
     409: {"model": ErrorBody, "description": "Conflicts with the current state (a business rule)"},
     422: {"model": ErrorBody, "description": "Invalid input"},
+    429: {"model": ErrorBody, "description": "Too many failed authentications: wait Retry-After seconds"},
 }
 
 

@@ -138,8 +138,11 @@ def test_links_and_hrefs_come_from_the_servers_public_address_not_the_host_heade
     """`Host: evil.example` gave links to evil.example (#15): they are built from SIS_PUBLIC_URL (default
     the address served on)."""
     reader = integrator_db.client("network_admin")
-    response = reader.get(f"{BASE}/users", params={"limit": 2}, headers={"Host": "evil.example"})
+    # A foreign DNS name is now refused outright (mcp_server/web_guard.py); a name that passes the
+    # Host check (an internal, single-label one) must still not leak into links.
+    assert reader.get(f"{BASE}/users", headers={"Host": "evil.example"}).status_code == 400
+    response = reader.get(f"{BASE}/users", params={"limit": 2}, headers={"Host": "internal-proxy:9000"})
     assert response.status_code == 200, response.text
-    assert "evil.example" not in response.headers["link"] and "evil.example" not in response.text
+    assert "internal-proxy" not in response.headers["link"] and "internal-proxy" not in response.text
     assert "http://127.0.0.1:8000" + BASE in response.headers["link"]
     assert '"href": "http://127.0.0.1:8000' in response.text.replace('":"', '": "')

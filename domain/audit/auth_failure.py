@@ -1,0 +1,48 @@
+"""Failed authentications in the query log: who tried (the source address, the key prefix
+presented, never the secret), on which face, and why they were turned away.
+
+The caller decides how many reach the chain (tools/auth_guard.py rate-limits per address), so a
+flood of wrong keys cannot fill it; the entries it drops are summed up in one entry of their own.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from db.models import QueryOutcome
+from domain.audit.querylog import LoggedEntry, record_query
+from policies.scope import Actor
+
+
+def record_auth_failure(
+    session: Session,
+    *,
+    face: str,
+    address: str | None,
+    key_prefix: str | None,
+    code: str,
+    message: str,
+    outcome: QueryOutcome = QueryOutcome.DENIED,
+    dropped: int = 0,
+) -> LoggedEntry:
+    """One query-log entry `auth:<face>` for a refused credential (or, with `dropped`, for N refusals not logged)."""
+    actor = Actor(
+        user_id=None,
+        label=f"unauthenticated ({address or 'unknown address'})",
+        kind="anonymous",
+        auth_method=face,
+        api_key_prefix=key_prefix,
+    )
+    arguments: dict[str, object] = {"source_address": address, "key_prefix": key_prefix}
+    if dropped:
+        arguments["dropped"] = dropped
+        message = f"{dropped} further authentication failures from {address} dropped from the log"
+    return record_query(
+        session,
+        actor,
+        capability=f"auth:{face}",
+        arguments=arguments,
+        outcome=outcome,
+        error_code=code,
+        error_message=message,
+    )
