@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
+import os
 import sqlite3
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -52,28 +55,56 @@ _WRITER = "sis_sqlite_writer"
 
 
 class _WriterQueue:
-    """One process's writers of one SQLite file, in line on a lock of their own.
+    """The writers of one SQLite file, in line: this process's threads on a lock of their own, and
+    the processes sharing the file (`sis serve` beside `sis mcp`) on an flock of a sidecar file.
 
-    SQLite's busy handler polls with growing sleeps and serves waiters in no order, so under 8
-    clients a few writers lost again and again (p99 2.7 s, bench/sqlite_concurrency_bench.py).
-    Threads of this process now wait on this lock, woken the moment the writer before them ends;
-    the busy timeout is left to arbitrate between processes (`sis serve` beside `sis mcp`).
+    SQLite's busy handler polls with growing sleeps and serves waiters in no order: under 8 clients
+    a few writers lost again and again (p99 2.7 s), and a writer of one process woken by the
+    previous one's end always beat a second process sleeping in its handler (bench/
+    sqlite_concurrency_bench.py). Every writer now waits here, before BEGIN IMMEDIATE, for at most
+    the busy timeout; the lock is let go only after COMMIT or ROLLBACK has released SQLite's.
     """
 
-    def __init__(self, timeout_ms: int) -> None:
+    _POLL_S = 0.002
+
+    def __init__(self, database: str | None, timeout_ms: int) -> None:
         self.lock = threading.Lock()
         self.timeout_s = timeout_ms / 1000
+        self.path = f"{database}-writer" if database and database != ":memory:" else None
+        self.fd: int | None = None
+
+    def _busy(self) -> OperationalError:
+        return OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
 
     def enter(self, connection: Any) -> None:
+        deadline = time.monotonic() + self.timeout_s
         if not self.lock.acquire(timeout=self.timeout_s):
-            raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+            raise self._busy()
+        try:
+            if self.path is not None:
+                if self.fd is None:
+                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                while True:
+                    try:
+                        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise self._busy() from None
+                        time.sleep(self._POLL_S)
+        except BaseException:
+            self.lock.release()
+            raise
         connection.info[_WRITER] = self
 
     @staticmethod
     def leave(info: dict[Any, Any]) -> None:
         queue = info.pop(_WRITER, None)
-        if queue is not None:
-            queue.lock.release()
+        if queue is None:
+            return
+        if queue.fd is not None:
+            fcntl.flock(queue.fd, fcntl.LOCK_UN)
+        queue.lock.release()
 
 
 _QUEUES: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()
@@ -97,8 +128,17 @@ def _begin_sqlite(connection: Any) -> None:
     connection.info[_SQLITE_BEGIN] = mode
 
 
-def _end_sqlite(connection: Any) -> None:
-    _WriterQueue.leave(connection.info)
+def _end_sqlite(connection: Any, verb: str) -> None:
+    # SQLAlchemy's commit and rollback events come before the driver's call: end the transaction
+    # here (the driver's own call then finds none open and does nothing), so the next writer in line
+    # starts on a free database.
+    if _WRITER not in connection.info:
+        return
+    try:
+        if connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql(verb)
+    finally:
+        _WriterQueue.leave(connection.info)
 
 
 def _checkin_sqlite(_dbapi_connection: Any, record: Any) -> None:
@@ -196,10 +236,10 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", functools.partial(_configure_sqlite, busy_timeout_ms=sqlite_busy_timeout_ms))
         event.listen(engine, "begin", _begin_sqlite)
-        event.listen(engine, "commit", _end_sqlite)
-        event.listen(engine, "rollback", _end_sqlite)
+        event.listen(engine, "commit", functools.partial(_end_sqlite, verb="COMMIT"))
+        event.listen(engine, "rollback", functools.partial(_end_sqlite, verb="ROLLBACK"))
         event.listen(engine.pool, "checkin", _checkin_sqlite)
-        _QUEUES[engine] = _WriterQueue(sqlite_busy_timeout_ms)
+        _QUEUES[engine] = _WriterQueue(parsed.database, sqlite_busy_timeout_ms)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername in ("postgresql", "postgres"):
