@@ -38,6 +38,16 @@ class Settings:
     stripe_api_base: str | None = None
     # STRIPE_WEBHOOK_SECRET: without it the Stripe webhook answers 503.
     stripe_webhook_secret: str | None = field(default=None, repr=False)
+    # --- webhooks (#15): where deliveries may go, how many per org, the key sealing signing secrets ---
+    # SIS_WEBHOOK_ALLOW_HOSTS: host names, addresses or CIDRs allowed even though private or loopback.
+    webhook_allow_hosts: tuple[str, ...] = ()
+    # SIS_WEBHOOK_ALLOW_HTTP=1: accept http:// subscription URLs (https only otherwise).
+    webhook_allow_http: bool = False
+    # SIS_WEBHOOK_MAX_PER_ORG: active subscriptions one org may have.
+    webhook_max_per_org: int = 25
+    # SIS_WEBHOOK_SECRET_KEY: seals signing secrets at rest (comma-separated to rotate: the first seals);
+    # unset: a key kept in sis-data/webhook-secret.key, made on first use.
+    webhook_secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -64,6 +74,12 @@ class Settings:
             stripe_api_key=text("STRIPE_API_KEY"),
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             stripe_webhook_secret=text("STRIPE_WEBHOOK_SECRET"),
+            webhook_allow_hosts=tuple(
+                h.strip() for h in environ.get("SIS_WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()
+            ),
+            webhook_allow_http=environ.get("SIS_WEBHOOK_ALLOW_HTTP", "").strip().lower() in {"1", "true", "yes"},
+            webhook_max_per_org=_count(environ.get("SIS_WEBHOOK_MAX_PER_ORG", ""), 25),
+            webhook_secret_key=text("SIS_WEBHOOK_SECRET_KEY"),
         )
 
 

@@ -26,6 +26,7 @@ from db.models import QueryOutcome
 from domain.audit.querylog import record_query
 from domain.billing.gateway import PaymentGateway
 from domain.errors import DataDefect, DomainError, NotFound, PermissionDenied
+from domain.webhooks.config import WebhookConfig
 from policies.authorize import build_scope
 from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
@@ -52,6 +53,7 @@ class Deps:
     chat: ChatSettings = field(default_factory=ChatSettings)
     # The payment gateway billing charges through; None disables online charging.
     gateway: PaymentGateway | None = None
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 class ToolCallError(Exception):
@@ -276,6 +278,7 @@ def run_tool(
                 gateway=deps.gateway,
                 enforcer=deps.enforcer,
                 progress=progress,
+                webhooks=deps.webhooks,
             )
             output = spec.handler(session, scope, data, ctx)
             dumped = output.model_dump(mode="json")
