@@ -8,28 +8,15 @@ import signal
 import threading
 from typing import Annotated
 
-import httpx
 import typer
 
 from db.engine import make_engine, make_session_factory
 from mcp_server.settings import Settings
-from mcp_server.webhook_worker import Dispatcher, RetryPolicy, Sender, SendResult
+from mcp_server.webhook_config import webhook_config
+from mcp_server.webhook_http import http_sender
+from mcp_server.webhook_worker import Dispatcher, RetryPolicy
 
 webhooks_app = typer.Typer(help="Webhook delivery.", no_args_is_help=True)
-RESPONSE_EXCERPT = 500
-
-
-def http_sender(client: httpx.Client) -> Sender:
-    """A Sender over an httpx client: POST the body; a network failure is a result, never an exception."""
-
-    def send(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
-        try:
-            response = client.post(url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False)
-        except httpx.HTTPError as err:
-            return SendResult(None, f"{type(err).__name__}: {err}"[:500])
-        return SendResult(response.status_code, None, response.text[:RESPONSE_EXCERPT])
-
-    return send
 
 
 @webhooks_app.command("dispatch")
@@ -46,26 +33,27 @@ def dispatch(
 ) -> None:
     """Publish events, fan them out to subscriptions, and deliver them signed, until stopped (Ctrl-C, SIGTERM)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    engine = make_engine(ctx.ensure_object(Settings).database_url)
-    with httpx.Client(headers={"User-Agent": "sis-webhooks/1"}) as client:
-        dispatcher = Dispatcher(
-            make_session_factory(engine),
-            http_sender(client),
-            lease=dt.timedelta(seconds=lease_s),
-            batch=batch,
-            timeout_s=timeout_s,
-            policy=RetryPolicy(max_attempts=max_attempts),
+    settings = ctx.ensure_object(Settings)
+    engine = make_engine(settings.database_url)
+    dispatcher = Dispatcher(
+        make_session_factory(engine),
+        http_sender(),
+        lease=dt.timedelta(seconds=lease_s),
+        batch=batch,
+        timeout_s=timeout_s,
+        policy=RetryPolicy(max_attempts=max_attempts),
+        webhooks=webhook_config(settings),
+    )
+    if once:
+        stats = dispatcher.run_once()
+        typer.echo(
+            f"published {stats.published}, new deliveries {stats.fanned_out}, claimed {stats.claimed}, "
+            f"delivered {stats.delivered}, failed attempts {stats.failed_attempts}, gave up {stats.gave_up}"
         )
-        if once:
-            stats = dispatcher.run_once()
-            typer.echo(
-                f"published {stats.published}, new deliveries {stats.fanned_out}, claimed {stats.claimed}, "
-                f"delivered {stats.delivered}, failed attempts {stats.failed_attempts}, gave up {stats.gave_up}"
-            )
-            return
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        typer.echo(f"dispatcher {dispatcher.name} running; Ctrl-C to stop")
-        dispatcher.run_forever(stop, idle_s=idle_s)
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    typer.echo(f"dispatcher {dispatcher.name} running; Ctrl-C to stop")
+    dispatcher.run_forever(stop, idle_s=idle_s)
     engine.dispose()

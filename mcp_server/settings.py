@@ -63,6 +63,16 @@ class Settings:
     # SIS_AUTH_FAILURES_PER_ADDRESS, SIS_AUTH_FAILURES_PER_PREFIX, SIS_AUTH_FAILURE_WINDOW_SECONDS,
     # SIS_AUTH_MAX_WAIT_SECONDS, SIS_AUTH_FAILURES_LOGGED_PER_ADDRESS: 0 disables a budget.
     auth_guard: AuthGuardSettings = field(default_factory=AuthGuardSettings)
+    # --- webhooks (#15): where deliveries may go, how many per org, the key sealing signing secrets ---
+    # SIS_WEBHOOK_ALLOW_HOSTS: host names, addresses or CIDRs allowed even though private or loopback.
+    webhook_allow_hosts: tuple[str, ...] = ()
+    # SIS_WEBHOOK_ALLOW_HTTP=1: accept http:// subscription URLs (https only otherwise).
+    webhook_allow_http: bool = False
+    # SIS_WEBHOOK_MAX_PER_ORG: active subscriptions one org may have.
+    webhook_max_per_org: int = 25
+    # SIS_WEBHOOK_SECRET_KEY: seals signing secrets at rest (comma-separated to rotate: the first seals);
+    # unset: a key kept in sis-data/webhook-secret.key, made on first use.
+    webhook_secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -101,6 +111,12 @@ class Settings:
             sql_queue_seconds=_seconds(environ.get("SIS_SQL_QUEUE_SECONDS", ""), DEFAULT_WAIT_S),
             # --- end cost limits ---
             auth_guard=_auth_guard(environ),
+            webhook_allow_hosts=tuple(
+                h.strip() for h in environ.get("SIS_WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()
+            ),
+            webhook_allow_http=environ.get("SIS_WEBHOOK_ALLOW_HTTP", "").strip().lower() in {"1", "true", "yes"},
+            webhook_max_per_org=_count(environ.get("SIS_WEBHOOK_MAX_PER_ORG", ""), 25),
+            webhook_secret_key=text("SIS_WEBHOOK_SECRET_KEY"),
         )
 
 

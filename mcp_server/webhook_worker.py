@@ -28,15 +28,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.base import utcnow
-from db.models import DeliveryStatus, DomainEvent, Organization, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from db.models import (
+    ApiKey,
+    DeliveryStatus,
+    DomainEvent,
+    Organization,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from domain.errors import DomainError
 from domain.events import event_class, lock_cursor, publish_pending, set_cursor, to_read
+from domain.webhooks.config import WebhookConfig
+from domain.webhooks.sealing import is_sealed
 from domain.webhooks.service import ALL_EVENTS
 from domain.webhooks.signing import (
     ATTEMPT_HEADER,
@@ -46,6 +56,7 @@ from domain.webhooks.signing import (
     SIGNATURE_HEADER,
     signature_header,
 )
+from domain.webhooks.urls import BlockedUrl, IPAddress, check_address, check_url, literal_address
 from policies.authorize import build_scope
 from policies.enforcer import default_enforcer
 from policies.principal import load_principal
@@ -57,23 +68,45 @@ log = logging.getLogger("sis.webhooks")
 class _OwnerScopes:
     """Each subscription owner's scope as of this fan-out: a subscription delivers only what its owner
     may read now, at the event's org (`*` means the readable types), so a revoked grant or a
-    deactivated owner stops deliveries. Decided once per owner per fan-out."""
+    deactivated owner stops deliveries. A subscription made with an API key is narrowed by that key
+    (its org and scopes) and stops when the key is revoked or expires. Decided once per owner and key."""
 
-    def __init__(self, session: Session, today: dt.date) -> None:
-        self.session, self.today = session, today
-        self._scopes: dict[uuid.UUID, Scope | None] = {}
+    def __init__(self, session: Session, now: dt.datetime) -> None:
+        self.session, self.now, self.today = session, now, now.date()
+        self._scopes: dict[tuple[uuid.UUID, uuid.UUID | None], Scope | None] = {}
 
-    def may_read(self, owner: uuid.UUID | None, event: DomainEvent) -> bool:
+    def may_read(self, owner: uuid.UUID | None, key_id: uuid.UUID | None, event: DomainEvent) -> bool:
         if owner is None:
             return False
-        if owner not in self._scopes:
-            try:
-                principal = load_principal(self.session, user_id=owner, today=self.today)
-                self._scopes[owner] = build_scope(self.session, default_enforcer(), principal, today=self.today)
-            except DomainError:  # deactivated or gone
-                self._scopes[owner] = None
-        scope = self._scopes[owner]
+        if (owner, key_id) not in self._scopes:
+            self._scopes[owner, key_id] = self._decide(owner, key_id)
+        scope = self._scopes[owner, key_id]
         return scope is not None and scope.allows_org(event.org_id, event_class(event.event_type), Action.READ)
+
+    def _decide(self, owner: uuid.UUID, key_id: uuid.UUID | None) -> Scope | None:
+        try:
+            principal = load_principal(self.session, user_id=owner, today=self.today)
+        except DomainError:  # deactivated or gone
+            return None
+        if key_id is not None:
+            key = self.session.get(ApiKey, key_id)
+            if (
+                key is None
+                or key.user_id != owner
+                or key.revoked_at is not None
+                or (key.expires_at is not None and key.expires_at <= self.now)
+            ):
+                return None
+            limit = self.session.get(Organization, key.org_id) if key.org_id else None
+            principal = replace(
+                principal,
+                api_key_id=key.id,
+                api_key_prefix=key.prefix,
+                token_scopes=tuple(key.scopes),
+                org_limit_id=key.org_id,
+                org_limit_path=limit.path if limit else None,
+            )
+        return build_scope(self.session, default_enforcer(), principal, today=self.today)
 
 
 FANOUT = "fanout"
@@ -82,19 +115,63 @@ USER_AGENT = "sis-webhooks/1"
 
 @dataclass(frozen=True)
 class SendResult:
-    """What the receiver answered: a status code, or an error when there was no answer."""
+    """What the receiver answered: a status code, or an error category when there was no answer.
+
+    `error` is what the subscriber sees (timeout, refused, tls, dns, blocked_address, network,
+    internal): a category, never socket text, so the delivery log is no port scanner. `detail`
+    goes to the server log only.
+    """
 
     status_code: int | None
     error: str | None = None
     body_excerpt: str | None = None
+    detail: str | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-# (url, body, headers, timeout seconds) -> result; must not raise for network failures.
-Sender = Callable[[str, bytes, dict[str, str], float], SendResult]
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where one delivery goes: the URL (its host for Host and TLS) and the checked address to dial."""
+
+    url: str
+    host: str
+    port: int
+    address: str
+
+
+# (target, body, headers, timeout seconds) -> result; must not raise for network failures, and must
+# connect to target.address, the address that was checked.
+Sender = Callable[[PinnedTarget, bytes, dict[str, str], float], SendResult]
+# (host, port) -> the addresses it resolves to; raises OSError when it does not resolve.
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address DNS (getaddrinfo) gives for host."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def pin(url: str, config: WebhookConfig, resolver: Resolver) -> PinnedTarget:
+    """The URL's checked target: its text passes the policy and every address it resolves to is allowed.
+
+    Raises:
+        BlockedUrl: the URL or one of its addresses may not be delivered to.
+        OSError: the host does not resolve.
+    """
+    target = check_url(url, config.urls)
+    if target.literal is not None:
+        addresses: list[IPAddress] = [target.literal]
+    else:
+        addresses = [a for a in (literal_address(r.split("%", 1)[0]) for r in resolver(target.host, target.port)) if a]
+        if not addresses:
+            raise OSError(f"{target.host} resolved to no address")
+    for address in addresses:
+        check_address(address, target, config.urls)
+    return PinnedTarget(url=target.url, host=target.host, port=target.port, address=str(addresses[0]))
 
 
 @dataclass(frozen=True)
@@ -123,7 +200,7 @@ class Claim:
     event_type: str
     attempt_no: int
     url: str
-    secret: str
+    secret: str = field(repr=False)
     body: bytes
 
 
@@ -150,6 +227,9 @@ class Dispatcher:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], dt.datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
+    # The operator's URL policy and sealing key (mcp_server/webhook_config.py); the DNS lookup.
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    resolver: Resolver = system_resolver
 
     def fan_out(self, *, limit: int = 1_000) -> tuple[int, int]:
         """Publish pending events, then create the deliveries owed for newly published ones."""
@@ -171,14 +251,14 @@ class Dispatcher:
                 .join(Organization, Organization.id == WebhookSubscription.org_id)
                 .where(WebhookSubscription.is_active.is_(True))
             ).all()
-            owners = _OwnerScopes(session, self.clock().date())
+            owners = _OwnerScopes(session, self.clock())
             owed = [
                 (sub.id, event.id)
                 for event, event_path in events
                 for sub, sub_path in subs
                 if event_path.startswith(sub_path)
                 and (ALL_EVENTS in sub.event_types or event.event_type in sub.event_types)
-                and owners.may_read(sub.created_by_user_id, event)
+                and owners.may_read(sub.created_by_user_id, sub.created_by_api_key_id, event)
             ]
             existing = set()
             if owed:
@@ -255,7 +335,10 @@ class Dispatcher:
                     separators=(",", ":"),
                     sort_keys=True,
                 ).encode("utf-8")
-                claims.append(Claim(delivery.id, event.id, event.event_type, attempt_no, sub.url, sub.secret, body))
+                secret = self.webhooks.box.open(sub.secret)
+                if not is_sealed(sub.secret):  # written before secrets were sealed: seal it now
+                    sub.secret = self.webhooks.box.seal(secret)
+                claims.append(Claim(delivery.id, event.id, event.event_type, attempt_no, sub.url, secret, body))
             return claims
 
     def deliver(self, claim: Claim) -> SendResult:
@@ -273,10 +356,24 @@ class Dispatcher:
         }
         t0 = time.perf_counter()
         try:
-            result = self.sender(claim.url, claim.body, headers, self.timeout_s)
+            # Checked again now, after DNS: a name may point elsewhere than when it was subscribed.
+            target = pin(claim.url, self.webhooks, self.resolver)
+            result = self.sender(target, claim.body, headers, self.timeout_s)
+        except BlockedUrl as err:
+            result = SendResult(None, "blocked_address", detail=err.message)
+        except OSError as err:
+            result = SendResult(None, "dns", detail=f"{type(err).__name__}: {err}")
         except Exception as err:  # a transport bug must not kill the dispatcher; it is one failed attempt
             log.exception("webhook sender failed for delivery %s", claim.delivery_id)
-            result = SendResult(None, f"{type(err).__name__}: {err}"[:500])
+            result = SendResult(None, "internal", detail=f"{type(err).__name__}: {err}")
+        if not result.ok:
+            log.warning(
+                "webhook delivery %s attempt %s failed: %s (%s)",
+                claim.delivery_id,
+                claim.attempt_no,
+                result.error or f"http_{result.status_code}",
+                result.detail or "",
+            )
         duration_ms = int((time.perf_counter() - t0) * 1000)
         self._record(claim, result, started, duration_ms)
         return result
@@ -293,7 +390,7 @@ class Dispatcher:
                     duration_ms=duration_ms,
                     status_code=result.status_code,
                     succeeded=result.ok,
-                    error=result.error,
+                    error=None if result.ok else (result.error or f"http_{result.status_code}"),
                     response_excerpt=result.body_excerpt,
                 )
             )
@@ -312,7 +409,7 @@ class Dispatcher:
                 delivery.delivered_at = now
                 delivery.last_error = None
             else:
-                delivery.last_error = (result.error or f"HTTP {result.status_code}")[:500]
+                delivery.last_error = result.error or f"http_{result.status_code}"
                 if claim.attempt_no >= self.policy.max_attempts:
                     delivery.status = DeliveryStatus.FAILED
                 else:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from db.engine import make_engine, make_session_factory
 from mcp_server.settings import Settings
 from mcp_server.stripe_gateway import gateway_from_settings
+from mcp_server.webhook_config import webhook_config
 from policies.enforcer import default_enforcer
 from policies.verified import RecentlyVerified
 from tools.auth_guard import AuthGuard
@@ -37,4 +38,5 @@ def build_deps(settings: Settings, engine: Engine | None = None) -> Deps:
             wait_s=settings.sql_queue_seconds,
         ),
         auth_guard=AuthGuard(settings.auth_guard),
+        webhooks=webhook_config(settings),
     )

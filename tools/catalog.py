@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlalchemy.orm import Session
 
 from domain.errors import InvalidInput
+from domain.webhooks.config import WebhookConfig
 from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.scope import Action, DataClass, Scope
 
@@ -137,6 +138,8 @@ class ToolContext:
     stale_keys: set[str] = field(default_factory=set)
     # (stage, done, total) reports of a long write, for a face that shows progress (the CLI); None: nobody asks.
     progress: Callable[[str, int, int], None] | None = None
+    # The operator's webhook rules (URL policy, per-org cap, the key sealing signing secrets).
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 Handler = Callable[[Session, Scope, Any, ToolContext], BaseModel]

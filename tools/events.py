@@ -52,9 +52,10 @@ def create_webhook_subscription(
 ) -> SubscriptionCreated:
     """Subscribe a URL to an org's events (its whole subtree). The signing secret is returned only once.
 
-    Fails when you may not manage the org or may not read one of the event types there.
+    Fails when you may not manage the org or may not read one of the event types there, when the URL
+    is not a public https address, or when the org has the most subscriptions allowed.
     """
-    return service.create_subscription(session, scope, data)
+    return service.create_subscription(session, scope, data, config=ctx.webhooks, api_key_id=ctx.principal.api_key_id)
 
 
 class SubscriptionIdInput(ToolInput):

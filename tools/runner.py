@@ -26,6 +26,7 @@ from db.models import QueryOutcome
 from domain.audit.querylog import record_query
 from domain.billing.gateway import PaymentGateway
 from domain.errors import DataDefect, DomainError, NotFound, PermissionDenied
+from domain.webhooks.config import WebhookConfig
 from policies.authorize import build_scope
 from policies.enforcer import PolicyEnforcer, default_enforcer
 from policies.principal import Principal
@@ -58,6 +59,7 @@ class Deps:
     query_slots: QuerySlots = field(default_factory=QuerySlots)
     # Throttling and audit of failed authentications on every face (tools/auth_guard.py).
     auth_guard: AuthGuard = field(default_factory=AuthGuard)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 class ToolCallError(Exception):
@@ -283,6 +285,7 @@ def run_tool(
                 gateway=deps.gateway,
                 enforcer=deps.enforcer,
                 progress=progress,
+                webhooks=deps.webhooks,
             )
             output = spec.handler(session, scope, data, ctx)
             dumped = output.model_dump(mode="json")

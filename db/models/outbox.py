@@ -61,12 +61,14 @@ class WebhookSubscription(UUIDPrimaryKey, Base):
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
-    # Kept in clear because signing needs it; never returned after creation.
-    secret: Mapped[str] = mapped_column(String(200))
+    # Sealed (domain/webhooks/sealing.py): signing needs the secret itself, so it is encrypted, not hashed.
+    secret: Mapped[str] = mapped_column(String(500))
     event_types: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str | None] = mapped_column(String(300))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    # The API key it was created with: deliveries stop when that key is revoked or expires.
+    created_by_api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_key.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     deactivated_at: Mapped[dt.datetime | None]
 

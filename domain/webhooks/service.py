@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from db.base import utcnow
 from db.models import DeliveryStatus, DomainEvent, Organization, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from domain.errors import InvalidInput, NotFound, PermissionDenied
+from domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from domain.events import event_class
+from domain.webhooks.config import WebhookConfig
+from domain.webhooks.urls import check_url
 from policies.scope import Action, DataClass, Scope
 
 ALL_EVENTS = "*"
@@ -25,7 +27,11 @@ MAX_SUBSCRIPTIONS_PAGE = 200
 
 class CreateSubscriptionInput(BaseModel):
     org_id: uuid.UUID = Field(description="The org whose events (its whole subtree) are delivered.")
-    url: str = Field(min_length=8, max_length=2000, description="An http(s) URL that accepts POSTed JSON.")
+    url: str = Field(
+        min_length=8,
+        max_length=2000,
+        description="A public https URL that accepts POSTed JSON (no credentials, no private or loopback host).",
+    )
     event_types: list[str] = Field(
         min_length=1, max_length=50, description="Event types, e.g. ['enrollment.created'], or ['*'] for all."
     )
@@ -46,6 +52,11 @@ class CreateSubscriptionInput(BaseModel):
         if bad:
             raise ValueError(f"event types look like 'area.verb' (or '*'): {', '.join(bad)}")
         return sorted(set(value))
+
+
+class TooManySubscriptions(DomainError):
+    code = "too_many_subscriptions"
+    status = 409
 
 
 class SubscriptionRead(BaseModel):
@@ -128,13 +139,25 @@ def _read(session: Session, sub: WebhookSubscription, scope: Scope | None = None
     )
 
 
-def create_subscription(session: Session, scope: Scope, data: CreateSubscriptionInput) -> SubscriptionCreated:
+def create_subscription(
+    session: Session,
+    scope: Scope,
+    data: CreateSubscriptionInput,
+    *,
+    config: WebhookConfig,
+    api_key_id: uuid.UUID | None = None,
+) -> SubscriptionCreated:
     """Subscribe an org's subtree to event types; each type must be readable by the caller at that org.
 
+    A subscription made with an API key delivers only while that key is valid (`api_key_id`).
+
     Raises:
+        BlockedUrl: the URL may not be a webhook destination (see domain/webhooks/urls.py).
         NotFound: the org is unknown or outside the caller's scope.
         PermissionDenied: the caller may not manage the org, or may not read one of the event types there.
+        TooManySubscriptions: the org already has config.max_per_org active subscriptions.
     """
+    check_url(data.url, config.urls)
     org = session.get(Organization, data.org_id)
     if org is None or not scope.allows_org(org.id, DataClass.DIRECTORY, Action.READ):
         raise NotFound(f"organization {data.org_id} not found", field="org_id")
@@ -143,11 +166,24 @@ def create_subscription(session: Session, scope: Scope, data: CreateSubscription
     for event_type in data.event_types:
         if event_type != ALL_EVENTS and not scope.allows_org(org.id, event_class(event_type), Action.READ):
             raise PermissionDenied(f"your role may not receive {event_type} events of this org", field="event_types")
+    active = session.execute(
+        select(func.count())
+        .select_from(WebhookSubscription)
+        .where(WebhookSubscription.org_id == org.id, WebhookSubscription.is_active.is_(True))
+    ).scalar_one()
+    if active >= config.max_per_org:
+        raise TooManySubscriptions(
+            f"this org already has {active} active webhook subscriptions, the most allowed "
+            f"(SIS_WEBHOOK_MAX_PER_ORG={config.max_per_org}); deactivate one first",
+            field="org_id",
+        )
+    secret = "whsec_" + secrets.token_urlsafe(32)
     sub = WebhookSubscription(
         id=uuid.uuid4(),
         org_id=org.id,
         url=data.url,
-        secret="whsec_" + secrets.token_urlsafe(32),
+        secret=config.box.seal(secret),
+        created_by_api_key_id=api_key_id,
         event_types=data.event_types,
         description=data.description,
         is_active=True,
@@ -156,7 +192,7 @@ def create_subscription(session: Session, scope: Scope, data: CreateSubscription
     )
     session.add(sub)
     session.flush()
-    return SubscriptionCreated(**_read(session, sub).model_dump(), secret=sub.secret)
+    return SubscriptionCreated(**_read(session, sub).model_dump(), secret=secret)
 
 
 def list_subscriptions(session: Session, scope: Scope) -> SubscriptionPage:

@@ -225,6 +225,17 @@ def test_webhook_subscriptions_are_managed_by_api(integrator_db):
     assert bad.status_code == 422
 
 
+def test_rest_refuses_a_loopback_url_with_a_422_naming_the_field(integrator_db):
+    """SSRF (#15) over REST: the integrator's POST /webhooks to loopback is refused (the app's default policy)."""
+    client = integrator_db.client("partner")
+    for url in ("https://127.0.0.1/x", "https://[::ffff:127.0.0.1]/x", "https://2130706433/x"):
+        answer = client.post(
+            "/api/v1/webhooks",
+            json={"org_id": integrator_db.orgs["lakeside"], "url": url, "event_types": ["enrollment.created"]},
+        )
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == "url", answer.text
+
+
 def test_openapi_is_served_and_versioned(integrator_db):
     client = integrator_db.client()
     spec = client.get("/openapi.json").json()

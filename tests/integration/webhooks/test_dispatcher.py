@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -17,10 +18,20 @@ from sqlalchemy import select, update
 from db.base import utcnow
 from db.models import DeliveryStatus, DomainEvent, Organization, RoleGrant, WebhookAttempt, WebhookDelivery
 from domain.events import emit_event
+from domain.webhooks.config import WebhookConfig
 from domain.webhooks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
-from mcp_server.cli_webhooks import http_sender
-from mcp_server.webhook_worker import Dispatcher, RetryPolicy, SendResult
+from domain.webhooks.urls import UrlPolicy
+from mcp_server.webhook_http import http_sender
+from mcp_server.webhook_worker import Dispatcher, PinnedTarget, RetryPolicy, SendResult
 from tools.runner import ToolCallError, run_tool
+
+# The receivers here are on loopback, which only an operator's allow-list opens (#15 SSRF).
+LOOPBACK = WebhookConfig(urls=UrlPolicy.build(allow_hosts=("127.0.0.1",), allow_http=True))
+
+
+@pytest.fixture()
+def demo_deps(demo_deps):
+    return dataclasses.replace(demo_deps, webhooks=LOOPBACK)
 
 
 @dataclass
@@ -102,7 +113,7 @@ def _emit(deps, count: int, event_type: str = "enrollment.created") -> list[str]
 
 def _dispatcher(deps, client: httpx.Client, clock: Clock, **kw) -> Dispatcher:
     policy = RetryPolicy(base=dt.timedelta(seconds=1), factor=2, jitter=0, max_attempts=kw.pop("max_attempts", 8))
-    return Dispatcher(deps.session_factory, http_sender(client), clock=clock, policy=policy, **kw)
+    return Dispatcher(deps.session_factory, http_sender(), clock=clock, policy=policy, webhooks=LOOPBACK, **kw)
 
 
 def test_receiver_on_loopback_gets_signed_events(demo_deps, persona, receiver):
@@ -175,10 +186,10 @@ def test_dispatcher_restart_mid_delivery_loses_nothing(demo_deps, persona, recei
     events = _emit(demo_deps, 5)
     clock = Clock()
     with httpx.Client() as client:
-        real = http_sender(client)
+        real = http_sender()
         sent = 0
 
-        def dying(url: str, body: bytes, headers: dict[str, str], timeout: float) -> SendResult:
+        def dying(url: PinnedTarget, body: bytes, headers: dict[str, str], timeout: float) -> SendResult:
             nonlocal sent
             sent += 1
             if sent == 3:
@@ -187,7 +198,14 @@ def test_dispatcher_restart_mid_delivery_loses_nothing(demo_deps, persona, recei
                 raise Crash
             return real(url, body, headers, timeout)
 
-        first = Dispatcher(demo_deps.session_factory, dying, name="first", clock=clock, lease=dt.timedelta(seconds=30))
+        first = Dispatcher(
+            demo_deps.session_factory,
+            dying,
+            name="first",
+            clock=clock,
+            lease=dt.timedelta(seconds=30),
+            webhooks=LOOPBACK,
+        )
         with pytest.raises(Crash):
             first.run_once()
         assert len(receiver.accepted_ids()) == 2 + crash_after_send
@@ -205,7 +223,7 @@ def test_fan_out_creates_one_delivery_per_subscription_and_event(demo_deps, pers
     _subscribe(demo_deps, persona, receiver.url, ["enrollment.created"])
     _subscribe(demo_deps, persona, receiver.url + "/other", ["*"])
     _emit(demo_deps, 2)
-    dispatcher = Dispatcher(demo_deps.session_factory, lambda *a: SendResult(200), clock=Clock())
+    dispatcher = Dispatcher(demo_deps.session_factory, lambda *a: SendResult(200), clock=Clock(), webhooks=LOOPBACK)
     assert dispatcher.fan_out()[1] == 4
     assert dispatcher.fan_out()[1] == 0
     with demo_deps.session_factory() as session:
@@ -257,7 +275,7 @@ def test_a_star_subscription_delivers_only_what_its_owner_may_read_now(demo_deps
     _subscribe(demo_deps, persona, receiver.url, ["*"])
     _emit(demo_deps, 1, "enrollment.created")
     _emit(demo_deps, 1, "payment.refunded")
-    dispatcher = Dispatcher(demo_deps.session_factory, lambda *a: SendResult(200), clock=Clock())
+    dispatcher = Dispatcher(demo_deps.session_factory, lambda *a: SendResult(200), clock=Clock(), webhooks=LOOPBACK)
     assert dispatcher.fan_out()[1] == 1, "the enrollment event only: financial events are not the registrar's"
     with demo_deps.session_factory() as session:
         delivered = session.execute(
