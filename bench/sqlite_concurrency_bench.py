@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -166,11 +167,9 @@ def start_server(path: Path, port: int) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"sis serve exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
-        try:
+        with contextlib.suppress(httpx2.HTTPError):  # not listening yet
             if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return server
-        except httpx2.HTTPError:
-            pass
         time.sleep(0.2)
     server.kill()
     raise RuntimeError("sis serve did not answer /healthz within 60 s")

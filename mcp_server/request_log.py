@@ -7,11 +7,11 @@ address records the count as `dropped_before`, and the server log says so when i
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.exc import OperationalError
@@ -24,6 +24,7 @@ from domain.errors import DomainError
 from mcp_server.auth import AuthenticationFailed
 from mcp_server.oneroster.oauth import authenticate_oneroster
 from policies.scope import Actor
+from policies.throttle import RecordBudget
 from tools.runner import Deps
 
 log = logging.getLogger("sis.http")
@@ -32,49 +33,31 @@ WINDOW_SECONDS = 60.0
 _MAX_ADDRESSES = 10_000
 
 
-@dataclass
-class _Window:
-    started: float
-    recorded: int = 0
-    dropped: int = 0
-
-
 class RequestLogLimit:
-    """At most `per_minute` entries per address in each minute; what is left out is counted."""
+    """At most `per_minute` entries per address in each minute; what is left out is counted
+    (the same budget that bounds failed sign-ins' entries, policies/throttle.py RecordBudget)."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute, self._clock = per_minute, clock
-        self._windows: dict[str, _Window] = {}
-        self._lock = threading.Lock()
+        self.per_minute = per_minute
+        self._budget = RecordBudget(
+            per_minute, overall=sys.maxsize, window=WINDOW_SECONDS, size=_MAX_ADDRESSES, clock=clock
+        )
 
     def admit(self, address: str) -> int | None:
         """None when this request's entry is dropped; else how many were dropped before it (0 usually)."""
-        now = self._clock()
-        with self._lock:
-            window = self._windows.get(address)
-            if window is None or now - window.started >= WINDOW_SECONDS:
-                if len(self._windows) >= _MAX_ADDRESSES:
-                    self._windows = {a: w for a, w in self._windows.items() if now - w.started < WINDOW_SECONDS}
-                carried = window.dropped if window is not None else 0
-                window = self._windows[address] = _Window(started=now, dropped=carried)
-            if window.recorded >= self.per_minute:
-                window.dropped += 1
-                if window.dropped == 1:
-                    log.warning("query-log entries of refused requests from %s are being rate-limited", address)
-                return None
-            window.recorded += 1
-            dropped, window.dropped = window.dropped, 0
-            return dropped
+        admitted, dropped = self._budget.admit(address)
+        if not admitted:
+            if self._budget.dropped_in_window(address) == 1:
+                log.warning("query-log entries of refused requests from %s are being rate-limited", address)
+            return None
+        return dropped
 
 
 def _caller(deps: Deps, authorization: str | None) -> Actor:
     """The caller's actor when the request's credential is valid, else anonymous with the key prefix."""
     if authorization:
-        try:
-            with read_transaction(deps.session_factory) as session:
-                return authenticate_oneroster(session, authorization).principal.actor()
-        except (AuthenticationFailed, DomainError):
-            pass
+        with contextlib.suppress(AuthenticationFailed, DomainError), read_transaction(deps.session_factory) as session:
+            return authenticate_oneroster(session, authorization).principal.actor()
     return anonymous_actor(api_key_prefix=key_prefix(authorization))
 
 

@@ -123,6 +123,12 @@ class RecordBudget:
             mine[2] += 1
             return False, dropped_before
 
+    def dropped_in_window(self, key: str) -> int:
+        """How many of `key`'s entries this window has dropped so far."""
+        with self._lock:
+            current = self._windows.get(key)
+            return int(current[2]) if current is not None else 0
+
     def _roll(self, key: str, now: float) -> int:
         self._roll_one("*", now)
         return self._roll_one(key, now)

@@ -7,11 +7,13 @@ flood of wrong keys cannot fill it; the entries it drops are summed up in one en
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.orm import Session
 
 from db.models import QueryOutcome
-from domain.audit.querylog import LoggedEntry, record_query
-from policies.scope import Actor
+from domain.audit.querylog import LoggedEntry
+from domain.audit.requests import anonymous_actor, record_unrun_request
 
 
 def record_auth_failure(
@@ -26,23 +28,20 @@ def record_auth_failure(
     dropped: int = 0,
 ) -> LoggedEntry:
     """One query-log entry `auth:<face>` for a refused credential (or, with `dropped`, for N refusals not logged)."""
-    actor = Actor(
-        user_id=None,
+    actor = replace(
+        anonymous_actor(api_key_prefix=key_prefix, auth_method=face),
         label=f"unauthenticated ({address or 'unknown address'})",
-        kind="anonymous",
-        auth_method=face,
-        api_key_prefix=key_prefix,
     )
     arguments: dict[str, object] = {"source_address": address, "key_prefix": key_prefix}
     if dropped:
         arguments["dropped"] = dropped
         message = f"{dropped} further authentication failures from {address} dropped from the log"
-    return record_query(
+    return record_unrun_request(
         session,
         actor,
         capability=f"auth:{face}",
-        arguments=arguments,
         outcome=outcome,
         error_code=code,
         error_message=message,
+        arguments=arguments,
     )

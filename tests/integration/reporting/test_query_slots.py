@@ -107,7 +107,7 @@ def test_the_server_wide_cap_refuses_another_key_once_every_slot_is_taken():
     first, second = Caller(), Caller()
     with slots.hold("run_sql", first), slots.hold("run_sql", first):  # type: ignore[arg-type]
         with pytest.raises(TooManyQueries, match="server is running its limit"), slots.hold("run_sql", second):  # type: ignore[arg-type]
-            pass
+            pytest.fail("a third statement got a slot beyond the server-wide cap")
         with slots.hold("query_roster", second):  # type: ignore[arg-type]
             assert slots.in_use() == 2  # a typed tool takes no slot and never waits
     with slots.hold("run_sql", second):  # type: ignore[arg-type]
