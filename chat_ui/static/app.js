@@ -249,6 +249,64 @@
     return node("pre", null, JSON.stringify(view, null, 2));
   }
 
+  function renderProposal(data) {
+    const form = node("form", "proposal");
+    form.dataset.proposalId = data.proposal_id;
+    form.dataset.tool = data.tool;
+    form.setAttribute("aria-label", "Proposed change: " + data.title);
+    form.appendChild(node("h4", null, "Proposed change: " + data.title));
+    form.appendChild(node("p", "note", "Nothing has been written. Check every value, then confirm or cancel."));
+    const dl = node("dl");
+    for (const field of data.fields) {
+      const dt = node("dt", null, field.label);
+      dt.title = field.description || "";
+      dl.appendChild(dt);
+      const value = typeof field.value === "object" && field.value !== null ? JSON.stringify(field.value) : field.value;
+      const dd = node("dd", null, value === null || value === undefined ? "" : value);
+      dd.dataset.field = field.name;
+      if (!field.given) dd.appendChild(node("span", "default", " (default)"));
+      dl.appendChild(dd);
+    }
+    form.appendChild(dl);
+    const minutes = Math.max(1, Math.round((data.expires_in_seconds || 0) / 60));
+    form.appendChild(node("p", "note", `This proposal expires in ${minutes} minute${minutes === 1 ? "" : "s"}.`));
+    const actions = node("div", "actions");
+    const confirm = node("button", "primary", "Confirm");
+    confirm.type = "submit";
+    const cancel = node("button", "secondary", "Cancel");
+    cancel.type = "button";
+    actions.append(confirm, cancel);
+    form.appendChild(actions);
+    const outcome = node("div", "outcome");
+    outcome.setAttribute("role", "status");
+    form.appendChild(outcome);
+
+    async function settle(action) {
+      confirm.disabled = true;
+      cancel.disabled = true;
+      outcome.replaceChildren(node("p", null, action === "confirm" ? "Writing…" : "Cancelling…"));
+      try {
+        const body = await api(`/chat/api/proposals/${encodeURIComponent(data.proposal_id)}/${action}`, { method: "POST" });
+        form.dataset.outcome = body.status;
+        const message = body.status === "confirmed"
+          ? `Done: written by you (audit #${body.audit_seq}).`
+          : `Cancelled: nothing was written (audit #${body.audit_seq}).`;
+        outcome.replaceChildren(node("p", body.status, message));
+        for (const view of body.views || []) outcome.appendChild(renderView(view));
+      } catch (err) {
+        form.dataset.outcome = "failed";
+        outcome.replaceChildren(node("p", "alert error", "Not written: " + err.message));
+      }
+    }
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      settle("confirm");
+    });
+    cancel.addEventListener("click", () => settle("cancel"));
+    return form;
+  }
+
   // -- one answer --------------------------------------------------------------------------------
 
   class Answer {
@@ -354,6 +412,12 @@
       }
       box.appendChild(list);
       this.add(box);
+    }
+
+    // A write the assistant proposed: exactly what would run, shown as data, with Confirm and Cancel.
+    // Nothing is written until the person presses Confirm (chat_ui/proposals.py).
+    on_proposal(data) {
+      this.add(renderProposal(data));
     }
 
     on_notice(data) {
