@@ -21,7 +21,6 @@ from db.engine import is_lock_timeout, read_transaction
 from db.models import QueryOutcome
 from domain.audit.requests import anonymous_actor, key_prefix, record_unrun_request
 from domain.errors import DomainError
-from mcp_server.auth import AuthenticationFailed
 from mcp_server.oneroster.oauth import authenticate_oneroster
 from policies.scope import Actor
 from policies.throttle import RecordBudget
@@ -53,11 +52,28 @@ class RequestLogLimit:
         return dropped
 
 
-def _caller(deps: Deps, authorization: str | None) -> Actor:
-    """The caller's actor when the request's credential is valid, else anonymous with the key prefix."""
+def _caller(deps: Deps, request: Request, face: str) -> Actor:
+    """The caller's actor when the request's credential is valid, else anonymous with the key prefix.
+
+    The credential is checked through the same AuthGuard as every face: a wrong key presented with an
+    invalid request counts toward its address's and prefix's failure budget and is recorded as a failed
+    sign-in, and an address that must wait is not checked at all.
+    """
+    authorization = request.headers.get("authorization")
     if authorization:
-        with contextlib.suppress(AuthenticationFailed, DomainError), read_transaction(deps.session_factory) as session:
-            return authenticate_oneroster(session, authorization).principal.actor()
+
+        def authenticate() -> Actor:
+            with read_transaction(deps.session_factory) as session:
+                return authenticate_oneroster(session, authorization).principal.actor()
+
+        with contextlib.suppress(DomainError):
+            return deps.auth_guard.check(
+                deps.session_factory,
+                face=face,
+                address=request.client.host if request.client else None,
+                presented=authorization,
+                authenticate=authenticate,
+            )
     return anonymous_actor(api_key_prefix=key_prefix(authorization))
 
 
@@ -67,7 +83,7 @@ def _capability(request: Request) -> str:
 
 
 def _record(deps: Deps, request: Request, fields: list[str], message: str, dropped: int, channel: str) -> None:
-    actor = _caller(deps, request.headers.get("authorization"))
+    actor = _caller(deps, request, channel)
     arguments = {"channel": channel, "path": request.url.path, "fields": fields}
     try:
         with deps.session_factory.begin() as session:

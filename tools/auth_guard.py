@@ -12,7 +12,6 @@ victim's prefix cannot lock the victim out. State is per process (policies/throt
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import QueryOutcome
 from domain.audit.auth_failure import record_auth_failure
+from domain.audit.requests import key_prefix as presented_prefix
 from domain.errors import DomainError
 from policies.throttle import FailureThrottle, RecordBudget
 
 log = logging.getLogger("sis.auth")
 T = TypeVar("T")
-# The public part of our keys and tokens ("sis_live_ab12cd34", "sis_oat_0a1b2c3d"); nothing else is logged.
-_PREFIX = re.compile(r"sis_[a-z]{1,20}_[0-9a-f]{8}")
 
 
 class AuthThrottled(DomainError):
@@ -43,15 +41,6 @@ class AuthThrottled(DomainError):
             f"too many failed authentications from this address or for this key; try again in {retry_after} seconds"
         )
         self.retry_after = retry_after
-
-
-def presented_prefix(presented: str | None) -> str | None:
-    """The public prefix of a presented key, token or OAuth client id; None when it has no such shape."""
-    text = (presented or "").strip()
-    if text.lower().startswith("bearer "):
-        text = text[7:].strip()
-    found = _PREFIX.match(text)
-    return found.group(0) if found and text[found.end() : found.end() + 1] in ("", "_") else None
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,19 @@ from domain.audit.querylog import LoggedEntry, record_query
 from policies.scope import Actor
 
 ANONYMOUS = "anonymous"
-# The public part of an API key (sis_live_0123abcd) or of an issued OAuth token: what the query log may name.
-_PUBLIC_PREFIX = re.compile(r"^(sis_[a-z]+_[0-9a-f]{8})_")
+# The public part of our keys and tokens ("sis_live_ab12cd34", "sis_oat_0a1b2c3d"): what the query log may name.
+_PUBLIC_PREFIX = re.compile(r"sis_[a-z]{1,20}_[0-9a-f]{8}")
 
 
-def key_prefix(authorization: str | None) -> str | None:
-    """The public prefix of the credential in an Authorization header value, or None (never the secret)."""
-    _, _, presented = (authorization or "").strip().partition(" ")
-    found = _PUBLIC_PREFIX.match(presented.strip())
-    return found.group(1) if found else None
+def key_prefix(presented: str | None) -> str | None:
+    """The public prefix of a presented key, token or OAuth client id (bare or as an Authorization header value),
+    or None when it has no such shape; never any of the secret."""
+    text = (presented or "").strip()
+    scheme, _, rest = text.partition(" ")
+    if rest and scheme.lower() in ("bearer", "basic"):
+        text = rest.strip()
+    found = _PUBLIC_PREFIX.match(text)
+    return found.group(0) if found and text[found.end() : found.end() + 1] in ("", "_") else None
 
 
 def anonymous_actor(*, api_key_prefix: str | None = None, auth_method: str | None = None) -> Actor:

@@ -52,9 +52,12 @@ def test_an_unknown_key_is_logged_as_anonymous_with_its_prefix_only(integrator_d
     client = integrator_db.client()
     client.headers["Authorization"] = f"Bearer sis_live_0123abcd_{secret}"
     assert client.post("/api/v1/behavior-incidents", content=b"[", headers={"Content-Type": "application/json"})
-    (entry,) = _entries_after(integrator_db, start)
+    failure, entry = _entries_after(integrator_db, start)
+    assert failure.capability == "auth:rest" and failure.api_key_prefix == "sis_live_0123abcd", "a failed sign-in"
     assert entry.principal_email == "anonymous" and entry.api_key_prefix == "sis_live_0123abcd"
-    assert secret not in repr(entry.arguments) and secret not in (entry.error_message or "")
+    assert entry.outcome is QueryOutcome.INVALID
+    for logged in (failure, entry):
+        assert secret not in repr(logged.arguments) and secret not in (logged.error_message or "")
 
 
 def test_the_rate_limit_drops_entries_beyond_n_per_address_and_says_so_in_the_next(integrator_db):

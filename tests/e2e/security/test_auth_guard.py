@@ -137,3 +137,20 @@ def test_thirty_wrong_chat_sign_ins_get_429_and_are_recorded(served_db):
     assert entries(served_db.engine, "auth:chat", ATTACKER[0])
     victim = TestClient(app, client=VICTIM)
     assert victim.post("/chat/api/session", json={"api_key": valid_key(served_db)}).status_code == 200
+
+
+def test_wrong_keys_sent_with_invalid_requests_count_as_failed_authentications(served_db):
+    """#15 brute force: a request FastAPI refuses (422) still checks its key through the guard, so malformed
+    requests are no way around the throttle, and an address that must wait is not checked at all."""
+    app = create_app(served_db.engine)
+    attacker = TestClient(app, client=("203.0.113.67", 40002))
+    malformed = {"Authorization": "", "Content-Type": "application/json"}
+    statuses = []
+    for _ in range(30):
+        malformed["Authorization"] = f"Bearer {wrong_key()}"
+        statuses.append(attacker.post("/api/v1/behavior-incidents", content=b"[", headers=malformed).status_code)
+    assert set(statuses) == {422}, "the body is still refused as malformed"
+    logged = entries(served_db.engine, "auth:rest", "203.0.113.67")
+    assert logged and logged[0].api_key_prefix.startswith("sis_live_"), "the wrong keys were recorded as failures"
+    me = attacker.get("/api/v1/me", headers={"Authorization": f"Bearer {valid_key(served_db)}"})
+    assert me.status_code == 429, "the failures behind the malformed requests throttle the address"
