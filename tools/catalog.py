@@ -18,6 +18,8 @@ import datetime as dt
 import decimal
 import inspect
 import math
+import types
+import typing
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -50,6 +52,15 @@ class ToolInput(BaseModel):
     # Fields whose own check refuses NUL with a better message (run_sql: the SQL guard's syntax rule).
     nul_checked_elsewhere: ClassVar[frozenset[str]] = frozenset()
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_text_for_integers(cls, value: object, info: ValidationInfo) -> object:
+        """An integer field takes a JSON number, never the string "5": what the schema says is what it takes."""
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, str) and field is not None and _integer_annotation(field.annotation):
+            raise ValueError("must be an integer (a JSON number), not a string")
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: object, info: ValidationInfo) -> object:
@@ -80,6 +91,16 @@ M = TypeVar("M", bound=BaseModel)
 # The widest number any input may carry (2**53 - 1: exact in JSON and within every integer column),
 # whatever its own field allows: a bigger one is the caller's mistake, never an overflow in the database.
 MAX_NUMBER = 2**53 - 1
+
+
+def _integer_annotation(annotation: object) -> bool:
+    """int, or int | None (booleans are not integers here)."""
+    if annotation is int:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return members == [int]
+    return False
 
 
 def _out_of_range(value: object) -> bool:

@@ -79,12 +79,19 @@ def parse_date(text: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
         return None
 
 
+# No school record is older than this: a period reaching further back ("the last 99999999 months") starts here.
+EARLIEST = dt.date(1900, 1, 1)
+
+
 def _relative(amount: int, unit: str, today: dt.date) -> dt.date:
-    """`amount` units before today."""
-    if unit in _UNIT_DAYS:
-        return today - dt.timedelta(days=amount * _UNIT_DAYS[unit])
+    """`amount` units before today, never before EARLIEST (however large the amount)."""
     months = amount * (12 if unit == "year" else 3 if unit == "quarter" else 6 if unit == "semester" else 1)
-    return add_months(today, -months)
+    days_at_most = amount * _UNIT_DAYS[unit] if unit in _UNIT_DAYS else months * 31
+    if days_at_most >= (today - EARLIEST).days:
+        return EARLIEST
+    if unit in _UNIT_DAYS:
+        return today - dt.timedelta(days=days_at_most)
+    return max(EARLIEST, add_months(today, -months))
 
 
 def find_period(low: str, today: dt.date) -> Period | None:

@@ -17,10 +17,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from db.models import ChangeEvent, Household, LedgerEntry, Organization, QueryLog, WebhookSubscription
-from tests.browser.conftest import LiveServer, _require_browser
+from tests.browser.conftest import _require_browser
 from tests.browser.test_chat_page import sign_in_as
 from tests.conftest import fresh_database
 from tests.fakes.anthropic_server import FakeAnthropic, Reply, text, tool_use
+from tests.live_server import LiveServer
 
 HOOK_URL = "https://hooks.example.com/proposed"
 REFERENCE = "CHK-4242"

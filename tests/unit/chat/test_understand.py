@@ -244,3 +244,16 @@ def test_known_words_are_not_mistaken_for_places(text):
     low = normalise(text)
     vocabulary = {"october", "grade", "students", "in", "at"}
     assert unknown_place(text, low, find_campuses(low, CAMPUSES), vocabulary) is None
+
+
+def test_a_period_reaching_back_past_any_record_starts_at_the_earliest_date():
+    """#15 "Unbounded numbers": "the last 99999999 months" in the chat answered "something went wrong"."""
+    import datetime as dt
+
+    from chat_ui.offline.periods import EARLIEST, find_period
+
+    today = dt.date(2026, 12, 3)
+    for phrase in ("payments in the last 99999999 months", "the last 99999999999999999999 days", "past 5000 years"):
+        period = find_period(phrase, today)
+        assert period is not None and period.start == EARLIEST and period.end == today, phrase
+    assert find_period("the last 3 months", today).start == dt.date(2026, 9, 3)
