@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from chat_ui.routes import build_chat_router
 from db.migrate import current_revision
 from db.models import Organization, Student
+from mcp_server import api_docs
 from mcp_server.audit_checkpoint import run_periodic as run_checkpoints
 from mcp_server.auth import authenticate_api_key
 from mcp_server.enrollment_job import advance_now, run_daily
@@ -85,7 +86,10 @@ def create_app(
         version="0.1.0",
         description="MCP-first Student Information System: one permission-aware tool catalog, many faces.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    api_docs.install(app)
     app.state.engine = engine
     app.state.deps = deps
     app.state.stripe_webhook_secret = settings.stripe_webhook_secret
