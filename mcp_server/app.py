@@ -23,7 +23,7 @@ from mcp_server.enrollment_job import advance_now, run_daily
 from mcp_server.mcp_face import http_server
 from mcp_server.oneroster.routes import build_oneroster_router
 from mcp_server.request_log import RequestLogLimit
-from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers
+from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers, versioning
 from mcp_server.settings import Settings
 from mcp_server.web_guard import ThrottledMCP, WebGuard
 from mcp_server.wiring import build_deps
@@ -125,5 +125,6 @@ def create_app(
     # The chat page at /chat: sign in with an API key (checked by mcp_server.auth) or a demo persona.
     app.include_router(build_chat_router(deps, demo_mode=demo_mode, authenticate_key=authenticate_api_key))
     # The MCP endpoint's Host rule (and an Origin check on unsafe methods) for every route: DNS rebinding.
+    versioning.install(app)
     app.add_middleware(WebGuard, hosts=hosts)
     return app

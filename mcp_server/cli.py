@@ -18,6 +18,7 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Organization, RoleGrant, User
 from domain.errors import DomainError
+from mcp_server.cli_api import api_app
 from mcp_server.cli_enrollments import enrollments_app
 from mcp_server.cli_init import init
 from mcp_server.cli_progress import progress_bars
@@ -37,6 +38,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(api_app, name="api")
 app.command("init")(init)
 app.add_typer(enrollments_app, name="enrollments")
 app.command("rollover")(rollover)
