@@ -109,7 +109,7 @@ def build_chat_router(
     The model and its bounds are `deps.chat`, fixed when the composition root built `deps`.
     """
     router = APIRouter(tags=["chat"])
-    sessions = store or SessionStore()
+    sessions = store if store is not None else SessionStore()  # an empty store is falsy (__len__)
 
     def principal_for(method: str, credential: str) -> Principal:
         """Authenticate again from the stored credential (revocations apply at once)."""

@@ -52,7 +52,7 @@ class SessionStore:
         # The writes the model proposed in these sessions, waiting for the person's Confirm or Cancel.
         self.proposals = proposals or Proposals(clock=clock)
         # The tables these sessions showed, downloadable as CSV or Excel until the session ends.
-        self.exports = exports or ExportStore()
+        self.exports = exports if exports is not None else ExportStore()
         self._sessions: OrderedDict[str, ChatSession] = OrderedDict()
         self._lock = threading.Lock()
         self._idle = idle_seconds
