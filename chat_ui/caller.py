@@ -119,5 +119,6 @@ def call_tool(
         yield events.tool_error(call_id, name, failure)
         return CallOutcome(call_id, name, error=failure)
     rows = len(getattr(result.output, "items", []) or []) if hasattr(result.output, "items") else None
-    yield events.tool_result(call_id, name, result.audit_seq, views_for(name, result.output), rows)
+    views = views_for(name, result.output)
+    yield events.tool_result(call_id, name, result.audit_seq, views, rows, disclosed=result.student_ids)
     return CallOutcome(call_id, name, result=result)

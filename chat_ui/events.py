@@ -19,6 +19,8 @@ class ChatEvent:
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+    # Server side only, never sent: the students a tool result disclosed (its download is a disclosure too).
+    disclosed: tuple[str, ...] = field(default=(), repr=False)
 
     def sse(self) -> str:
         """The event in Server-Sent Events wire form."""
@@ -46,11 +48,19 @@ def tool_call(call_id: str, name: str, arguments: dict[str, Any]) -> ChatEvent:
 
 
 def tool_result(
-    call_id: str, name: str, audit_seq: int, views: list[dict[str, Any]], rows: int | None = None
+    call_id: str,
+    name: str,
+    audit_seq: int,
+    views: list[dict[str, Any]],
+    rows: int | None = None,
+    *,
+    disclosed: tuple[str, ...] = (),
 ) -> ChatEvent:
     """A tool's answer as tables, charts or records, with the query-log entry that recorded it."""
     return ChatEvent(
-        "tool_result", {"call_id": call_id, "name": name, "audit_seq": audit_seq, "views": views, "rows": rows}
+        "tool_result",
+        {"call_id": call_id, "name": name, "audit_seq": audit_seq, "views": views, "rows": rows},
+        disclosed=disclosed,
     )
 
 

@@ -7,6 +7,7 @@ composition root (mcp_server/app.py), which owns authentication.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 from chat_ui import events
 from chat_ui.agent import Agent
 from chat_ui.caller import CHANNEL, Caller
+from chat_ui.export_files import MEDIA_TYPES, render
+from chat_ui.exports import FORMATS, AnswerContext, offer, offer_views
 from chat_ui.offline.planner import Planner
 from chat_ui.present import banner, views_for
 from chat_ui.proposals import CANCELLED, Proposal
@@ -32,7 +35,7 @@ from policies.principal import Principal, load_principal
 from tools.auth_guard import AuthThrottled
 from tools.catalog import load_catalog
 from tools.questions import STAFF_QUESTIONS
-from tools.runner import Deps, ToolCallError, record_refusal, run_tool, visible_tools
+from tools.runner import Deps, ToolCallError, record_export, record_refusal, run_tool, visible_tools
 
 log = logging.getLogger("sis.chat")
 
@@ -106,7 +109,7 @@ def build_chat_router(
     The model and its bounds are `deps.chat`, fixed when the composition root built `deps`.
     """
     router = APIRouter(tags=["chat"])
-    sessions = store or SessionStore()
+    sessions = store if store is not None else SessionStore()  # an empty store is falsy (__len__)
 
     def principal_for(method: str, credential: str) -> Principal:
         """Authenticate again from the stored credential (revocations apply at once)."""
@@ -174,6 +177,10 @@ def build_chat_router(
                 "no pending proposal with this id in this chat: it was already answered, it expired, or it is not yours",
             )
         return proposal
+
+    def context(session: ChatSession, question: str) -> AnswerContext:
+        """Where a table of this answer came from, as its downloads state it."""
+        return AnswerContext(question, session.caller.whoami, deps.clock(), dt.datetime.now().astimezone())
 
     @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
@@ -281,8 +288,9 @@ def build_chat_router(
                 else:
                     yield events.mode("offline", "Offline assistant").sse()
                     answerer = Planner(deps, caller, session.memory)
-                for event in answerer.answer(body.question.strip()):
-                    yield event.sse()
+                asked = context(session, body.question.strip())
+                for event in answerer.answer(asked.question):
+                    yield offer(sessions.exports, session.token, event, asked).sse()
             except Exception:
                 log.exception("chat answer failed")
                 yield events.error("Something went wrong while answering; the failure was logged.").sse()
@@ -311,7 +319,14 @@ def build_chat_router(
             "status": "confirmed",
             "tool": proposal.tool,
             "audit_seq": result.audit_seq,
-            "views": views_for(proposal.tool, result.output),
+            "views": offer_views(
+                sessions.exports,
+                session.token,
+                proposal.tool,
+                result.audit_seq,
+                views_for(proposal.tool, result.output),
+                context(session, f"Confirmed change: {proposal.tool}"),
+            ),
         }
         return JSONResponse(body)
 
@@ -323,5 +338,40 @@ def build_chat_router(
         proposal = pending(session, proposal_id)
         code, reason = CANCELLED
         return {"status": "cancelled", "tool": proposal.tool, "audit_seq": refuse(proposal, code, reason)}
+
+    @router.get(
+        "/chat/api/exports/{export_id}.{extension}",
+        response_class=Response,
+        responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}}},
+    )
+    def download(export_id: str, extension: str, authorization: Annotated[str | None, Header()] = None) -> Response:
+        """A table this chat session showed, as CSV or Excel (docs/chat-exports.md); recorded in the query log."""
+        session = require(authorization)
+        principal = reauthenticate(session)
+        table = sessions.exports.get(session.token, export_id)
+        if table is None or extension not in FORMATS:
+            raise HTTPException(404, "no table with this id in this chat: it is another chat's, or too old to keep")
+        try:
+            seq = record_export(
+                deps,
+                principal,
+                table.tool,
+                table.logged(extension),
+                channel=CHANNEL,
+                student_ids=table.student_ids,
+                row_count=len(table.rows),
+            )
+        except ToolCallError as err:
+            raise HTTPException(err.status, err.message) from None
+        return Response(
+            render(table, extension, seq),
+            media_type=MEDIA_TYPES[extension],
+            headers={
+                "Content-Disposition": f'attachment; filename="{table.stem}.{extension}"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "X-Audit-Seq": str(seq),
+            },
+        )
 
     return router

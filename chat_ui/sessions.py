@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chat_ui.caller import Caller, Memory
+from chat_ui.exports import ExportStore
 from chat_ui.proposals import Proposals
 
 # Idle sessions end after this many seconds; at most this many live at once (oldest dropped first).
@@ -46,9 +47,12 @@ class SessionStore:
         max_sessions: int = MAX_SESSIONS,
         clock: Callable[[], float] = time.monotonic,
         proposals: Proposals | None = None,
+        exports: ExportStore | None = None,
     ) -> None:
         # The writes the model proposed in these sessions, waiting for the person's Confirm or Cancel.
         self.proposals = proposals or Proposals(clock=clock)
+        # The tables these sessions showed, downloadable as CSV or Excel until the session ends.
+        self.exports = exports if exports is not None else ExportStore()
         self._sessions: OrderedDict[str, ChatSession] = OrderedDict()
         self._lock = threading.Lock()
         self._idle = idle_seconds
@@ -62,7 +66,7 @@ class SessionStore:
             self._sessions[session.token] = session
             while len(self._sessions) > self._max:
                 dropped, _ = self._sessions.popitem(last=False)
-                self.proposals.end_session(dropped)
+                self._ended(dropped)
         return session
 
     def get(self, token: str | None) -> ChatSession | None:
@@ -76,7 +80,7 @@ class SessionStore:
                 return None
             if now - session.last_seen > self._idle:
                 del self._sessions[token]
-                self.proposals.end_session(token)
+                self._ended(token)
                 return None
             session.last_seen = now
             self._sessions.move_to_end(token)
@@ -86,7 +90,12 @@ class SessionStore:
         """End a session (sign out); unknown tokens are ignored."""
         with self._lock:
             self._sessions.pop(token or "", None)
-        self.proposals.end_session(token or "")
+        self._ended(token or "")
+
+    def _ended(self, token: str) -> None:
+        """What a session leaves behind goes with it: its pending proposals and its downloadable tables."""
+        self.proposals.end_session(token)
+        self.exports.end_session(token)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -13,7 +13,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from chat_ui.exports import ExportStore
 from chat_ui.routes import build_chat_router
+from chat_ui.sessions import SessionStore
 from db.migrate import current_revision
 from db.models import Organization, Student
 from mcp_server import api_docs
@@ -123,7 +125,11 @@ def create_app(
     app.include_router(billing_webhooks.router)
 
     # The chat page at /chat: sign in with an API key (checked by mcp_server.auth) or a demo persona.
-    app.include_router(build_chat_router(deps, demo_mode=demo_mode, authenticate_key=authenticate_api_key))
+    exports = ExportStore(max_tables=settings.chat_export_tables, max_bytes=settings.chat_export_memory_mb * 2**20)
+    chat = build_chat_router(
+        deps, demo_mode=demo_mode, authenticate_key=authenticate_api_key, store=SessionStore(exports=exports)
+    )
+    app.include_router(chat)
     # The MCP endpoint's Host rule (and an Origin check on unsafe methods) for every route: DNS rebinding.
     versioning.install(app)
     app.add_middleware(WebGuard, hosts=hosts)

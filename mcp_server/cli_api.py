@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -12,7 +13,7 @@ from mcp_server.rest.contract import SNAPSHOT, breaking_changes, contract_of, lo
 api_app = typer.Typer(help="The /api/v1 contract (docs/api/versioning.md).", no_args_is_help=True)
 
 
-def _live() -> dict:
+def _live() -> dict[str, Any]:
     from mcp_server.app import create_app
 
     # The document does not depend on the data: an in-memory database that is never migrated will do.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from chat_ui.exports import DEFAULT_MEMORY_MB, DEFAULT_TABLES
 from db.engine import DEFAULT_DATABASE_URL
 from tools.auth_guard import AuthGuardSettings
 from tools.chat_settings import DEFAULT_MODEL, ChatSettings
@@ -73,6 +74,12 @@ class Settings:
     # SIS_WEBHOOK_SECRET_KEY: seals signing secrets at rest (comma-separated to rotate: the first seals);
     # unset: a key kept in sis-data/webhook-secret.key, made on first use.
     webhook_secret_key: str | None = field(default=None, repr=False)
+    # --- chat exports (issue #16, docs/chat-exports.md): the tables a chat session can still download ---
+    # SIS_CHAT_EXPORT_TABLES: tables kept per chat session (oldest dropped first; 0: no downloads).
+    # SIS_CHAT_EXPORT_MEMORY_MB: memory all sessions' kept tables may use together.
+    chat_export_tables: int = DEFAULT_TABLES
+    chat_export_memory_mb: int = DEFAULT_MEMORY_MB
+    # --- end chat exports ---
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -117,6 +124,10 @@ class Settings:
             webhook_allow_http=environ.get("SIS_WEBHOOK_ALLOW_HTTP", "").strip().lower() in {"1", "true", "yes"},
             webhook_max_per_org=_count(environ.get("SIS_WEBHOOK_MAX_PER_ORG", ""), 25),
             webhook_secret_key=text("SIS_WEBHOOK_SECRET_KEY"),
+            # --- chat exports ---
+            chat_export_tables=_count(environ.get("SIS_CHAT_EXPORT_TABLES", ""), DEFAULT_TABLES),
+            chat_export_memory_mb=_count(environ.get("SIS_CHAT_EXPORT_MEMORY_MB", ""), DEFAULT_MEMORY_MB),
+            # --- end chat exports ---
         )
 
 

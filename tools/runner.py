@@ -157,7 +157,8 @@ _OUTCOME = {
 
 
 # Query-log argument keys the server sets; a caller's argument of the same name is kept beside them.
-_SERVER_KEYS = ("channel", "guard")
+# `export` marks the download of an answer's rows as a file (record_export).
+_SERVER_KEYS = ("channel", "guard", "export")
 
 
 def _logged_arguments(given: dict[str, Any], channel: str, guard: Any) -> dict[str, Any]:
@@ -390,3 +391,68 @@ def record_refusal(
         log.warning("refusal of %s (%s) not logged: SQLite was busy", name, code)
         return None
     return entry.seq
+
+
+def record_export(
+    deps: Deps,
+    principal: Principal,
+    name: str,
+    export: dict[str, Any],
+    *,
+    channel: str,
+    student_ids: Iterable[str],
+    row_count: int,
+) -> int:
+    """Log the download of rows a call of `name` answered (a chat table as a file) as a disclosure of its own,
+    once the caller is checked to be still allowed to call `name`; the entry's sequence number.
+
+    Raises:
+        ToolCallError: the caller may no longer call `name` (logged as denied), or a busy SQLite database
+            kept the entry out of the log (then nothing may be handed out).
+    """
+    started = time.perf_counter()
+    spec = load_catalog().get(name)
+    actor = principal.actor(uuid.uuid4().hex)
+    arguments = {"export": export, "channel": channel}
+    try:
+        with deps.session_factory.begin() as session:
+            reading_first(session)
+            scope = build_scope(session, deps.enforcer, principal, operation_id=actor.operation_id, today=deps.clock())
+            refusal = _export_refusal(scope, principal, spec, name)
+            take_write_lock(session)
+            entry = record_query(
+                session,
+                actor,
+                capability=name,
+                scope=scope,
+                arguments=arguments,
+                student_ids=() if refusal else student_ids,
+                row_count=None if refusal else row_count,
+                outcome=QueryOutcome.DENIED if refusal else QueryOutcome.OK,
+                error_code="permission_denied" if refusal else None,
+                error_message=refusal,
+                duration_us=int((time.perf_counter() - started) * 1_000_000),
+            )
+    except OperationalError as err:
+        if not is_lock_timeout(err):
+            raise
+        log.warning("download of %s rows refused: SQLite was busy, so it could not be logged", name)
+        raise ToolCallError(
+            "busy",
+            f"the database is busy; nothing was downloaded, try again in {BUSY_RETRY_SECONDS} seconds",
+            status=503,
+        ) from None
+    if refusal:
+        raise ToolCallError("permission_denied", refusal, audit_seq=entry.seq, status=403)
+    return entry.seq
+
+
+def _export_refusal(scope: Scope, principal: Principal, spec: ToolSpec | None, name: str) -> str | None:
+    """Why the caller may not take home rows of `name` now (a role or key changed since the answer), or None."""
+    if spec is None:
+        return f"no tool named {name!r}"
+    if permitted(scope, principal, spec):
+        return None
+    if spec.data_class is None:
+        return "your API key may not use this tool"
+    return refusal_message(spec.data_class, spec.action)

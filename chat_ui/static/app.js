@@ -165,25 +165,6 @@
     }
   }
 
-  function csvCell(value) {
-    let text = value === null || value === undefined ? "" : String(value);
-    // A cell starting with = + - @ would run as a formula in a spreadsheet: keep it text.
-    if (/^[=+\-@\t\r]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = "'" + text;
-    return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
-  }
-
-  function downloadCsv(view) {
-    const lines = [view.columns.map(csvCell).join(",")];
-    for (const row of view.rows) lines.push(row.map(csvCell).join(","));
-    const blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
-    const link = node("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = view.csv || "answer.csv";
-    document.body.appendChild(link);
-    link.click();
-    setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 0);
-  }
-
   function renderTable(view) {
     const figure = node("figure", "table-view");
     const header = node("figcaption");
@@ -192,13 +173,6 @@
       ? `${view.rows.length} of ${view.total} rows shown`
       : `${view.rows.length} row${view.rows.length === 1 ? "" : "s"}`;
     header.appendChild(node("span", "count", count));
-    if (view.rows.length) {
-      const button = node("button", "secondary small", "Download CSV");
-      button.type = "button";
-      button.setAttribute("aria-label", `Download ${view.title} as CSV`);
-      button.addEventListener("click", () => downloadCsv(view));
-      header.appendChild(button);
-    }
     figure.appendChild(header);
     if (!view.rows.length) {
       figure.appendChild(node("p", "empty", "No rows."));
@@ -227,7 +201,41 @@
     table.appendChild(tbody);
     scroller.appendChild(table);
     figure.appendChild(scroller);
+    if (view.export) figure.appendChild(exportLinks(view));
     return figure;
+  }
+
+  // "Download CSV" / "Download Excel" under a table the server kept for this chat (docs/chat-exports.md).
+  // The file is fetched with the session token in the Authorization header (never in a URL) and saved
+  // under the server's name; the server records each download in the query log.
+  function exportLinks(view) {
+    const bar = node("p", "exports");
+    for (const [ext, label] of [["csv", "CSV"], ["xlsx", "Excel"]]) {
+      const link = node("a", "export", "Download " + label);
+      link.href = view.export[ext];
+      link.setAttribute("aria-label", `Download ${view.title} as ${label}`);
+      link.addEventListener("click", async (event) => {
+        event.preventDefault();
+        try {
+          const response = await fetch(view.export[ext], { headers: { Authorization: "Bearer " + token } });
+          if (!response.ok) {
+            const body = await response.json().catch(() => ({}));
+            throw new Error(typeof body.detail === "string" ? body.detail : response.statusText);
+          }
+          const save = node("a");
+          save.href = URL.createObjectURL(await response.blob());
+          save.download = `${view.export.filename}.${ext}`;
+          document.body.appendChild(save);
+          save.click();
+          setTimeout(() => { URL.revokeObjectURL(save.href); save.remove(); }, 0);
+        } catch (err) {
+          bar.querySelector(".export-error")?.remove();
+          bar.appendChild(node("span", "export-error", "Download failed: " + err.message));
+        }
+      });
+      bar.appendChild(link);
+    }
+    return bar;
   }
 
   function renderRecord(view) {

@@ -8,8 +8,7 @@ audit data class) and recorded in the query log like any other read.
 
 import csv
 import io
-import json
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -21,6 +20,7 @@ from mcp_server.rest.errors import ERROR_RESPONSES
 from policies.principal import Principal
 from tools.catalog import load_catalog
 from tools.runner import Deps
+from tools.spreadsheet import csv_cell
 
 # Enough for an audit period's export while keeping one request bounded; narrow by time to get more.
 CSV_MAX_ROWS = 20_000
@@ -35,20 +35,6 @@ CHANGE_EVENT_COLUMNS = [
     "seq", "occurred_at", "actor_label", "entity_type", "entity_id", "org_id", "field", "data_class", "old_value", "new_value",
     "reason", "operation_id",
 ]  # fmt: skip
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell; caller-written text that a spreadsheet would run as a formula is quoted with a leading '."""
-    if value is None:
-        return ""
-    if isinstance(value, bool | int | float):
-        return str(value)
-    text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict | list) else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def add_routes(router: APIRouter, deps: Deps) -> None:
@@ -83,7 +69,7 @@ def add_routes(router: APIRouter, deps: Deps) -> None:
             assert isinstance(page, AuditLogPage)
             for entry in page.query_log if trail == "query_log" else page.change_events:
                 row = entry.model_dump(mode="json")
-                writer.writerow([_cell(row.get(c)) for c in columns])
+                writer.writerow([csv_cell(row.get(c)) for c in columns])
                 written += 1
             offset = page.next_offset
         return Response(

@@ -32,7 +32,8 @@ def contract_of(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_snapshot(path: Path = SNAPSHOT) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
 
 
 def write_snapshot(document: Mapping[str, Any], path: Path = SNAPSHOT) -> None:

@@ -19,6 +19,7 @@ from db.models import (
     ImmunizationExemption,
     ImmunizationRecord,
     Organization,
+    QueryLog,
     Student,
 )
 
@@ -150,10 +151,39 @@ def test_the_enrollment_trend_is_drawn_as_a_chart_with_a_table_and_csv(page):
     assert chart.locator("circle").count() == 13
     assert chart.locator("title").first.text_content() == "Enrollment by month"
     with page.expect_download() as download:
-        answer.get_by_role("button", name=re.compile("Download Enrollment by month")).click()
+        answer.get_by_role("link", name="Download Enrollment by month as CSV").click()
     content = Path(download.value.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(content)))
-    assert rows[0] == ["Month", "Measured on", "Enrolled students"] and len(rows) == 14
+    table = rows[rows.index([]) + 1 :]  # after the header block (docs/chat-exports.md)
+    assert table[0] == ["Month", "Measured on", "Enrolled students"] and len(table) == 14
+
+
+def test_a_roster_downloads_as_the_csv_and_workbook_the_server_kept(page, served_db):
+    from openpyxl import load_workbook
+
+    sign_in_as(page, "registrar_austin")
+    answer = ask(page, "Who is enrolled in 3rd grade at Austin?")
+    box = answer.locator('.tool:has(details[data-tool="query_roster"])')
+    shown = table_rows(box)
+    with page.expect_download() as download:
+        box.get_by_role("link", name=re.compile(r"Download Roster on .* as CSV")).click()
+    assert re.fullmatch(r"roster-\d{4}-\d{2}-\d{2}\.csv", download.value.suggested_filename)
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    block = dict(rows[: rows.index([])])
+    assert block["Question"] == "Who is enrolled in 3rd grade at Austin?"
+    assert block["Asked by"].startswith("Rosa Delgado")
+    table = rows[rows.index([]) + 1 :]
+    assert table[0][:3] == ["Student #", "Name", "Grade"]
+    assert [r[:2] for r in table[1:]] == [r[:2] for r in shown] and shown
+    seq = int(block["Download"].removeprefix("query log #"))
+    with Session(served_db.engine) as s:
+        logged = s.execute(select(QueryLog.capability, QueryLog.row_count).where(QueryLog.seq == seq)).one()
+    assert tuple(logged) == ("query_roster", len(shown))
+    with page.expect_download() as workbook:
+        box.get_by_role("link", name=re.compile(r"Download Roster on .* as Excel")).click()
+    assert workbook.value.suggested_filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(Path(workbook.value.path()).read_bytes())).active
+    assert sheet["A2"].value == "Question" and sheet["B2"].value == "Who is enrolled in 3rd grade at Austin?"
 
 
 def test_tool_calls_are_collapsible_and_show_their_arguments(page):
