@@ -21,12 +21,22 @@ def _live() -> dict[str, Any]:
 
 
 @api_app.command("snapshot")
-def snapshot(path: Path = typer.Option(SNAPSHOT, help="Where to write the contract.")) -> None:
+def snapshot(
+    path: Path = typer.Option(SNAPSHOT, help="Where to write the contract."),
+    security_fix: str = typer.Option(
+        "",
+        help="Accept a breaking change because it withholds data a caller must not see; say which, for the changelog.",
+    ),
+) -> None:
     """Write the live /api/v1 contract as the committed snapshot (after an additive change)."""
     live = _live()
     if path.exists():
         problems = breaking_changes(load_snapshot(path), contract_of(live))
-        if problems:
+        if problems and security_fix:
+            typer.echo(f"accepted as a security fix ({security_fix}); add it to docs/api/changelog.md:")
+            for problem in problems:
+                typer.echo(f"  {problem}")
+        elif problems:
             typer.echo("refusing to snapshot a breaking change (that needs /api/v2):", err=True)
             for problem in problems:
                 typer.echo(f"  {problem}", err=True)

@@ -167,7 +167,7 @@ class OfferingRead(BaseModel):
     seats_left: int | None
     grade_min: int
     grade_max: int
-    tuition_cents: int
+    tuition_cents: int | None = Field(description="Null when you may not read financial records at this campus.")
 
 
 class OfferingPage(Page):

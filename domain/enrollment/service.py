@@ -533,7 +533,8 @@ def list_offerings(session: Session, scope: Scope, data: OfferingQuery) -> Offer
             seats_left=None if off.capacity is None else max(off.capacity - n, 0),
             grade_min=off.grade_min,
             grade_max=off.grade_max,
-            tuition_cents=off.tuition_cents,
+            # Tuition is a financial record (policies/columns.py): only to callers who read those at the campus.
+            tuition_cents=off.tuition_cents if scope.allows_org(o.id, DataClass.FINANCIAL) else None,
         )
         for off, p, o, n in rows
     ]

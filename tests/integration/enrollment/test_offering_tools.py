@@ -353,3 +353,14 @@ def test_a_closed_offering_takes_no_new_students_and_keeps_its_stints(demo_deps,
     assert err.code == "offering_closed"
     err = refusal(demo_deps, admin, "close_offering", offering_id=str(miami.id), reason="again")
     assert (err.code, err.field) == ("invalid_transition", "offering_id")
+
+
+def test_list_offerings_shows_tuition_only_to_callers_who_read_financial_records(demo_deps, persona):
+    """Tuition is a financial record (policies/columns.py): the Austin registrar, without financial read,
+    saw every offering's tuition in list_offerings; she now sees the offerings with tuition blank."""
+    austin = org_id(demo_deps, AUSTIN)
+    registrar = call(demo_deps, persona("registrar_austin"), "list_offerings", org_id=austin)["items"]
+    admin = call(demo_deps, persona("network_admin"), "list_offerings", org_id=austin)["items"]
+    assert registrar and [o["id"] for o in registrar] == [o["id"] for o in admin]
+    assert all(o["tuition_cents"] is None for o in registrar)
+    assert any(o["tuition_cents"] for o in admin), "the network admin still sees the prices"
