@@ -46,7 +46,10 @@ EVENT_CLASSES: dict[str, DataClass] = {
     "ledger": DataClass.FINANCIAL,
     "organization": DataClass.ADMINISTRATION,
     "access": DataClass.ADMINISTRATION,
+    # A test ping sent to one subscription on request (domain/webhooks/operations.py); never fanned out.
+    "webhook": DataClass.DIRECTORY,
 }
+TEST_EVENT = "webhook.test"
 
 
 def event_class(event_type: str) -> DataClass:

@@ -44,7 +44,7 @@ from db.models import (
     WebhookSubscription,
 )
 from domain.errors import DomainError
-from domain.events import event_class, lock_cursor, publish_pending, set_cursor, to_read
+from domain.events import TEST_EVENT, event_class, lock_cursor, publish_pending, set_cursor, to_read
 from domain.webhooks.config import WebhookConfig
 from domain.webhooks.sealing import is_sealed
 from domain.webhooks.service import ALL_EVENTS
@@ -200,7 +200,7 @@ class Claim:
     event_type: str
     attempt_no: int
     url: str
-    secret: str = field(repr=False)
+    secrets: tuple[str, ...] = field(repr=False)  # the current secret, then the previous one during an overlap
     body: bytes
 
 
@@ -240,7 +240,7 @@ class Dispatcher:
             events = session.execute(
                 select(DomainEvent, Organization.path)
                 .join(Organization, Organization.id == DomainEvent.org_id)
-                .where(DomainEvent.position > last)
+                .where(DomainEvent.position > last, DomainEvent.event_type != TEST_EVENT)
                 .order_by(DomainEvent.position)
                 .limit(limit)
             ).all()
@@ -298,7 +298,10 @@ class Dispatcher:
         with self.session_factory.begin() as session:
             stmt = (
                 select(WebhookDelivery.id)
+                # A test ping's event is owed before it is published: it waits for its position.
+                .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
                 .where(
+                    DomainEvent.position.is_not(None),
                     WebhookDelivery.status == DeliveryStatus.PENDING,
                     WebhookDelivery.next_attempt_at <= now,
                     or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at <= now),
@@ -307,7 +310,7 @@ class Dispatcher:
                 .limit(self.batch)
             )
             if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
+                stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
             ids = list(session.execute(stmt).scalars())
             if not ids:
                 return []
@@ -338,7 +341,10 @@ class Dispatcher:
                 secret = self.webhooks.box.open(sub.secret)
                 if not is_sealed(sub.secret):  # written before secrets were sealed: seal it now
                     sub.secret = self.webhooks.box.seal(secret)
-                claims.append(Claim(delivery.id, event.id, event.event_type, attempt_no, sub.url, secret, body))
+                signing: tuple[str, ...] = (secret,)
+                if sub.previous_secret and sub.previous_secret_expires_at and sub.previous_secret_expires_at > now:
+                    signing += (self.webhooks.box.open(sub.previous_secret),)
+                claims.append(Claim(delivery.id, event.id, event.event_type, attempt_no, sub.url, signing, body))
             return claims
 
     def deliver(self, claim: Claim) -> SendResult:
@@ -352,7 +358,7 @@ class Dispatcher:
             EVENT_TYPE_HEADER: claim.event_type,
             DELIVERY_ID_HEADER: str(claim.delivery_id),
             ATTEMPT_HEADER: str(claim.attempt_no),
-            SIGNATURE_HEADER: signature_header(claim.secret, timestamp, claim.body),
+            SIGNATURE_HEADER: signature_header(claim.secrets, timestamp, claim.body),
         }
         t0 = time.perf_counter()
         try:

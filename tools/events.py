@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from db.models import DeliveryStatus
 from domain import events
 from domain.events import EventPage, EventQuery
-from domain.webhooks import service
+from domain.webhooks import operations, service
+from domain.webhooks.operations import Redelivered, SecretRotated, TestSent
 from domain.webhooks.service import (
     CreateSubscriptionInput,
     DeliveryPage,
@@ -97,4 +98,47 @@ def list_webhook_deliveries(
     """Show a subscription's deliveries, newest first, each with every attempt (status code, error, timing)."""
     return service.list_deliveries(
         session, scope, data.subscription_id, status=data.status, limit=data.limit, offset=data.offset
+    )
+
+
+@tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Send a test webhook", idempotent=False)
+def send_test_webhook(session: Session, scope: Scope, data: SubscriptionIdInput, ctx: ToolContext) -> TestSent:
+    """Send one signed `webhook.test` event to this subscription only, to check the receiver and its
+    signature check. Follow it with list_webhook_deliveries (its delivery_id). Fails when the
+    subscription is inactive or you may not manage it."""
+    return operations.send_test(session, scope, data.subscription_id)
+
+
+class DeliveryIdInput(ToolInput):
+    delivery_id: uuid.UUID = Field(description="The delivery (from list_webhook_deliveries).")
+
+
+@tool(data_class=DataClass.DIRECTORY, action=Action.WRITE, title="Redeliver a webhook", idempotent=False)
+def redeliver_webhook(session: Session, scope: Scope, data: DeliveryIdInput, ctx: ToolContext) -> Redelivered:
+    """Attempt a finished (failed or delivered) webhook delivery once more, now; receivers deduplicate by
+    SIS-Event-Id. Fails when it is still pending, or you may not manage its subscription or read its event."""
+    return operations.redeliver(session, scope, data.delivery_id)
+
+
+class RotateSecretInput(SubscriptionIdInput):
+    overlap_hours: int = Field(
+        default=24,
+        ge=0,
+        le=operations.MAX_OVERLAP_HOURS,
+        description="How long the current secret keeps signing beside the new one (0: it stops now).",
+    )
+
+
+@tool(
+    data_class=DataClass.DIRECTORY,
+    action=Action.WRITE,
+    title="Rotate a webhook signing secret",
+    idempotent=False,
+    returns_secret=True,
+)
+def rotate_webhook_secret(session: Session, scope: Scope, data: RotateSecretInput, ctx: ToolContext) -> SecretRotated:
+    """Give a subscription a new signing secret (shown once). During the overlap every delivery carries
+    two v1 signatures, new and old, so the receiver can switch without losing a delivery."""
+    return operations.rotate_secret(
+        session, scope, data.subscription_id, overlap_hours=data.overlap_hours, config=ctx.webhooks
     )

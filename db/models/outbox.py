@@ -63,6 +63,9 @@ class WebhookSubscription(UUIDPrimaryKey, Base):
     url: Mapped[str] = mapped_column(String(2000))
     # Sealed (domain/webhooks/sealing.py): signing needs the secret itself, so it is encrypted, not hashed.
     secret: Mapped[str] = mapped_column(String(500))
+    # After a rotation, the previous secret (sealed) also signs deliveries until this moment.
+    previous_secret: Mapped[str | None] = mapped_column(String(500))
+    previous_secret_expires_at: Mapped[dt.datetime | None]
     event_types: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str | None] = mapped_column(String(300))
     is_active: Mapped[bool] = mapped_column(default=True)

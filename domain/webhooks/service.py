@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import secrets
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from db.base import utcnow
 from db.models import DeliveryStatus, DomainEvent, Organization, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from domain.events import event_class
+from domain.events import event_class, to_read
 from domain.webhooks.config import WebhookConfig
 from domain.webhooks.urls import check_url
 from policies.scope import Action, DataClass, Scope
@@ -88,6 +89,7 @@ class AttemptRead(BaseModel):
     status_code: int | None
     succeeded: bool
     error: str | None
+    response_excerpt: str | None = Field(default=None, description="The start of the receiver's answer.")
 
 
 class DeliveryRead(BaseModel):
@@ -101,6 +103,10 @@ class DeliveryRead(BaseModel):
     last_status_code: int | None
     last_error: str | None
     attempt_log: list[AttemptRead]
+    event: dict[str, Any] | None = Field(
+        default=None,
+        description="The event as its body carries it; null when you may not read that event's data class.",
+    )
 
 
 class DeliveryPage(BaseModel):
@@ -108,7 +114,9 @@ class DeliveryPage(BaseModel):
     total: int
 
 
-def _get(session: Session, scope: Scope, subscription_id: uuid.UUID, action: Action) -> WebhookSubscription:
+def subscription_in_scope(
+    session: Session, scope: Scope, subscription_id: uuid.UUID, action: Action
+) -> WebhookSubscription:
     sub = session.get(WebhookSubscription, subscription_id)
     if sub is None or not scope.allows_org(sub.org_id, DataClass.DIRECTORY, Action.READ):
         raise NotFound(f"webhook subscription {subscription_id} not found", field="subscription_id")
@@ -212,7 +220,7 @@ def get_subscription(session: Session, scope: Scope, subscription_id: uuid.UUID)
     Raises:
         NotFound: unknown or outside the caller's scope.
     """
-    return _read(session, _get(session, scope, subscription_id, Action.READ), scope)
+    return _read(session, subscription_in_scope(session, scope, subscription_id, Action.READ), scope)
 
 
 def deactivate_subscription(session: Session, scope: Scope, subscription_id: uuid.UUID) -> SubscriptionRead:
@@ -221,12 +229,19 @@ def deactivate_subscription(session: Session, scope: Scope, subscription_id: uui
     Raises:
         NotFound, PermissionDenied.
     """
-    sub = _get(session, scope, subscription_id, Action.WRITE)
+    sub = subscription_in_scope(session, scope, subscription_id, Action.WRITE)
     if sub.is_active:
         sub.is_active = False
         sub.deactivated_at = utcnow()
         session.flush()
     return _read(session, sub)
+
+
+def _visible_event(scope: Scope, event: DomainEvent) -> dict[str, Any] | None:
+    """The event as a delivery's body carries it, when the caller may read its class at its org."""
+    if event.position is None or not scope.allows_org(event.org_id, event_class(event.event_type), Action.READ):
+        return None
+    return to_read(event).model_dump(mode="json")
 
 
 def list_deliveries(
@@ -245,13 +260,13 @@ def list_deliveries(
     """
     if not 1 <= limit <= 500 or offset < 0:
         raise InvalidInput("limit must be 1..500 and offset at least 0", field="limit")
-    sub = _get(session, scope, subscription_id, Action.READ)
+    sub = subscription_in_scope(session, scope, subscription_id, Action.READ)
     where = [WebhookDelivery.subscription_id == sub.id]
     if status is not None:
         where.append(WebhookDelivery.status == status)
     total = session.execute(select(func.count()).select_from(WebhookDelivery).where(*where)).scalar_one()
     rows = session.execute(
-        select(WebhookDelivery, DomainEvent.event_type)
+        select(WebhookDelivery, DomainEvent)
         .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
         .where(*where)
         .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
@@ -273,13 +288,14 @@ def list_deliveries(
                     status_code=attempt.status_code,
                     succeeded=attempt.succeeded,
                     error=attempt.error,
+                    response_excerpt=attempt.response_excerpt,
                 )
             )
     items = [
         DeliveryRead(
             id=d.id,
             event_id=d.event_id,
-            event_type=event_type,
+            event_type=event.event_type,
             status=d.status,
             attempts=d.attempts,
             next_attempt_at=d.next_attempt_at if d.status is DeliveryStatus.PENDING else None,
@@ -287,7 +303,8 @@ def list_deliveries(
             last_status_code=d.last_status_code,
             last_error=d.last_error,
             attempt_log=attempts.get(d.id, []),
+            event=_visible_event(scope, event),
         )
-        for d, event_type in rows
+        for d, event in rows
     ]
     return DeliveryPage(items=items, total=total)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db.base import utcnow
 from db.models import IdempotencyRecord
+from domain.audit.querylog import is_secret_name
 from mcp_server.rest.errors import ApiError
 from policies.principal import Principal
 from tools.runner import Deps
@@ -111,9 +112,22 @@ def finish(deps: Deps, principal: Principal, key: str, status_code: int, body: A
             session.delete(record)
             return
         record.status_code = status_code
-        record.response = body
+        record.response = without_secrets(body)
         record.locked_until = None
         record.completed_at = utcnow()
+
+
+# What a replay says in place of a secret the first answer showed once (it is never stored).
+NOT_REPLAYED = "[shown only in the first answer; not stored, so not replayed]"
+
+
+def without_secrets(body: Any) -> Any:
+    """The answer as stored for replays: values of secret-named fields (a signing secret) replaced."""
+    if isinstance(body, dict):
+        return {k: NOT_REPLAYED if is_secret_name(str(k)) and v else without_secrets(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [without_secrets(v) for v in body]
+    return body
 
 
 def respond_once(

@@ -21,3 +21,8 @@ def add_routes(router: APIRouter, deps: Deps) -> None:
     tool_route(router, deps, "GET", "/webhooks/{subscription_id}", "get_webhook_subscription")
     tool_route(router, deps, "DELETE", "/webhooks/{subscription_id}", "deactivate_webhook_subscription")
     tool_route(router, deps, "GET", "/webhooks/{subscription_id}/deliveries", "list_webhook_deliveries")
+    tool_route(router, deps, "POST", "/webhooks/{subscription_id}/test", "send_test_webhook", status_code=202)
+    tool_route(
+        router, deps, "POST", "/webhook-deliveries/{delivery_id}/redeliver", "redeliver_webhook", status_code=202
+    )
+    tool_route(router, deps, "POST", "/webhooks/{subscription_id}/rotate-secret", "rotate_webhook_secret")

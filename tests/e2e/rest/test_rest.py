@@ -246,7 +246,7 @@ def test_openapi_is_served_and_versioned(integrator_db):
     assert client.get("/docs").status_code == 200
 
 
-def test_every_write_route_honours_an_idempotency_key_but_the_one_answering_a_key(integrator_db):
+def test_every_write_route_honours_an_idempotency_key_but_those_answering_a_credential(integrator_db):
     """A retried write must not be a second write (#15): the header is on every write route's contract."""
     spec = integrator_db.client().get("/openapi.json").json()
     catalog = load_catalog()
@@ -260,12 +260,12 @@ def test_every_write_route_honours_an_idempotency_key_but_the_one_answering_a_ke
             if spec_of is None or spec_of.read_only:
                 continue
             headers = {p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"}
-            target = secret if operation["operationId"] == "create_api_key" else missing
+            target = secret if spec_of.returns_secret else missing
             if ("idempotency-key" in headers) == (target is missing):
                 continue
             target.append(f"{method.upper()} {path}")
     assert not missing, f"write routes without Idempotency-Key: {missing}"
-    assert not secret, "a created key's answer must never be stored for replay"
+    assert not secret, "an answer holding a credential (a new key, a rotated secret) must never be stored for replay"
 
 
 def test_a_payment_retried_with_its_idempotency_key_is_recorded_once(integrator_db):

@@ -5,11 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -32,45 +29,6 @@ LOOPBACK = WebhookConfig(urls=UrlPolicy.build(allow_hosts=("127.0.0.1",), allow_
 @pytest.fixture()
 def demo_deps(demo_deps):
     return dataclasses.replace(demo_deps, webhooks=LOOPBACK)
-
-
-@dataclass
-class Receiver:
-    """A loopback HTTP receiver that answers a scripted status per request, then 200."""
-
-    statuses: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
-    url: str = ""
-
-    def accepted_ids(self) -> list[str]:
-        return [headers[EVENT_ID_HEADER] for headers, _, status in self.received if status < 300]
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with lock:
-                status = state.statuses.pop(0) if state.statuses else 200
-                state.received.append(({k: v for k, v in self.headers.items()}, body, status))
-            self.send_response(status)
-            self.end_headers()
-            self.wfile.write(b"ok" if status < 300 else b"try later")
-
-        def log_message(self, *args: object) -> None:
-            """Keep the receiver quiet in test output."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 @dataclass
