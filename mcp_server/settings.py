@@ -18,6 +18,7 @@ from tools.query_slots import DEFAULT_PER_KEY, DEFAULT_TOTAL, DEFAULT_WAIT_S
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
 DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 3600.0
 DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE = 30
+DEFAULT_CACHE_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ class Settings:
     # SIS_WEBHOOK_SECRET_KEY: seals signing secrets at rest (comma-separated to rotate: the first seals);
     # unset: a key kept in sis-data/webhook-secret.key, made on first use.
     webhook_secret_key: str | None = field(default=None, repr=False)
+    # --- several processes (#21, docs/running/processes.md) ---
+    # SIS_CACHE_POLL_SECONDS: how often each process reads the credentials token (a revocation, grant change
+    # or deactivation anywhere empties its auth cache within this; PostgreSQL NOTIFY is usually sooner; 0: off).
+    cache_poll_seconds: float = DEFAULT_CACHE_POLL_SECONDS
+    # --- end several processes ---
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -117,6 +123,7 @@ class Settings:
             webhook_allow_http=environ.get("SIS_WEBHOOK_ALLOW_HTTP", "").strip().lower() in {"1", "true", "yes"},
             webhook_max_per_org=_count(environ.get("SIS_WEBHOOK_MAX_PER_ORG", ""), 25),
             webhook_secret_key=text("SIS_WEBHOOK_SECRET_KEY"),
+            cache_poll_seconds=_seconds(environ.get("SIS_CACHE_POLL_SECONDS", ""), DEFAULT_CACHE_POLL_SECONDS),
         )
 
 
