@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -39,6 +40,7 @@ log = logging.getLogger("sis.cache")
 CREDENTIALS = "credentials"
 CHANNEL = "sis_cache_version"
 DEFAULT_POLL_SECONDS = 1.0
+STOP_SLICE_SECONDS = 0.25
 
 
 def credentials_token(session_factory: sessionmaker[Session]) -> str | None:
@@ -57,6 +59,7 @@ class CredentialWatch:
         self._on_change = on_change
         self.poll_seconds = max(0.05, poll_seconds)
         self._stop = threading.Event()
+        self._checking = threading.Lock()
         self._thread: threading.Thread | None = None
         self._listener: Any = None
         self._token: str | None = None
@@ -68,7 +71,7 @@ class CredentialWatch:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop watching (waits at most one poll interval for the thread)."""
+        """Stop watching (the thread notices within STOP_SLICE_SECONDS on PostgreSQL, one poll on SQLite)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.poll_seconds + 1)
@@ -76,12 +79,13 @@ class CredentialWatch:
 
     def check_now(self) -> bool:
         """Read the token; call `on_change()` and return True when it changed since the last read."""
-        token = self._read()
-        if token is None or token == self._token:
-            return False
-        self._token = token
-        self._on_change()
-        return True
+        with self._checking:
+            token = self._read()
+            if token is None or token == self._token:
+                return False
+            self._token = token
+            self._on_change()
+            return True
 
     def _read(self) -> str | None:
         try:
@@ -97,18 +101,26 @@ class CredentialWatch:
                 self.check_now()
 
     def _wait(self) -> None:
-        """Until a notification arrives (PostgreSQL) or one poll interval has passed."""
+        """Until a notification arrives (PostgreSQL), one poll interval has passed, or stop() is called."""
         listener = self._listen()
         if listener is None:
             self._stop.wait(self.poll_seconds)
             return
+        deadline = time.monotonic() + self.poll_seconds
         try:
-            for _ in listener.notifies(timeout=self.poll_seconds, stop_after=1):
-                break
-        except (psycopg.Error, OSError) as err:  # a dropped listening connection: poll until it can be opened again
+            while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                # In short slices, so that stop() never waits a whole interval.
+                if any(True for _ in listener.notifies(timeout=min(left, STOP_SLICE_SECONDS), stop_after=1)):
+                    return
+        except (psycopg.Error, OSError) as err:  # a dropped connection: poll until it can be opened again
             log.warning("stopped listening on %s (polling instead): %s", CHANNEL, err)
             self._close_listener()
             self._stop.wait(self.poll_seconds)
+
+    @property
+    def listening(self) -> bool:
+        """True while a PostgreSQL connection LISTENs for changes."""
+        return self._listener is not None
 
     def _listen(self) -> Any:
         """The connection LISTENing on the channel (PostgreSQL only), opened again after a failure."""
