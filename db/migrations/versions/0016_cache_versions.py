@@ -9,6 +9,9 @@ any change, and on oauth_token when one is deleted. Each process watches the tok
 (mcp_server/cache_watch.py); on PostgreSQL the trigger also sends NOTIFY sis_cache_version, so
 the watchers hear of it at commit instead of at their next poll.
 
+Also ix_student_roster_order, the roster's sort order (last name, first name, student number):
+a keyset cursor page (domain/enrollment/roster.py) seeks it instead of sorting every stint.
+
 Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-03 18:00:00
@@ -49,6 +52,7 @@ def upgrade() -> None:
         sa.Column("token", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_cache_version")),
     )
+    op.create_index("ix_student_roster_order", "student", ["last_name", "first_name", "student_number"])
     postgresql = op.get_bind().dialect.name == "postgresql"
     fresh = "md5(random()::text || clock_timestamp()::text)" if postgresql else "lower(hex(randomblob(16)))"
     op.execute(f"INSERT INTO cache_version (name, token) VALUES ('{NAME}', {fresh})")
@@ -86,3 +90,4 @@ def downgrade() -> None:
     if postgresql:
         op.execute("DROP FUNCTION IF EXISTS sis_credentials_changed()")
     op.drop_table("cache_version")
+    op.drop_index("ix_student_roster_order", table_name="student")
