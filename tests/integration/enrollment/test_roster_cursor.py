@@ -107,3 +107,15 @@ def test_stints_added_during_a_cursor_walk_never_repeat_a_row(session, campus):
     assert len(seen_by_offset) > len(set(seen_by_offset))
     last_names = [i.last_name for i in by_cursor.items]
     assert "Zzz" in last_names
+
+
+def test_through_the_runner_a_forged_cursor_is_a_400_naming_after_and_a_real_one_resumes(demo_deps, persona):
+    from tools.runner import ToolCallError, run_tool
+
+    registrar = persona("registrar_austin")
+    first = run_tool(demo_deps, registrar, "query_roster", {"limit": 3}).data
+    second = run_tool(demo_deps, registrar, "query_roster", {"limit": 3, "after": first["next_cursor"]}).data
+    assert second["offset"] == 3 and second["items"][0] != first["items"][-1]
+    with pytest.raises(ToolCallError) as refused:
+        run_tool(demo_deps, registrar, "query_roster", {"limit": 3, "after": first["next_cursor"] + "x"})
+    assert (refused.value.status, refused.value.field) == (422, "after")
