@@ -10,6 +10,7 @@ again every time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, tuple_
@@ -109,7 +110,7 @@ def _conditions(session: Session, scope: Scope, data: RosterQuery) -> tuple[Scop
 
 
 def _totals(
-    session: Session, conditions: list[ColumnElement[bool]], rows: list[Any], data: RosterQuery
+    session: Session, conditions: list[ColumnElement[bool]], rows: Sequence[Any], data: RosterQuery
 ) -> dict[str, int]:
     total = total_from_page(len(rows), data.limit, data.offset)
     if total is None:

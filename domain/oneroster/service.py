@@ -113,7 +113,8 @@ def _page_ids_per_branch(
 
 def _past(column: Any, last: Any, descending: bool) -> ColumnElement[bool]:
     """Records after `last` in sourcedId order (the keyset of a walk sorted by sourcedId)."""
-    return column < last if descending else column > last
+    past: ColumnElement[bool] = column < last if descending else column > last
+    return past
 
 
 @dataclass(frozen=True)
