@@ -21,6 +21,7 @@ from db.models import Organization, Student
 from mcp_server import api_docs
 from mcp_server.audit_checkpoint import run_periodic as run_checkpoints
 from mcp_server.auth import authenticate_api_key
+from mcp_server.cache_watch import watching_credentials
 from mcp_server.enrollment_job import advance_now, run_daily
 from mcp_server.mcp_face import http_server
 from mcp_server.oneroster.routes import build_oneroster_router
@@ -60,6 +61,8 @@ def create_app(
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/",
         json_response=True,
+        # No server-side session: any worker or host answers any request (docs/running/processes.md).
+        stateless_http=True,
         transport_security=TransportSecuritySettings(
             allowed_hosts=hosts, allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
         ),
@@ -68,7 +71,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A mounted sub-app's lifespan never runs: the host app must run the MCP session manager.
-        async with mcp.session_manager.run():
+        # The watch: a credential change made through any process empties this one's auth cache.
+        async with mcp.session_manager.run(), watching_credentials(engine, deps.recently_verified, settings):
             jobs = []
             if run_jobs:
                 # Before the first request, so every face already agrees on today's statuses.

@@ -184,7 +184,8 @@ def revoke_api_key(
     """Revoke the key with this public prefix (idempotent: the first revocation time is kept).
 
     `verified`, the serving process's cache (`Deps.recently_verified`), forgets the key at once;
-    any other server refuses it when its cache entry lapses.
+    every other process forgets it when its watch sees the credentials token change
+    (mcp_server/cache_watch.py, docs/running/processes.md).
 
     Raises:
         NotFound: no key has this prefix.

@@ -138,13 +138,19 @@ def _parse_date(text: str) -> dt.date:
         raise CliError(f"not a date (YYYY-MM-DD): {text!r}") from err
 
 
-def _serve(settings: Settings, engine: Engine, host: str, port: int, *, demo_mode: bool) -> None:
+def _serve(settings: Settings, engine: Engine, host: str, port: int, *, demo_mode: bool, workers: int = 1) -> None:
     import uvicorn
 
     from mcp_server.app import create_app
+    from mcp_server.serving import base_url_of, serve_workers
 
-    base_url = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    base_url = base_url_of(host, port)
     console.print(f"serving on {base_url}  (MCP at /mcp, docs at /docs, health at /healthz)")
+    if workers > 1:
+        engine.dispose()  # each worker opens its own pool
+        console.print(f"{workers} worker processes over {engine.url.render_as_string()}")
+        serve_workers(settings, host, port, workers=workers, demo_mode=demo_mode)
+        return
     app = create_app(engine, settings=settings, demo_mode=demo_mode, base_url=base_url, run_jobs=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
@@ -154,9 +160,12 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes sharing the port (docs/running/processes.md).")
+    ] = 1,
 ) -> None:
     """Serve the configured database over HTTP (run `sis db upgrade` first)."""
-    _serve(_settings(ctx), _engine(ctx), host, port, demo_mode=False)
+    _serve(_settings(ctx), _engine(ctx), host, port, demo_mode=False, workers=workers)
 
 
 @app.command()
@@ -189,6 +198,7 @@ def mcp_stdio(ctx: typer.Context) -> None:
     import logging
 
     from mcp_server.auth import authenticate_stdio
+    from mcp_server.cache_watch import credential_watch
     from mcp_server.mcp_face import stdio_server
     from mcp_server.wiring import build_deps
 
@@ -200,7 +210,9 @@ def mcp_stdio(ctx: typer.Context) -> None:
     deps = build_deps(settings, engine)
     with deps.session_factory.begin() as session:
         authenticate_stdio(session, settings.api_key)  # refuse to start without a valid key
-    stdio_server(deps, settings.api_key or "").run()
+    # A revocation made anywhere reaches this process within the poll interval (docs/running/processes.md).
+    with credential_watch(engine, deps.recently_verified.invalidate, poll_seconds=settings.cache_poll_seconds):
+        stdio_server(deps, settings.api_key or "").run()
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from tools.query_slots import DEFAULT_PER_KEY, DEFAULT_TOTAL, DEFAULT_WAIT_S
 DEFAULT_AUTH_CACHE_SECONDS = 2.0
 DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 3600.0
 DEFAULT_INVALID_REQUEST_LOG_PER_MINUTE = 30
+DEFAULT_CACHE_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ class Settings:
     chat_export_tables: int = DEFAULT_TABLES
     chat_export_memory_mb: int = DEFAULT_MEMORY_MB
     # --- end chat exports ---
+    # --- several processes (#21, docs/running/processes.md) ---
+    # SIS_CACHE_POLL_SECONDS: how often each process reads the credentials token (a revocation, grant change
+    # or deactivation anywhere empties its auth cache within this; PostgreSQL NOTIFY is usually sooner; 0: off).
+    cache_poll_seconds: float = DEFAULT_CACHE_POLL_SECONDS
+    # --- end several processes ---
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -128,6 +134,7 @@ class Settings:
             chat_export_tables=_count(environ.get("SIS_CHAT_EXPORT_TABLES", ""), DEFAULT_TABLES),
             chat_export_memory_mb=_count(environ.get("SIS_CHAT_EXPORT_MEMORY_MB", ""), DEFAULT_MEMORY_MB),
             # --- end chat exports ---
+            cache_poll_seconds=_seconds(environ.get("SIS_CACHE_POLL_SECONDS", ""), DEFAULT_CACHE_POLL_SECONDS),
         )
 
 

@@ -55,6 +55,7 @@ TABLE_CLASSES: dict[str, DataClass] = {
     "api_key": _D.ADMINISTRATION,
     "org_tree_version": _D.AUDIT,
     "reference_version": _D.AUDIT,
+    "cache_version": _D.AUDIT,
     # Billing: rules, agreements, ledgers and gateway records are all financial data.
     "fee_definition": _D.FINANCIAL,
     "discount_definition": _D.FINANCIAL,

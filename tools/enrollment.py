@@ -37,7 +37,8 @@ def query_roster(session: Session, scope: Scope, data: QueryRosterInput, ctx: To
     Use for "who is in 5th grade at Austin?" or "who withdrew this term?" (status='withdrawn').
     org_id comes from whoami (your campuses) or list_offerings; offering_id from list_offerings.
     Rows are stints: for "how many students" read total_students (a student in two offerings is one).
-    Paginated: pass next_offset as offset for the next page. An org outside your scope is not found.
+    Paginated: pass next_cursor as after for the next page (or next_offset as offset). An org outside your
+    scope is not found.
     """
     return service.query_roster(session, scope, data.as_domain(RosterQuery, as_of=data.as_of or ctx.today))
 

@@ -18,6 +18,7 @@ def search_students(session: Session, scope: Scope, data: StudentSearchQuery, ct
     """Find students by part of a name ("maria lopez") or an exact student number, optionally by campus or grade.
 
     Returns student ids for get_student and the other tools. Only students you may see are searched.
+    Paginated: pass next_cursor as after for the next page (or next_offset as offset).
     """
     return service.search_students(session, scope, data)
 

@@ -66,7 +66,7 @@ from db.models.outbox import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from db.models.security import ApiKey, OrgTreeVersion, ReferenceVersion
+from db.models.security import ApiKey, CacheVersion, OrgTreeVersion, ReferenceVersion
 from db.models.student import (
     GuideAssignment,
     Household,
@@ -93,6 +93,7 @@ __all__ = [
     "BehaviorIncident",
     "BillingAgreement",
     "BillingCustomer",
+    "CacheVersion",
     "ChangeEvent",
     "DeliveryStatus",
     "DiscountDefinition",

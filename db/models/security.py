@@ -57,3 +57,17 @@ class ReferenceVersion(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     token: Mapped[str] = mapped_column(String(64))
+
+
+class CacheVersion(Base):
+    """A token per kind of remembered state ("credentials": verified keys and their owners' grants).
+
+    Triggers (migration 0017) replace it in the same transaction as a revocation, a grant change or
+    a deactivation, so every server process can tell that what it remembers went stale
+    (mcp_server/cache_watch.py); random for the same reason as OrgTreeVersion's.
+    """
+
+    __tablename__ = "cache_version"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))

@@ -36,6 +36,8 @@ class Student(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("grade_level BETWEEN -1 AND 12", name="grade_range"),
         # Duplicate detection looks students up by birth date.
         Index("ix_student_birth_on", "birth_on"),
+        # The roster's order: a cursor page seeks here instead of sorting every stint (migration 0017).
+        Index("ix_student_roster_order", "last_name", "first_name", "student_number"),
     )
 
     student_number: Mapped[int] = mapped_column(Integer, unique=True)

@@ -8,6 +8,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from db.models import EnrollmentStatus, OfferingStatus, ProgramKind
+from domain.cursor import CURSOR_DESCRIPTION
 from domain.paging import MAX_PAGE, Page
 
 
@@ -78,6 +79,7 @@ class RosterQuery(BaseModel):
     as_of: dt.date = Field(description="The date the roster describes.")
     limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="Page size (at most 500).")
     offset: int = Field(default=0, ge=0, description="Rows to skip (from next_offset of the previous page).")
+    after: str | None = Field(default=None, max_length=2000, description=CURSOR_DESCRIPTION)
 
 
 class RosterEntry(BaseModel):
@@ -106,6 +108,9 @@ class RosterPage(Page):
         description="Distinct students matching the query, across all pages: the answer to 'how many students'."
     )
     items: list[RosterEntry]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as after for the next page (keeps every other filter); null on the last page."
+    )
 
 
 class EnrollmentTrendQuery(BaseModel):

@@ -7,7 +7,6 @@ import uuid
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import (
     Enrollment,
@@ -22,6 +21,10 @@ from domain.audit.changes import record_changes
 from domain.billing.withdrawal import on_enrollment_ended
 from domain.calendar import month_end
 from domain.enrollment import lifecycle, rules
+
+# The roster moved to roster.py; its callers still find it (and HOLDING) here.
+from domain.enrollment.roster import HOLDING as HOLDING
+from domain.enrollment.roster import query_roster as query_roster
 from domain.enrollment.schemas import (
     EnrollmentRead,
     EnrollmentTrend,
@@ -31,9 +34,6 @@ from domain.enrollment.schemas import (
     OfferingQuery,
     OfferingRead,
     ReenrollStudentInput,
-    RosterEntry,
-    RosterPage,
-    RosterQuery,
     TransferResult,
     TransferStudentInput,
     TrendPoint,
@@ -50,15 +50,10 @@ from domain.errors import (
     PermissionDenied,
 )
 from domain.events import emit_event, enrollment_payload
-from domain.org.service import org_names
 from domain.org.writes import require_open
-from domain.paging import page_meta, total_from_page
+from domain.paging import page_meta
 from domain.visibility import org_condition, visible_enrollment, visible_student
 from policies.scope import Action, DataClass, Scope
-
-# Stints that hold a seat or block a second stint in the same offering.
-HOLDING = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PENDING)
-
 
 # -- lookups -------------------------------------------------------------------------------
 
@@ -330,92 +325,6 @@ def reenroll_student(
 
 
 # -- reads ---------------------------------------------------------------------------------
-
-
-def _status_filter(data: RosterQuery) -> ColumnElement[bool]:
-    if data.status is None:
-        # Membership on the day, including stints that have ended since (historic rosters stay true).
-        return Enrollment.active_on(data.as_of)
-    if data.status is EnrollmentStatus.ACTIVE:
-        return and_(Enrollment.active_on(data.as_of), Enrollment.status.in_(HOLDING))
-    if data.status is EnrollmentStatus.PENDING:
-        # Stored pending (the job moves it on its first day), or a historic roster of a stint not yet begun.
-        return or_(
-            Enrollment.status == EnrollmentStatus.PENDING,
-            and_(Enrollment.status.in_(HOLDING), Enrollment.start_on > data.as_of),
-        )
-    return and_(Enrollment.status == data.status, Enrollment.end_on <= data.as_of)
-
-
-# Plain columns, not ORM entities: a roster page is read-only and this path is hot. Built once
-# (building it per call cost about as much as running it). Each column is labelled with the
-# RosterEntry field it fills; `campus` comes from the org memo.
-_ROSTER_PAGE = (
-    select(
-        Enrollment.id.label("enrollment_id"),
-        Student.id.label("student_id"),
-        Student.student_number.label("student_number"),
-        Student.first_name.label("first_name"),
-        Student.last_name.label("last_name"),
-        Enrollment.grade_level.label("grade_level"),
-        Enrollment.org_id.label("org_id"),
-        ProgramOffering.id.label("offering_id"),
-        ProgramOffering.name.label("offering"),
-        Program.name.label("program"),
-        Enrollment.status.label("status"),
-        Enrollment.start_on.label("start_on"),
-        Enrollment.end_on.label("end_on"),
-    )
-    .select_from(Enrollment)
-    .join(Student, Student.id == Enrollment.student_id)
-    .join(ProgramOffering, ProgramOffering.id == Enrollment.offering_id)
-    .join(Program, Program.id == ProgramOffering.program_id)
-    .order_by(Student.last_name, Student.first_name, Student.student_number, Enrollment.start_on)
-)
-
-
-def query_roster(session: Session, scope: Scope, data: RosterQuery) -> RosterPage:
-    """Stints matching the filters as of a date, in the caller's scope, sorted by name; paginated.
-
-    `total` and `total_enrollments` count stints; `total_students` counts distinct students (a
-    student in the main year and a camp is one student, two enrollments).
-    """
-    scope, in_org = org_condition(session, scope, Enrollment.org_id, data.org_id)
-    conditions = [
-        scope.row_filter(Enrollment.org_id, Enrollment.student_id, DataClass.DIRECTORY),
-        in_org,
-        _status_filter(data),
-    ]
-    if data.offering_id is not None:
-        conditions.append(Enrollment.offering_id == data.offering_id)
-    if data.program_id is not None:
-        conditions.append(
-            Enrollment.offering_id.in_(select(ProgramOffering.id).where(ProgramOffering.program_id == data.program_id))
-        )
-    if data.grade is not None:
-        conditions.append(Enrollment.grade_level == data.grade)
-    rows = session.execute(_ROSTER_PAGE.where(*conditions).limit(data.limit).offset(data.offset)).all()
-    total = total_from_page(len(rows), data.limit, data.offset)
-    if total is None:
-        # The count needs no joins: every filter is on the enrollment row itself.
-        total = session.execute(select(func.count()).select_from(Enrollment).where(*conditions)).scalar_one()
-    if data.offset == 0 and total == len(rows):
-        students = len({row.student_id for row in rows})
-    else:
-        students = session.execute(
-            select(func.count(func.distinct(Enrollment.student_id))).where(*conditions)
-        ).scalar_one()
-    # Campus names come from the org tree's version, not a fifth join: planning that join cost
-    # PostgreSQL more than running the whole query.
-    names = org_names(session, scope, {row.org_id for row in rows})
-    items = [RosterEntry(**row._mapping, campus=names[row.org_id]) for row in rows]
-    return RosterPage(
-        as_of=data.as_of,
-        items=items,
-        total_enrollments=total,
-        total_students=students,
-        **page_meta(total, data.limit, data.offset),
-    )
 
 
 def enrollment_trend(session: Session, scope: Scope, data: EnrollmentTrendQuery, *, today: dt.date) -> EnrollmentTrend:

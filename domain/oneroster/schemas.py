@@ -41,6 +41,12 @@ class OneRosterQuery(BaseModel):
         default=DEFAULT_LIMIT, ge=1, description=f"Page size; above {MAX_LIMIT} is served as {MAX_LIMIT}."
     )
     offset: int = Field(default=0, ge=0, description="Index of the first record.")
+    after: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The cursor of a next link (opaque): resumes after the previous page's last record when "
+        "offset is the one the link gave; with another offset, offset decides.",
+    )
     sort: str | None = Field(default=None, max_length=100, description="Field to sort by (default: sourcedId).")
     order_by: Literal["asc", "desc"] | None = Field(default=None, description="asc (default) or desc.")
     filter: str | None = Field(default=None, max_length=2000, description="OneRoster filter, e.g. status='active'.")
@@ -61,4 +67,5 @@ class OneRosterPage(BaseModel):
     limit: int
     offset: int
     items: list[dict[str, Any]]
+    next_cursor: str | None = Field(default=None, description="Resumes after this page (the next link carries it).")
     disclosed: list[DisclosedStudent] = Field(description="Students whose records the page carries (query log).")

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, func, select, union_all
+from sqlalchemy import and_, false, func, select, true, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
+from domain import cursor
 from domain.errors import NotFound
 from domain.oneroster import classes, courses, demographics, enrollments, orgs, users
 from domain.oneroster.academic_sessions import read_sessions, render_session
@@ -70,7 +73,14 @@ def _disclosed(collection: Collection, items: Sequence[Mapping[str, Any]], rows:
 
 
 def _page_ids_per_branch(
-    session: Session, source: Source, parsed: Any, sort: str, descending: bool, offset: int, limit: int
+    session: Session,
+    source: Source,
+    parsed: Any,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+    after: Any = None,
 ) -> list[Any]:
     """The page's ids of a UNION ALL source, picking the first offset + limit rows of each branch first.
 
@@ -87,9 +97,10 @@ def _page_ids_per_branch(
         key = columns[sort][0]
         # Ties go by ascending sourcedId whatever the direction, as on the unsplit path.
         ordered = (key.desc() if descending else key.asc(), b.c.sourcedId.asc())
+        resume = true() if after is None else _past(b.c.sourcedId, after, descending)
         top = (
             select(b.c.sourcedId, key.label("sort_key"))
-            .where(to_sql(parsed, columns))
+            .where(to_sql(parsed, columns), resume)
             .order_by(*ordered)
             .limit(wanted)
             .subquery()
@@ -98,6 +109,38 @@ def _page_ids_per_branch(
     merged = union_all(*picked).subquery("picked")
     order = (merged.c.sort_key.desc() if descending else merged.c.sort_key.asc(), merged.c.sourcedId.asc())
     return list(session.execute(select(merged.c.sourcedId).order_by(*order).limit(limit).offset(offset)).scalars())
+
+
+def _past(column: Any, last: Any, descending: bool) -> ColumnElement[bool]:
+    """Records after `last` in sourcedId order (the keyset of a walk sorted by sourcedId)."""
+    past: ColumnElement[bool] = column < last if descending else column > last
+    return past
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """A walk sorted by sourcedId, whose next links carry a cursor (domain/cursor.py) besides offset."""
+
+    bound_to: str
+    kinds: tuple[str, ...]
+
+    def resume(self, q: OneRosterQuery) -> cursor.Position | None:
+        """Where the walk resumes; None without a cursor or when offset no longer agrees with it (offset decides)."""
+        if q.after is None:
+            return None
+        position = cursor.decode(q.after, self.bound_to, self.kinds, field="after")
+        return position if position.passed == q.offset and "total" in position.totals else None
+
+    def after(self, last_id: Any, passed: int, total: int) -> str:
+        return cursor.encode(self.bound_to, self.kinds, cursor.Position((last_id,), passed, {"total": total}))
+
+
+def _walk(q: OneRosterQuery, sort: str, id_kind: Kind) -> _Walk | None:
+    """Keyset paging applies to pages sorted by sourcedId (the default; unique and never null)."""
+    if sort != "sourcedId" or q.sourced_id is not None:
+        return None
+    filters = q.model_dump(mode="json", exclude={"limit", "offset", "after", "fields", "base_url", "as_of"})
+    return _Walk(cursor.fingerprint("oneroster", filters), ("uuid" if id_kind is Kind.UUID else "str",))
 
 
 def read(session: Session, scope: Scope, q: OneRosterQuery) -> OneRosterPage:
@@ -113,6 +156,7 @@ def read(session: Session, scope: Scope, q: OneRosterQuery) -> OneRosterPage:
     parsed = parse_filter(q.filter)
     limit = min(q.limit, MAX_LIMIT)
     refs = Refs(q.base_url.rstrip("/"))
+    next_cursor: str | None = None
     if entity == "academicSession":
         total, rows = read_sessions(session, scope, q, parsed)
         page = rows if q.sourced_id is not None else rows[q.offset : q.offset + limit]
@@ -138,11 +182,23 @@ def read(session: Session, scope: Scope, q: OneRosterQuery) -> OneRosterPage:
         if sort not in columns:
             raise InvalidSelectionField(f"cannot sort by {sort!r}; sortable: {', '.join(columns)}", field="sort")
         order = columns[sort][0].desc() if q.order_by == "desc" else columns[sort][0].asc()
-        total = session.execute(select(func.count()).select_from(sub).where(condition)).scalar_one()
+        descending = q.order_by == "desc"
+        walk = _walk(q, sort, columns["sourcedId"][1])
+        position = walk.resume(q) if walk is not None else None
+        if position is not None:
+            # A keyset page: no count (the walk's first page counted) and no rows skipped.
+            total, offset = position.totals["total"], 0
+            condition = and_(condition, _past(columns["sourcedId"][0], position.key[0], descending))
+        else:
+            total, offset = (
+                session.execute(select(func.count()).select_from(sub).where(condition)).scalar_one(),
+                q.offset,
+            )
         # Two steps: pick the page's ids from the cheap columns, then read whole rows for those ids only,
         # so per-row subqueries (roles, primary orgs) run for one page, never for the whole collection.
         if light and source.branches and q.sourced_id is None:
-            ids = _page_ids_per_branch(session, source, parsed, sort, q.order_by == "desc", q.offset, limit)
+            after = position.key[0] if position is not None else None
+            ids = _page_ids_per_branch(session, source, parsed, sort, descending, offset, limit, after)
         else:
             ids = list(
                 session.execute(
@@ -150,7 +206,7 @@ def read(session: Session, scope: Scope, q: OneRosterQuery) -> OneRosterPage:
                     .where(condition)
                     .order_by(order, sub.c.sourcedId)
                     .limit(limit)
-                    .offset(q.offset)
+                    .offset(offset)
                 ).scalars()
             )
         full_rows = session.execute(select(full).where(full.c.sourcedId.in_(ids))).mappings().all() if ids else []
@@ -158,6 +214,8 @@ def read(session: Session, scope: Scope, q: OneRosterQuery) -> OneRosterPage:
         page_rows = [by_id[i] for i in ids if i in by_id]
         items = source.render(session, scope, page_rows, Context(q, refs))
         disclosed = _disclosed(q.collection, items, page_rows)
+        if walk is not None and ids and q.offset + limit < total:
+            next_cursor = walk.after(ids[-1], q.offset + len(ids), total)
     if q.sourced_id is not None and not items:
         raise NotFound(f"{entity} {q.sourced_id} not found", field="sourcedId")
     return OneRosterPage(
@@ -166,5 +224,6 @@ def read(session: Session, scope: Scope, q: OneRosterQuery) -> OneRosterPage:
         limit=limit,
         offset=q.offset,
         items=_project(items, fields),
+        next_cursor=next_cursor,
         disclosed=[DisclosedStudent(student_id=s) for s in dict.fromkeys(disclosed)],
     )

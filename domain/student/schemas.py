@@ -7,6 +7,7 @@ import uuid
 
 from pydantic import BaseModel, Field
 
+from domain.cursor import CURSOR_DESCRIPTION
 from domain.enrollment.schemas import EnrollmentRead
 from domain.paging import MAX_PAGE, Page
 
@@ -22,6 +23,7 @@ class StudentSearchQuery(BaseModel):
     )
     limit: int = Field(default=25, ge=1, le=MAX_PAGE, description="Page size.")
     offset: int = Field(default=0, ge=0, description="Rows to skip.")
+    after: str | None = Field(default=None, max_length=2000, description=CURSOR_DESCRIPTION)
 
 
 class StudentSummary(BaseModel):
@@ -41,6 +43,9 @@ class StudentSummary(BaseModel):
 
 class StudentPage(Page):
     items: list[StudentSummary]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as after for the next page (keeps every other filter); null on the last page."
+    )
 
 
 class StudentEnrollment(EnrollmentRead):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, bindparam, cast, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from db.models import Enrollment, HouseholdStudent, Organization, Student, StudentIdentifier
+from domain import cursor
 from domain.enrollment.schemas import EnrollmentRead
-from domain.errors import NotFound
+from domain.errors import InvalidInput, NotFound
 from domain.org.service import org_names
 from domain.paging import page_meta
 from domain.student.schemas import (
@@ -23,6 +24,10 @@ from domain.student.schemas import (
 )
 from domain.visibility import org_condition, transfers_of, travelled_from, with_transferred
 from policies.scope import DataClass, Scope
+
+# The search's order, unique (student numbers are): a cursor names a row by it (domain/cursor.py).
+_ORDER = (Student.last_name, Student.first_name, Student.student_number)
+_KINDS = ("str", "str", "int")
 
 
 def _like_escape(text: str) -> str:
@@ -54,18 +59,36 @@ def search_students(session: Session, scope: Scope, data: StudentSearchQuery) ->
                 )
             )
     base = select(Student, Organization.name).join(Organization, Organization.id == Student.org_id).where(*where)
-    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = session.execute(
-        base.order_by(Student.last_name, Student.first_name, Student.student_number)
-        .limit(data.limit)
-        .offset(data.offset)
-    ).all()
+    bound_to = cursor.fingerprint("search_students", data.model_dump(mode="json", exclude={"limit", "offset", "after"}))
+    if data.after is not None:
+        if data.offset:
+            raise InvalidInput("give either after (a cursor) or offset, not both", field="offset")
+        position = cursor.decode(data.after, bound_to, _KINDS, field="after")
+        # The order is unique (the student number is), so the row-value bound resumes right after the last row.
+        base = base.where(
+            tuple_(*_ORDER)
+            > tuple_(*(bindparam(None, v, type_=c.type) for c, v in zip(_ORDER, position.key, strict=True)))
+        )
+        total, passed = position.totals["total"], position.passed
+    else:
+        total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+        passed = data.offset
+    fetched = session.execute(base.order_by(*_ORDER).limit(data.limit + 1).offset(data.offset)).all()
+    rows, more = fetched[: data.limit], len(fetched) > data.limit
+    next_cursor = None
+    if more:
+        last = rows[-1][0]
+        key = (last.last_name, last.first_name, last.student_number)
+        next_cursor = cursor.encode(bound_to, _KINDS, cursor.Position(key, passed + len(rows), {"total": total}))
     items = [_summary(s, campus) for s, campus in rows]
     for item in items:
         old = sorted(number for number, survivor in merged_numbers.items() if survivor == item.id)
         if old:
             item.note = f"student number {', '.join(map(str, old))} was merged into this record"
-    return StudentPage(items=items, **page_meta(total, data.limit, data.offset))
+    meta = page_meta(max(total, passed + len(rows) + more), data.limit, passed)
+    if not more:
+        meta["next_offset"] = None
+    return StudentPage(items=items, next_cursor=next_cursor, **meta)
 
 
 def _merged_numbers(session: Session, terms: list[str]) -> dict[int, uuid.UUID]:

@@ -197,10 +197,13 @@ def public_base(request: Request) -> str:
     return str(getattr(request.app.state, "public_url", "") or "http://127.0.0.1:8000").rstrip("/")
 
 
-def _link_header(request: Request, total: int, limit: int, offset: int) -> str:
-    def url(at: int) -> str:
+def _link_header(request: Request, total: int, limit: int, offset: int, next_cursor: str | None = None) -> str:
+    def url(at: int, after: str | None = None) -> str:
         # Header values are Latin-1: anything else in the request URL travels percent-encoded.
-        here = request.url.include_query_params(limit=limit, offset=at)
+        here = request.url.remove_query_params("after").include_query_params(limit=limit, offset=at)
+        if after is not None:
+            # The next page resumes after this one's last record (keyset) when its offset is kept.
+            here = here.include_query_params(after=after)
         target = public_base(request) + here.path + (f"?{here.query}" if here.query else "")
         return "<" + quote(target, safe=URL_SAFE) + ">"
 
@@ -209,7 +212,7 @@ def _link_header(request: Request, total: int, limit: int, offset: int) -> str:
     if offset > 0:
         links.append(f'{url(max(offset - limit, 0))}; rel="prev"')
     if offset + limit < total:
-        links.append(f'{url(offset + limit)}; rel="next"')
+        links.append(f'{url(offset + limit, next_cursor)}; rel="next"')
     links.append(f'{url(last)}; rel="last"')
     return ", ".join(links)
 
@@ -235,6 +238,7 @@ def _endpoint(deps: Deps, route: Route) -> Callable[..., Any]:
                 ("sort", "sort"),
                 ("orderBy", "order_by"),
                 ("filter", "filter"),
+                ("after", "after"),
             ):
                 if params.get(name) is not None:
                     args[field] = params[name]
@@ -251,7 +255,7 @@ def _endpoint(deps: Deps, route: Route) -> Callable[..., Any]:
             return {singular: items[0]}
         total: int = page.total  # type: ignore[attr-defined]
         response.headers["X-Total-Count"] = str(total)
-        response.headers["Link"] = _link_header(request, total, page.limit, page.offset)  # type: ignore[attr-defined]
+        response.headers["Link"] = _link_header(request, total, page.limit, page.offset, page.next_cursor)  # type: ignore[attr-defined]
         return {plural: items}
 
     parameters = [
@@ -285,6 +289,10 @@ def _endpoint(deps: Deps, route: Route) -> Callable[..., Any]:
                 inspect.Parameter.KEYWORD_ONLY,
                 default=0,
                 annotation=Annotated[int, Query(ge=0, le=2**31 - 1, description="Index of the first record.")],
+            ),
+            inspect.Parameter(
+                "after", inspect.Parameter.KEYWORD_ONLY, default=None,
+                annotation=Annotated[str | None, Query(max_length=2000, description="Cursor of a next link (opaque; an extension): resumes after the previous page when offset is kept.")],
             ),
             inspect.Parameter(
                 "sort", inspect.Parameter.KEYWORD_ONLY, default=None,

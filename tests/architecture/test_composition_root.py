@@ -36,7 +36,8 @@ def _revoke_behind_their_backs(served_db, prefix: str) -> None:  # noqa: F811
 
 def test_a_key_verified_by_one_app_is_not_taken_as_verified_by_another(served_db):  # noqa: F811
     prefix, key = _fresh_key(served_db)
-    settings = Settings(auth_cache_seconds=60)
+    # The credentials watch off: this is about the apps' memories, not the database telling them (processes.md).
+    settings = Settings(auth_cache_seconds=60, cache_poll_seconds=0)
     with (
         TestClient(create_app(served_db.engine, settings=settings)) as first,
         TestClient(create_app(served_db.engine, settings=settings)) as second,
@@ -52,7 +53,7 @@ def test_a_key_verified_by_one_app_is_not_taken_as_verified_by_another(served_db
 def test_each_app_answers_with_the_settings_it_was_built_with(served_db):  # noqa: F811
     prefix, key = _fresh_key(served_db)
     online = Settings(auth_cache_seconds=0, chat=ChatSettings(api_key="sk-ant-test", model="claude-haiku-5-5"))
-    offline = Settings(auth_cache_seconds=60)
+    offline = Settings(auth_cache_seconds=60, cache_poll_seconds=0)
     with (
         TestClient(create_app(served_db.engine, settings=online, demo_mode=True)) as first,
         TestClient(create_app(served_db.engine, settings=offline, demo_mode=True)) as second,

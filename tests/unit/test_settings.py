@@ -56,3 +56,10 @@ def test_no_secret_appears_in_the_repr():
 def test_a_public_url_that_is_not_http_is_ignored():
     assert Settings.from_environ({"SIS_PUBLIC_URL": "javascript:alert(1)"}).public_url is None
     assert Settings.from_environ({"SIS_PUBLIC_URL": "https://"}).public_url is None
+
+
+def test_the_credentials_watch_polls_every_second_unless_told_otherwise():
+    assert Settings().cache_poll_seconds == 1.0
+    assert Settings.from_environ({"SIS_CACHE_POLL_SECONDS": "0.25"}).cache_poll_seconds == 0.25
+    assert Settings.from_environ({"SIS_CACHE_POLL_SECONDS": "0"}).cache_poll_seconds == 0.0  # the watch off
+    assert Settings.from_environ({"SIS_CACHE_POLL_SECONDS": "often"}).cache_poll_seconds == 1.0

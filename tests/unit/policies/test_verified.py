@@ -56,3 +56,18 @@ def test_the_cache_is_bounded():
     for i in range(5):
         cache.put("mcp", f"k{i}", i, api_key_prefix=None)
     assert len(cache._entries) == 2 and cache.get("mcp", "k4") == 4
+
+
+def test_invalidate_forgets_everything_and_what_a_check_under_way_would_have_remembered():
+    cache = RecentlyVerified(ttl=60)
+    cache.put("mcp", "sis_live_aaaaaaaa_x", "old", api_key_prefix="sis_live_aaaaaaaa")
+
+    def check_that_races_a_revocation() -> str:
+        cache.invalidate()  # the database said credentials changed while this check was reading
+        return "read before the change"
+
+    assert cache.verify("mcp", "sis_live_bbbbbbbb_y", check_that_races_a_revocation, lambda _: None)
+    assert cache.get("mcp", "sis_live_aaaaaaaa_x") is None
+    assert cache.get("mcp", "sis_live_bbbbbbbb_y") is None
+    assert cache.verify("mcp", "sis_live_bbbbbbbb_y", lambda: "fresh", lambda _: None) == "fresh"
+    assert cache.get("mcp", "sis_live_bbbbbbbb_y") == "fresh"
