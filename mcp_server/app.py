@@ -18,12 +18,13 @@ from chat_ui.routes import build_chat_router
 from chat_ui.sessions import SessionStore
 from db.migrate import current_revision
 from db.models import Organization, Student
-from mcp_server import api_docs
+from mcp_server import api_docs, oauth_resource
 from mcp_server.audit_checkpoint import run_periodic as run_checkpoints
 from mcp_server.auth import authenticate_api_key
 from mcp_server.cache_watch import watching_credentials
 from mcp_server.enrollment_job import advance_now, run_daily
 from mcp_server.mcp_face import http_server
+from mcp_server.oauth_resource import JwtVerifier
 from mcp_server.oneroster.routes import build_oneroster_router
 from mcp_server.request_log import RequestLogLimit
 from mcp_server.rest import billing_webhooks, build_rest_router, install_error_handlers, versioning
@@ -56,7 +57,13 @@ def create_app(
     """
     settings = settings or Settings()
     deps = build_deps(settings, engine)
-    mcp = http_server(deps, base_url=base_url)
+    public_url = settings.public_url or base_url.rstrip("/")
+    jwt_verifier = (
+        JwtVerifier(settings.oauth_issuer, settings.oauth_audience or f"{public_url}/mcp", settings.oauth_jwks_url)
+        if settings.oauth_issuer
+        else None
+    )
+    mcp = http_server(deps, base_url=public_url, jwt_verifier=jwt_verifier)
     hosts = _allowed_hosts(base_url, settings.allowed_hosts)
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/",
@@ -101,7 +108,8 @@ def create_app(
     app.state.stripe_webhook_secret = settings.stripe_webhook_secret
     app.state.mcp = mcp
     app.state.demo_mode = demo_mode
-    app.state.public_url = settings.public_url or base_url.rstrip("/")
+    app.state.public_url = public_url
+    oauth_resource.install(app, public_url=public_url, issuer=settings.oauth_issuer)
     app.state.request_log_limit = RequestLogLimit(settings.invalid_request_log_per_minute)
 
     @app.get("/healthz", tags=["system"])

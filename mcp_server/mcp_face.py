@@ -25,6 +25,8 @@ from mcp_types import Tool as MCPTool
 from db.engine import read_transaction
 from domain.errors import DomainError
 from mcp_server.auth import authenticate_api_key, authenticate_stdio
+from mcp_server.oauth_resource import JwtVerifier, looks_like_jwt
+from mcp_server.oneroster.oauth import TOKEN_PREFIX, authenticate_token
 from mcp_server.web_guard import MCP_RETRY_AFTER, REQUEST_ADDRESS
 from policies.principal import Principal
 from tools.auth_guard import AuthThrottled
@@ -178,12 +180,17 @@ class ApiKeyVerifier:
 
     NAMESPACE = "mcp"
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, jwt_verifier: JwtVerifier | None = None) -> None:
         self.deps = deps
+        self.jwt_verifier = jwt_verifier
 
     def _authenticate(self, token: str, address: str | None = None) -> Principal | None:
         def check() -> Principal:
             with read_transaction(self.deps.session_factory) as session:
+                if self.jwt_verifier is not None and looks_like_jwt(token):
+                    return self.jwt_verifier.principal(session, token)
+                if token.startswith(TOKEN_PREFIX):
+                    return authenticate_token(session, token).principal
                 return authenticate_api_key(session, token)
 
         def verified() -> Principal:
@@ -230,15 +237,16 @@ def principal_from_access_token(verifier: ApiKeyVerifier) -> PrincipalResolver:
     return resolve
 
 
-def http_server(deps: Deps, *, base_url: str) -> CatalogMCPServer:
-    """The MCP server for streamable HTTP: API keys as bearer tokens, 401 with WWW-Authenticate otherwise."""
-    verifier = ApiKeyVerifier(deps)
+def http_server(deps: Deps, *, base_url: str, jwt_verifier: JwtVerifier | None = None) -> CatalogMCPServer:
+    """The MCP server for streamable HTTP: API keys, this server's OAuth tokens and (with an issuer configured)
+    the issuer's JWT access tokens as bearer tokens; 401 with WWW-Authenticate otherwise."""
+    verifier = ApiKeyVerifier(deps, jwt_verifier)
     return CatalogMCPServer(
         deps,
         principal_from_access_token(verifier),
         token_verifier=verifier,
         auth=AuthSettings(
-            issuer_url=base_url,
+            issuer_url=jwt_verifier.issuer if jwt_verifier is not None else base_url,
             resource_server_url=f"{base_url}/mcp",
             validate_token_resource=False,
         ),

@@ -81,6 +81,14 @@ class Settings:
     chat_export_tables: int = DEFAULT_TABLES
     chat_export_memory_mb: int = DEFAULT_MEMORY_MB
     # --- end chat exports ---
+    # --- OAuth for MCP clients (#20, docs/security/oauth-mcp.md) ---
+    # SIS_OAUTH_ISSUER: the authorization server whose JWT access tokens /mcp accepts (unset: API keys and
+    # this server's own /oauth/token tokens only). SIS_OAUTH_AUDIENCE: the `aud` they must carry (default:
+    # <public URL>/mcp). SIS_OAUTH_JWKS_URL: its keys, when not found by OpenID discovery.
+    oauth_issuer: str | None = None
+    oauth_audience: str | None = None
+    oauth_jwks_url: str | None = None
+    # --- end OAuth for MCP clients ---
     # --- several processes (#21, docs/running/processes.md) ---
     # SIS_CACHE_POLL_SECONDS: how often each process reads the credentials token (a revocation, grant change
     # or deactivation anywhere empties its auth cache within this; PostgreSQL NOTIFY is usually sooner; 0: off).
@@ -134,6 +142,9 @@ class Settings:
             chat_export_tables=_count(environ.get("SIS_CHAT_EXPORT_TABLES", ""), DEFAULT_TABLES),
             chat_export_memory_mb=_count(environ.get("SIS_CHAT_EXPORT_MEMORY_MB", ""), DEFAULT_MEMORY_MB),
             # --- end chat exports ---
+            oauth_issuer=_http_url(text("SIS_OAUTH_ISSUER")),
+            oauth_audience=text("SIS_OAUTH_AUDIENCE"),
+            oauth_jwks_url=_http_url(text("SIS_OAUTH_JWKS_URL")),
             cache_poll_seconds=_seconds(environ.get("SIS_CACHE_POLL_SECONDS", ""), DEFAULT_CACHE_POLL_SECONDS),
         )
 
