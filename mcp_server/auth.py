@@ -12,6 +12,7 @@ import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
@@ -135,6 +136,7 @@ def authenticate_api_key(
         token_scopes=tuple(key.scopes),
         org_limit_id=key.org_id,
         org_limit_path=rows[0][2],
+        rate_limits=_limits(key.limits),
     )
 
 
@@ -152,6 +154,14 @@ def _key_with_owner_statement() -> Select[ApiKey, User, str, str, uuid.UUID, str
 
 # Built once: authentication runs on every HTTP request.
 _KEY_WITH_OWNER = _key_with_owner_statement()
+
+
+def _limits(stored: dict[str, Any] | None) -> tuple[int | None, int | None, int | None] | None:
+    """A key's own (per minute, per day, per month) limits as stored, or None when it has none."""
+    if not stored:
+        return None
+    minute, day, month = (stored.get(w) for w in ("per_minute", "per_day", "per_month"))
+    return (minute, day, month)
 
 
 def authenticate_bearer(session: Session, authorization: str | None) -> Principal:

@@ -89,6 +89,13 @@ class Settings:
     oauth_audience: str | None = None
     oauth_jwks_url: str | None = None
     # --- end OAuth for MCP clients ---
+    # --- rate limits and quotas (#20, docs/running/rate-limits.md): plan defaults per API key / OAuth client ---
+    # SIS_RATE_PER_MINUTE, SIS_RATE_PER_DAY, SIS_QUOTA_PER_MONTH: calls allowed (0: unlimited); a key's own
+    # limits (set_api_key_limits) take precedence.
+    rate_per_minute: int = 0
+    rate_per_day: int = 0
+    quota_per_month: int = 0
+    # --- end rate limits ---
     # --- several processes (#21, docs/running/processes.md) ---
     # SIS_CACHE_POLL_SECONDS: how often each process reads the credentials token (a revocation, grant change
     # or deactivation anywhere empties its auth cache within this; PostgreSQL NOTIFY is usually sooner; 0: off).
@@ -145,6 +152,9 @@ class Settings:
             oauth_issuer=_http_url(text("SIS_OAUTH_ISSUER")),
             oauth_audience=text("SIS_OAUTH_AUDIENCE"),
             oauth_jwks_url=_http_url(text("SIS_OAUTH_JWKS_URL")),
+            rate_per_minute=_count(environ.get("SIS_RATE_PER_MINUTE", ""), 0),
+            rate_per_day=_count(environ.get("SIS_RATE_PER_DAY", ""), 0),
+            quota_per_month=_count(environ.get("SIS_QUOTA_PER_MONTH", ""), 0),
             cache_poll_seconds=_seconds(environ.get("SIS_CACHE_POLL_SECONDS", ""), DEFAULT_CACHE_POLL_SECONDS),
         )
 

@@ -12,6 +12,7 @@ import datetime as dt
 from sqlalchemy import Engine
 
 from db.engine import make_engine, make_session_factory
+from domain.access.usage import RateLimits
 from mcp_server.settings import Settings
 from mcp_server.stripe_gateway import gateway_from_settings
 from mcp_server.webhook_config import webhook_config
@@ -30,6 +31,7 @@ def build_deps(settings: Settings, engine: Engine | None = None) -> Deps:
         enforcer=default_enforcer(),
         clock=dt.date.today,
         recently_verified=RecentlyVerified(ttl=settings.auth_cache_seconds),
+        rate_defaults=RateLimits(settings.rate_per_minute, settings.rate_per_day, settings.quota_per_month),
         chat=settings.chat,
         gateway=gateway_from_settings(settings),
         query_slots=QuerySlots(

@@ -56,6 +56,7 @@ TABLE_CLASSES: dict[str, DataClass] = {
     "org_tree_version": _D.AUDIT,
     "reference_version": _D.AUDIT,
     "cache_version": _D.AUDIT,
+    "usage_counter": _D.ADMINISTRATION,
     # Billing: rules, agreements, ledgers and gateway records are all financial data.
     "fee_definition": _D.FINANCIAL,
     "discount_definition": _D.FINANCIAL,

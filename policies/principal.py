@@ -83,6 +83,17 @@ class Principal:
     # When set, every grant is cut down to this org's subtree (an API key's org scope).
     org_limit_id: uuid.UUID | None = None
     org_limit_path: str | None = None
+    # An API key's own (per minute, per day, per month) call limits; None each: the plan default.
+    rate_limits: tuple[int | None, int | None, int | None] | None = None
+
+    @property
+    def rate_subject(self) -> str | None:
+        """What rate limits count against: the API key, or the OAuth client; None for an interactive session."""
+        if self.api_key_id is not None:
+            return f"key:{self.api_key_id}"
+        if self.api_key_prefix and self.api_key_prefix.startswith("oauth:"):
+            return self.api_key_prefix
+        return None
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from domain.access.schemas import (
     RoleGrantPage,
     RoleGrantQuery,
     RoleGrantRead,
+    SetApiKeyLimitsInput,
     UpdateUserInput,
     UserRead,
 )
@@ -247,6 +248,25 @@ def revoke_api_key(session: Session, scope: Scope, data: RevokeApiKeyInput, ctx:
     Requests presenting it are refused from the next call on. A read-only key cannot revoke keys.
     """
     result = keys.revoke_api_key(
+        session,
+        scope,
+        data,
+        excess=_excess(session, scope, ctx),
+        today=ctx.today,
+        read_only=_read_only(ctx.principal),
+    )
+    ctx.stale_keys.add(result.prefix)
+    return result
+
+
+@tool(data_class=None, action=Action.WRITE, title="Set an API key's rate limits", idempotent=True)
+def set_api_key_limits(session: Session, scope: Scope, data: SetApiKeyLimitsInput, ctx: ToolContext) -> ApiKeyRead:
+    """Set an API key's own calls per minute, per day and per month (null: the plan default; 0: unlimited).
+
+    For keys of users you administer, never your own. Over a limit, calls get 429 with Retry-After and
+    RateLimit-* headers (MCP: a tool error saying when to retry). Applies within the auth cache's lifetime.
+    """
+    result = keys.set_api_key_limits(
         session,
         scope,
         data,

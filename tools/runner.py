@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import is_lock_timeout, reading_first, take_write_lock
 from db.models import QueryOutcome
+from domain.access.usage import WINDOWS, LimitState, RateLimited, RateLimits, count_call
 from domain.audit.querylog import record_query
 from domain.billing.gateway import PaymentGateway
 from domain.errors import DataDefect, DomainError, NotFound, PermissionDenied
@@ -60,16 +61,27 @@ class Deps:
     # Throttling and audit of failed authentications on every face (tools/auth_guard.py).
     auth_guard: AuthGuard = field(default_factory=AuthGuard)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    # Plan defaults for API keys and OAuth clients without limits of their own (domain/access/usage.py).
+    rate_defaults: RateLimits = field(default_factory=RateLimits)
 
 
 class ToolCallError(Exception):
     """A call that did not produce a result: what went wrong, in words a model or person can act on."""
 
     def __init__(
-        self, code: str, message: str, *, field: str | None = None, audit_seq: int | None = None, status: int = 400
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        audit_seq: int | None = None,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.code, self.message, self.field, self.audit_seq, self.status = code, message, field, audit_seq, status
+        # What an HTTP face sends with the refusal (Retry-After and RateLimit-* for a rate limit).
+        self.headers = headers or {}
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "field": self.field, "audit_seq": self.audit_seq}
@@ -83,6 +95,8 @@ class ToolResult:
     student_ids: tuple[str, ...]
     # `output` as JSON data (the runner dumps it once to find the disclosed students; faces reuse it).
     data: dict[str, Any]
+    # The caller's tightest rate-limit window after this call (HTTP faces send it as RateLimit-* headers).
+    limit: LimitState | None = None
 
 
 def refusal_message(data_class: DataClass, action: Action) -> str:
@@ -153,6 +167,7 @@ def _query_log_fields(source: object) -> dict[str, Any]:
 _OUTCOME = {
     NotFound: QueryOutcome.NOT_FOUND,
     PermissionDenied: QueryOutcome.DENIED,
+    RateLimited: QueryOutcome.DENIED,
 }
 
 
@@ -218,6 +233,7 @@ def run_tool(
         scope: Scope | None = None,
         purpose: str | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> ToolCallError:
         extra = extra or {}
         arguments = _logged_arguments(raw, channel, extra.get("details"))
@@ -243,8 +259,8 @@ def run_tool(
             # SQLite still held by other writers past the busy timeout: the refusal stands, and the
             # server log (not the chain) is the only place it can be written now.
             log.warning("tool %s refused (%s, call %s) while SQLite was busy; no query-log entry", name, code, call_id)
-            return ToolCallError(code, message, field=field, status=status)
-        return ToolCallError(code, message, field=field, audit_seq=entry.seq, status=status)
+            return ToolCallError(code, message, field=field, status=status, headers=headers)
+        return ToolCallError(code, message, field=field, audit_seq=entry.seq, status=status, headers=headers)
 
     if spec is None:
         raise fail("unknown_tool", f"no tool named {name!r}", QueryOutcome.INVALID, status=404)
@@ -279,6 +295,7 @@ def run_tool(
                 if spec.data_class is None:
                     raise PermissionDenied("your API key is read-only: it may not change anything")
                 raise PermissionDenied(refusal_message(spec.data_class, spec.action))
+            limit = _count_call(deps, principal, session)
             ctx = ToolContext(
                 today=deps.clock(),
                 principal=principal,
@@ -313,7 +330,7 @@ def run_tool(
             )
         for prefix in ctx.stale_keys:  # committed: a request from now on re-reads the key and its owner
             deps.recently_verified.forget_key(prefix)
-        return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students, data=dumped)
+        return ToolResult(name=name, output=output, audit_seq=entry.seq, student_ids=students, data=dumped, limit=limit)
     except DataDefect:  # stored data broke a rule the code relies on: a defect, not the caller's mistake
         raise internal_error() from None
     except IntegrityError:
@@ -331,6 +348,7 @@ def run_tool(
         ) from None
     except DomainError as err:
         outcome = next((o for cls, o in _OUTCOME.items() if isinstance(err, cls)), QueryOutcome.INVALID)
+        headers = {"Retry-After": str(err.retry_after), **err.state.headers()} if isinstance(err, RateLimited) else None
         raise fail(
             err.code,
             err.message,
@@ -340,6 +358,7 @@ def run_tool(
             scope=scope,
             purpose=data.purpose,
             extra=_query_log_fields(err),
+            headers=headers,
         ) from None
     except OperationalError as err:
         if not is_lock_timeout(err):
@@ -356,6 +375,18 @@ def run_tool(
         ) from None
     except Exception:  # a bug (a stray ValueError included): rules raise DomainError subclasses
         raise internal_error() from None
+
+
+def _count_call(deps: Deps, principal: Principal, session: Session) -> LimitState | None:
+    """Count the call against its credential's limits, in the call's transaction (RateLimited when over)."""
+    subject = principal.rate_subject
+    if subject is None:
+        return None
+    own = RateLimits(*principal.rate_limits) if principal.rate_limits else RateLimits()
+    limits = own.over(deps.rate_defaults)
+    if limits == RateLimits() or not any(limits.of(w) for w in WINDOWS):
+        return None
+    return count_call(session, subject, limits, dt.datetime.now(dt.UTC))
 
 
 def record_refusal(

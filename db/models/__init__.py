@@ -66,7 +66,7 @@ from db.models.outbox import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from db.models.security import ApiKey, CacheVersion, OrgTreeVersion, ReferenceVersion
+from db.models.security import ApiKey, CacheVersion, OrgTreeVersion, ReferenceVersion, UsageCounter
 from db.models.student import (
     GuideAssignment,
     Household,
@@ -152,6 +152,7 @@ __all__ = [
     "Sex",
     "Student",
     "StudentIdentifier",
+    "UsageCounter",
     "User",
     "UserKind",
     "WebhookAttempt",

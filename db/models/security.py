@@ -30,6 +30,20 @@ class ApiKey(UUIDPrimaryKey, Base):
     expires_at: Mapped[dt.datetime | None]
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # {"per_minute", "per_day", "per_month"}: this key's own limits; null (or a missing one) takes the plan default.
+    limits: Mapped[dict[str, Any] | None]
+
+
+class UsageCounter(Base):
+    """Calls of one credential in one window (minute, UTC day, UTC month), counted by upsert (domain/access/usage.py)."""
+
+    __tablename__ = "usage_counter"
+
+    # "key:<api key id>" or "oauth:<client>": what is limited.
+    subject: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window: Mapped[str] = mapped_column(String(10), primary_key=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class OrgTreeVersion(Base):

@@ -30,6 +30,7 @@ from domain.access.schemas import (
     CreateApiKeyInput,
     CreatedApiKey,
     RevokeApiKeyInput,
+    SetApiKeyLimitsInput,
 )
 from domain.access.users import Excess, manageable_user, user_filter, visible_user
 from domain.audit.changes import record_changes
@@ -89,7 +90,45 @@ def _read(scope: Scope, key: ApiKey, owner_email: str) -> ApiKeyRead:
         expires_at=key.expires_at,
         last_used_at=key.last_used_at,
         revoked_at=key.revoked_at,
+        limits=dict(key.limits) if key.limits else None,
     )
+
+
+def set_api_key_limits(
+    session: Session, scope: Scope, data: SetApiKeyLimitsInput, *, excess: Excess, today: dt.date, read_only: bool
+) -> ApiKeyRead:
+    """Set a key's own rate limits and quota (null: the plan default; 0: unlimited) for a user you administer.
+
+    Never your own key: a partner must not raise its own quota.
+
+    Raises:
+        NotFound: no such key, or its owner is not visible. PermissionDenied: your own key, a read-only
+            key, or an owner you may not change.
+    """
+    if read_only:
+        raise PermissionDenied("a read-only key cannot change API keys", field="key_id")
+    row = session.execute(
+        select(ApiKey, User.email).join(User, User.id == ApiKey.user_id).where(ApiKey.id == data.key_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"API key {data.key_id} not found", field="key_id")
+    key, email = row
+    if key.user_id == scope.actor.user_id:
+        raise PermissionDenied(
+            "you may not set the limits of your own keys; a network administrator does", field="key_id"
+        )
+    try:
+        visible_user(session, scope, key.user_id)
+    except NotFound:
+        raise NotFound(f"API key {data.key_id} not found", field="key_id") from None
+    try:
+        manageable_user(session, scope, key.user_id, excess=excess, today=today)
+    except PermissionDenied as err:
+        raise PermissionDenied(f"you may not change this key: {err.message}", field="key_id") from None
+    key.limits = {"per_minute": data.per_minute, "per_day": data.per_day, "per_month": data.per_month}
+    record_changes(session, scope, key, reason=data.reason)
+    session.flush()
+    return _read(scope, key, email)
 
 
 def issue_api_key(

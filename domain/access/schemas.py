@@ -176,6 +176,19 @@ class ApiKeyRead(BaseModel):
     expires_at: dt.datetime | None
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    limits: dict[str, int | None] | None = Field(
+        default=None, description="Its own calls per minute / day / month; null ones take the plan default."
+    )
+
+
+class SetApiKeyLimitsInput(BaseModel):
+    key_id: uuid.UUID = Field(description="The key, from list_api_keys.")
+    per_minute: int | None = Field(default=None, ge=0, le=1_000_000, description="Calls per minute (0: unlimited).")
+    per_day: int | None = Field(default=None, ge=0, le=100_000_000, description="Calls per UTC day (0: unlimited).")
+    per_month: int | None = Field(
+        default=None, ge=0, le=1_000_000_000, description="Calls per UTC month, the quota (0: unlimited)."
+    )
+    reason: str | None = REASON
 
 
 class CreatedApiKey(ApiKeyRead):

@@ -21,3 +21,4 @@ def add_routes(router: APIRouter, deps: Deps) -> None:
     tool_route(router, deps, "GET", "/api-keys", "list_api_keys")
     tool_route(router, deps, "POST", "/api-keys", "create_api_key", status_code=201)
     tool_route(router, deps, "DELETE", "/api-keys/{key_id}", "revoke_api_key")
+    tool_route(router, deps, "PUT", "/api-keys/{key_id}/limits", "set_api_key_limits")

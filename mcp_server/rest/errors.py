@@ -53,15 +53,17 @@ class ApiError(Exception):
         field: str | None = None,
         audit_seq: int | None = None,
         retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(message)
         self.status, self.detail = status, ErrorDetail(code=code, message=message, field=field, audit_seq=audit_seq)
         self.retry_after = retry_after
+        self.headers = headers or {}
 
     @classmethod
     def from_tool(cls, err: ToolCallError) -> ApiError:
         """The REST form of a runner refusal; an internal failure stays a 500 (it is a bug, and logged)."""
-        return cls(err.status, err.code, err.message, field=err.field, audit_seq=err.audit_seq)
+        return cls(err.status, err.code, err.message, field=err.field, audit_seq=err.audit_seq, headers=err.headers)
 
 
 def api_error_response(err: ApiError) -> JSONResponse:
@@ -72,6 +74,8 @@ def api_error_response(err: ApiError) -> JSONResponse:
         headers = {"Retry-After": str(SQL_RETRY_SECONDS)}
     if err.retry_after is not None:
         headers = {"Retry-After": str(err.retry_after)}
+    if err.headers:
+        headers = {**(headers or {}), **err.headers}
     return JSONResponse(ErrorBody(error=err.detail).model_dump(), status_code=err.status, headers=headers)
 
 
@@ -85,7 +89,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Not found, or outside your scope"},
     409: {"model": ErrorBody, "description": "Conflicts with the current state (a business rule)"},
     422: {"model": ErrorBody, "description": "Invalid input"},
-    429: {"model": ErrorBody, "description": "Too many failed authentications: wait Retry-After seconds"},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many failed authentications, or the key's rate limit or quota is used up: wait "
+        "Retry-After seconds (RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset say which limit)",
+    },
 }
 
 
