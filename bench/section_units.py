@@ -8,6 +8,7 @@ audit_bench.run, oneroster_bench's two servers and load loop; the seed figures c
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlglot
@@ -18,7 +19,10 @@ from bench.harness import Series, alternate, percentile
 from bench.report import Section, ms, ratio
 from db.engine import make_engine
 from db.migrate import upgrade
+from policies.scope import Scope
 from policies.sql_guard.guard import guard_sql
+from policies.sql_guard.refusals import EngineDialect
+from tests.integration.reporting.test_benign import CASES
 
 
 def authorization(section: Section, *, decisions: int, scopes: int, casbin_samples: int) -> None:
@@ -43,15 +47,10 @@ def authorization(section: Section, *, decisions: int, scopes: int, casbin_sampl
 def sql_guard(section: Section, *, repeat: int) -> None:
     """The guard against a bare sqlglot parse of the same statement, alternating call by call."""
     guard, parse = Series(), Series()
-    for case in sql_guard_bench.CASES:
-        for scope, dialect in ((sql_guard_bench.CAMPUS, "postgres"), (sql_guard_bench.GUIDE, "sqlite")):
-            timed = alternate(
-                {
-                    "guard": lambda i, s=scope, d=dialect, sql=case.sql: guard_sql(sql, s, dialect=d, limit=200),
-                    "parse": lambda i, sql=case.sql: sqlglot.parse_one(sql, read="postgres"),
-                },
-                repeat,
-            )
+    pairs: list[tuple[Scope, EngineDialect]] = [(sql_guard_bench.CAMPUS, "postgres"), (sql_guard_bench.GUIDE, "sqlite")]
+    for case in CASES:
+        for scope, dialect in pairs:
+            timed = alternate({"guard": _guard(case.sql, scope, dialect), "parse": _parse(case.sql)}, repeat)
             guard.values += timed["guard"].values
             parse.values += timed["parse"].values
     compiled = "sqlglotc" if sqlglot.parser.__file__.endswith(".so") else "pure-Python sqlglot"
@@ -60,7 +59,7 @@ def sql_guard(section: Section, *, repeat: int) -> None:
         "median ms",
         "p99 ms",
         "ratio to parse",
-        title=f"SQL guard per statement ({len(sql_guard_bench.CASES)} benign statements × 2 scopes "
+        title=f"SQL guard per statement ({len(CASES)} benign statements × 2 scopes "
         f"× {repeat}; {compiled}; goal median 3 ms)",
     )
     table.add(
@@ -70,6 +69,14 @@ def sql_guard(section: Section, *, repeat: int) -> None:
         ratio(guard.median, parse.median),
     )
     table.add("sqlglot parse alone (baseline)", ms(parse.median), ms(parse.p99), "1.00×")
+
+
+def _guard(sql: str, scope: Scope, dialect: EngineDialect) -> Callable[[int], object]:
+    return lambda i: guard_sql(sql, scope, dialect=dialect, limit=200)
+
+
+def _parse(sql: str) -> Callable[[int], object]:
+    return lambda i: sqlglot.parse_one(sql, read="postgres")
 
 
 def audit(section: Section, *, calls: int, server_url: str) -> None:
