@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,6 +284,36 @@ def _units(ctx: Context, section: Section) -> None:
     ctx.step("5. unit costs", total, total)
 
 
+def _growth(ctx: Context, section: Section) -> None:
+    from bench import section_growth
+    from bench.harness import WireClient
+
+    measured = []
+    sizes = ctx.plan.sizes
+    for i, (size, url) in enumerate(zip(sizes, ctx.urls, strict=True)):
+        ctx.step("3. cost as the work grows", i, len(sizes) + 1)
+        with sis_server(url, ctx.workdir, tag=f"growth{i}") as server:
+            measured.append(section_growth.measure_size(size, url, server.url, ctx.plan.growth_calls))
+            if i == len(sizes) - 1:
+                engine = make_engine(url)
+                root = root_of(engine)
+                key = bench_keys(engine, "bench.growth@sis.example", "network_admin", root, ["sis.read"])[0]
+                engine.dispose()
+
+                def calls(key: str = key, root: uuid.UUID = root, base: str = server.url) -> None:
+                    client = WireClient(base, key)
+                    as_of = (dt.date.today() - dt.timedelta(days=401)).isoformat()
+                    client.call("find_missing_immunizations", {"org_id": str(root), "as_of": as_of})
+                    for offset in (0, 100, 5_000, 20_000):
+                        client.call("query_roster", {"org_id": str(root), "limit": 100, "offset": offset})
+                    client.close()
+
+                section_growth.fill(section, measured, ctx.plan.growth_calls)
+                ctx.step("3. cost as the work grows", len(sizes), len(sizes) + 1)
+                section_growth.profile(section, url, ctx.workdir, server.proc.pid, calls)
+    ctx.step("3. cost as the work grows", len(sizes) + 1, len(sizes) + 1)
+
+
 def _not_yet(ctx: Context, section: Section) -> None:
     section.notes.append("not run yet")
 
@@ -290,7 +321,7 @@ def _not_yet(ctx: Context, section: Section) -> None:
 RUNNERS: dict[str, Callable[[Context, Section], None]] = {
     "typed": _typed,
     "peers": _not_yet,
-    "growth": _not_yet,
+    "growth": _growth,
     "load": _not_yet,
     "units": _units,
 }
