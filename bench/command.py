@@ -314,6 +314,17 @@ def _growth(ctx: Context, section: Section) -> None:
     ctx.step("3. cost as the work grows", len(sizes) + 1, len(sizes) + 1)
 
 
+def _load(ctx: Context, section: Section) -> None:
+    from bench import section_load
+
+    ctx.step("4. load across processes", 0, 1)
+    engine = make_engine(ctx.main_url)
+    section_load.run_all(section, database_url=ctx.main_url, engine=engine, workdir=ctx.workdir,
+                         seconds=ctx.plan.load_seconds, clients=ctx.plan.load_clients)  # fmt: skip
+    engine.dispose()
+    ctx.step("4. load across processes", 1, 1)
+
+
 def _not_yet(ctx: Context, section: Section) -> None:
     section.notes.append("not run yet")
 
@@ -322,6 +333,6 @@ RUNNERS: dict[str, Callable[[Context, Section], None]] = {
     "typed": _typed,
     "peers": _not_yet,
     "growth": _growth,
-    "load": _not_yet,
+    "load": _load,
     "units": _units,
 }
