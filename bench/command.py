@@ -325,13 +325,21 @@ def _load(ctx: Context, section: Section) -> None:
     ctx.step("4. load across processes", 1, 1)
 
 
-def _not_yet(ctx: Context, section: Section) -> None:
-    section.notes.append("not run yet")
+def _peers(ctx: Context, section: Section) -> None:
+    from bench import section_peers
+
+    ctx.step("2. peers", 0, 1)
+    engine = make_engine(ctx.main_url)
+    with sis_server(ctx.main_url, ctx.workdir, tag="peers") as server:
+        section_peers.run(section, url=ctx.main_url, engine=engine, workdir=ctx.workdir, server_url=server.url,
+                          calls=ctx.plan.peer_calls)  # fmt: skip
+    engine.dispose()
+    ctx.step("2. peers", 1, 1)
 
 
 RUNNERS: dict[str, Callable[[Context, Section], None]] = {
     "typed": _typed,
-    "peers": _not_yet,
+    "peers": _peers,
     "growth": _growth,
     "load": _load,
     "units": _units,

@@ -175,9 +175,8 @@ class Server:
 
 
 def sis_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "SIS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **extra}
-    env.pop("SIS_API_KEY", None)
-    return env
+    env = {k: v for k, v in os.environ.items() if k != "SIS_API_KEY"}
+    return {**env, "SIS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **extra}
 
 
 def serve_help() -> str:
@@ -291,5 +290,83 @@ class WireClient:
             return {"text": text}
         return dict(structured)
 
+    def call_raw(self, name: str, arguments: dict[str, Any]) -> tuple[bool, str, dict[str, Any] | None]:
+        """(ok, text content, structured content) of one tools/call; ok is False on any error."""
+        try:
+            result = self._post({"method": "tools/call", "params": {"name": name, "arguments": arguments}})["result"]
+        except McpError as err:
+            return False, str(err), None
+        text = "".join(str(c.get("text", "")) for c in result.get("content", []) if isinstance(c, dict))
+        return not result.get("isError", False), text, result.get("structuredContent")
+
     def close(self) -> None:
         self.http.close()
+
+
+class StdioWire:
+    """One MCP session over stdio (newline-delimited JSON-RPC) with a subprocess: no SDK in between.
+
+    Used for every stdio contender alike (this server's `sis mcp` and the peers), so that none pays
+    client-side validation the others do not; a peer's malformed answer is read, not rejected.
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path, *, timeout: float = 120) -> None:
+        self.timeout = timeout
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env, cwd=ROOT
+        )
+        self._id = 0
+        self.server_info = self._request(
+            "initialize",
+            {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "sis-bench", "version": "1"}},
+        ).get("result", {})
+        self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._id += 1
+        self._send({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
+        assert self.proc.stdout is not None
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise McpError(f"the server exited ({self.proc.poll()}) before answering {method}")
+            try:
+                answer: dict[str, Any] = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a stray log line on stdout
+            if answer.get("id") == self._id:
+                return answer
+
+    def tools(self) -> list[dict[str, Any]]:
+        return list(self._request("tools/list", {}).get("result", {}).get("tools", []))
+
+    def call_raw(self, name: str, arguments: dict[str, Any]) -> tuple[bool, str, dict[str, Any] | None]:
+        """(ok, text content, structured content) of one tools/call; ok is False on any error."""
+        answer = self._request("tools/call", {"name": name, "arguments": arguments})
+        if "error" in answer:
+            return False, json.dumps(answer["error"])[:2000], None
+        result = answer.get("result", {})
+        text = "".join(str(c.get("text", "")) for c in result.get("content", []) if isinstance(c, dict))
+        return not result.get("isError", False), text, result.get("structuredContent")
+
+    def call(self, name: str, arguments: dict[str, Any]) -> str:
+        ok, text, _ = self.call_raw(name, arguments)
+        if not ok:
+            raise McpError(f"{name}: {text[:300]}")
+        return text
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
