@@ -99,7 +99,8 @@ def bench_command(
         raise typer.BadParameter(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     plan = Plan.quick() if quick else Plan.full(campuses, students, attendance_days)
     console = Console(width=None if sys.stdout.isatty() else 160)
-    command = "sis bench " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "bench" else "sis bench"
+    given = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == "bench" else []
+    command = " ".join(["sis bench", shlex.join(given)]).strip()
     report = run_bench(plan, database_url=database_url, sections=tuple(only or SECTIONS), command=command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.markdown())

@@ -92,4 +92,5 @@ def ms(value: float) -> str:
 def ratio(value: float, baseline: float) -> str:
     if math.isnan(value) or math.isnan(baseline) or baseline == 0:
         return "n/a"
-    return f"{value / baseline:.2f}×"
+    share = value / baseline
+    return f"1/{1 / share:,.0f}" if 0 < share < 0.1 else f"{share:.2f}×"
