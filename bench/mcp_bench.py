@@ -46,10 +46,10 @@ import httpx2
 import uvicorn
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
-from scale_data import admin_key, ensure_scale
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from bench.scale_data import admin_key, ensure_scale
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Organization, OrgLevel, UserKind

@@ -44,8 +44,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scale_data import admin_key, ensure_scale  # noqa: E402
-
+from bench.scale_data import admin_key, ensure_scale  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import UserKind  # noqa: E402
@@ -285,8 +284,12 @@ def start(kind: str, url: str) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"the {kind} server did not start")
 
 
-def throughput(base: str, headers: dict[str, str], seconds: float, concurrency: int) -> tuple[float, int]:
-    """Requests per second of GET /users?limit=100 by `concurrency` clients for `seconds`; and errors."""
+def throughput(
+    base: str, headers: dict[str, str], seconds: float, concurrency: int, latencies: list[float] | None = None
+) -> tuple[float, int]:
+    """Requests per second of GET /users?limit=100 by `concurrency` clients for `seconds`; and errors.
+
+    Each request's latency (ms) is appended to `latencies` when given."""
     stop = time.perf_counter() + seconds
     counts = [0] * concurrency
     errors = [0] * concurrency
@@ -294,7 +297,10 @@ def throughput(base: str, headers: dict[str, str], seconds: float, concurrency: 
     def worker(n: int) -> None:
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             while time.perf_counter() < stop:
+                started = time.perf_counter()
                 response = client.get(PATH, params={"limit": 100})
+                if latencies is not None:
+                    latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code == 200:
                     counts[n] += 1
                 else:

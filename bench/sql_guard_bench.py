@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200, help="runs per statement (median taken)")
     args = parser.parse_args()
     compiled = "compiled (sqlglotc)" if sqlglot.parser.__file__.endswith(".so") else "pure Python"
-    print(f"sqlglot {sqlglot.__version__}, {compiled}; {len(CASES)} benign statements x {args.repeat} runs\n")
+    version = sqlglot.__version__  # type: ignore[attr-defined]
+    print(f"sqlglot {version}, {compiled}; {len(CASES)} benign statements x {args.repeat} runs\n")
     rows = []
     for case in CASES:
         parse = _median_ms(lambda sql=case.sql: sqlglot.parse_one(sql, read="postgres"), args.repeat)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bench.command import bench_command
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Organization, RoleGrant, User
@@ -42,6 +43,7 @@ app.add_typer(api_app, name="api")
 app.command("init")(init)
 app.add_typer(enrollments_app, name="enrollments")
 app.command("rollover")(rollover)
+app.command("bench")(bench_command)
 
 # Wide enough for the users table when the output is not a terminal (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 160)
