@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bench.harness import ROOT, SIS, rss_mib, sis_env
 from db.engine import make_engine
+from db.migrate import upgrade
 from db.models import Organization, OrgLevel, RoleGrant, User, UserKind
 from mcp_server.auth import create_api_key
 
@@ -129,6 +130,12 @@ def ensure_sized(server_url: str, size: Size) -> tuple[str, SeedRun | None]:
     """The database holding `size` (scale data only), seeded when new; reused between runs."""
     url, _ = create_database(server_url, size.db_name)
     if has_scale(url):
+        # Kept from an earlier run, perhaps of older code: bring its schema to this checkout's head first.
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
         return url, None
     url, _ = create_database(server_url, size.db_name, fresh=True)
     return url, seed(url, size)
